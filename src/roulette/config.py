@@ -1,0 +1,277 @@
+"""One typed settings object, built once at start-up from the environment and passed down.
+
+This is the only module that reads ``os.environ``. The variable names of the guide we implement
+(``CLUSTER_WORKERS``, ``REDIS_CLUSTER_NODES``, ``LB_ALGORITHM``, …) keep working.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from roulette.errors import ConfigError
+
+__all__ = ["Config", "Limits", "RedisSettings"]
+
+T = TypeVar("T")
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Every explicit limit of the service (sizes in bytes, rates per second)."""
+
+    max_message_bytes: int = 65_536
+    max_chat_chars: int = 2000
+    siwe_max_bytes: int = 2048
+    rate_burst: int = 60
+    rate_per_second: float = 20.0
+    next_interval_seconds: float = 2.0
+    outbound_buffer_bytes: int = 1_048_576
+    max_connections: int = 19_000
+    read_buffer_bytes: int = 4096
+    max_interests: int = 10
+    max_interest_chars: int = 32
+    max_body_bytes: int = 16_384
+
+
+@dataclass(frozen=True, slots=True)
+class RedisSettings:
+    """Where shared state lives: standalone URL, Sentinel, or Redis Cluster."""
+
+    url: str | None = None
+    cluster_enabled: bool = False
+    cluster_nodes: tuple[tuple[str, int], ...] = ()
+    sentinels: tuple[tuple[str, int], ...] = ()
+    sentinel_master: str = "mymaster"
+
+    @property
+    def enabled(self) -> bool:
+        """True when any Redis mode is configured."""
+        return bool(self.url or self.cluster_enabled or self.sentinels)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """All settings of one node. Build it with :meth:`from_env`."""
+
+    host: str = "127.0.0.1"
+    port: int = 3001
+    ws_port: int = 3002
+    public_ws_url: str | None = None
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    siwe_domain: str = "localhost:3001"
+    chain_ids: tuple[int, ...] = (1,)
+    allowed_origins: tuple[str, ...] = ("http://localhost:3001", "https://localhost:3001")
+    jwt_access_secret: str | None = None
+    jwt_refresh_secret: str | None = None
+    access_ttl_seconds: int = 900
+    refresh_ttl_seconds: int = 7 * 24 * 3600
+    nonce_ttl_seconds: int = 300
+    admin_token: str | None = None
+    stun_servers: tuple[str, ...] = ("stun:stun.l.google.com:19302",)
+    interest_wait_seconds: float = 10.0
+    session_max_seconds: float = 1800.0
+    idle_timeout_seconds: float = 300.0
+    reconnect_grace_seconds: float = 30.0
+    shutdown_timeout_seconds: float = 10.0
+    cookie_secure: bool = False
+    test_wallet_mode: bool = False
+    log_level: str = "info"
+    limits: Limits = field(default_factory=Limits)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    cluster_workers: int = 0
+    management_port: int = 9001
+    management_token: str | None = None
+    lb_algorithm: str = "round-robin"
+
+    @property
+    def sql_url(self) -> str:
+        """The SQLAlchemy URL: ``DATABASE_URL`` or the embedded SQLite file."""
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'roulette.db'}"
+
+    @property
+    def websocket_url(self) -> str:
+        """What ``GET /config`` advertises to clients."""
+        if self.public_ws_url:
+            return self.public_ws_url
+        return f"ws://{_url_host(self.host)}:{self.ws_port}/ws"
+
+    def with_ports(self, port: int, ws_port: int) -> Config:
+        """A copy listening elsewhere (tests bind port 0 and learn the real ports)."""
+        return replace(self, port=port, ws_port=ws_port)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Config:
+        """Build the settings from ``env`` (default: the process environment).
+
+        Raises:
+            ConfigError: a variable is malformed; the message names it and its value.
+        """
+        e = _Env(os.environ if env is None else env)
+        port = e.get("PORT", _port, 3001)
+        domain = e.get("SIWE_DOMAIN", str, "localhost:3001")
+        default_origins = (f"http://{domain}", f"https://{domain}")
+        return cls(
+            host=e.get("HOST", str, "127.0.0.1"),
+            port=port,
+            ws_port=e.get("WS_PORT", _port, port + 1 if port else 0),
+            public_ws_url=e.get("PUBLIC_WS_URL", str, None),
+            data_dir=e.get("DATA_DIR", Path, Path("data")),
+            database_url=e.get("DATABASE_URL", _database_url, None),
+            siwe_domain=domain,
+            chain_ids=e.get("CHAIN_IDS", _ints, (1,)),
+            allowed_origins=e.get("ALLOWED_ORIGINS", _origins, default_origins),
+            jwt_access_secret=e.get("JWT_ACCESS_SECRET", _secret, None),
+            jwt_refresh_secret=e.get("JWT_REFRESH_SECRET", _secret, None),
+            admin_token=e.get("ADMIN_TOKEN", _secret, None),
+            stun_servers=e.get("STUN_SERVERS", _strings, ("stun:stun.l.google.com:19302",)),
+            interest_wait_seconds=e.get("INTEREST_WAIT_SECONDS", _nonneg, 10.0),
+            session_max_seconds=e.get("SESSION_MAX_SECONDS", _positive, 1800.0),
+            idle_timeout_seconds=e.get("IDLE_TIMEOUT_SECONDS", _positive, 300.0),
+            reconnect_grace_seconds=e.get("RECONNECT_GRACE_SECONDS", _nonneg, 30.0),
+            shutdown_timeout_seconds=e.get("SHUTDOWN_TIMEOUT_SECONDS", _nonneg, 10.0),
+            cookie_secure=e.get("COOKIE_SECURE", _bool, False),
+            test_wallet_mode=e.get("TEST_WALLET_MODE", _bool, False),
+            log_level=e.get("LOG_LEVEL", str, "info").lower(),
+            limits=Limits(
+                max_connections=e.get("MAX_CONNECTIONS", _positive_int, 19_000),
+                rate_burst=e.get("WS_RATE_BURST", _positive_int, 60),
+                rate_per_second=e.get("WS_RATE_PER_SECOND", _positive, 20.0),
+            ),
+            redis=RedisSettings(
+                url=e.get("REDIS_URL", str, None),
+                cluster_enabled=e.get("REDIS_CLUSTER_ENABLED", _bool, False),
+                cluster_nodes=e.get("REDIS_CLUSTER_NODES", _hostports, ()),
+                sentinels=e.get("REDIS_SENTINELS", _hostports, ()),
+                sentinel_master=e.get("REDIS_SENTINEL_MASTER", str, "mymaster"),
+            ),
+            cluster_workers=e.get("CLUSTER_WORKERS", _nonneg_int, 0),
+            management_port=e.get("MANAGEMENT_PORT", _port, 9001),
+            management_token=e.get("MANAGEMENT_TOKEN", _secret, None),
+            lb_algorithm=e.get("LB_ALGORITHM", _lb_algorithm, "round-robin"),
+        )
+
+
+class _Env:
+    """Typed reads of one mapping; every error names the variable and its value."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = env
+
+    def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
+        raw = self._env.get(name)
+        if raw is None:
+            return default
+        try:
+            return parse(raw.strip())
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{name}={raw!r} is invalid: {exc}") from exc
+
+
+def _url_host(host: str) -> str:
+    if host in {"0.0.0.0", "::", ""}:
+        return "localhost"
+    return f"[{host}]" if ":" in host else host
+
+
+def _bool(raw: str) -> bool:
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _port(raw: str) -> int:
+    value = int(raw)
+    if not 0 <= value <= 65535:
+        raise ValueError("a port is 0..65535")
+    return value
+
+
+def _positive(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+def _nonneg(raw: str) -> float:
+    value = float(raw)
+    if value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError("must be > 0")
+    return value
+
+
+def _nonneg_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError("must be >= 0")
+    return value
+
+
+def _strings(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _ints(raw: str) -> tuple[int, ...]:
+    values = tuple(int(part) for part in _strings(raw))
+    if not values or any(v <= 0 for v in values):
+        raise ValueError("expected a comma-separated list of positive chain ids")
+    return values
+
+
+def _secret(raw: str) -> str:
+    if len(raw) < 16:
+        raise ValueError("a secret must be at least 16 characters")
+    return raw
+
+
+def _origins(raw: str) -> tuple[str, ...]:
+    origins = _strings(raw)
+    for origin in origins:
+        parts = urlsplit(origin)
+        if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
+            raise ValueError(f"{origin!r} is not an origin like https://example.org")
+    return origins
+
+
+def _hostports(raw: str) -> tuple[tuple[str, int], ...]:
+    result = []
+    for part in _strings(raw):
+        host, sep, port = part.rpartition(":")
+        if not sep or not host:
+            raise ValueError(f"{part!r} is not host:port")
+        result.append((host.strip("[]"), _port(port)))
+    return tuple(result)
+
+
+def _database_url(raw: str) -> str:
+    scheme = raw.split("://", 1)[0]
+    if scheme not in {"sqlite+aiosqlite", "postgresql+asyncpg"}:
+        raise ValueError("use postgresql+asyncpg://… or sqlite+aiosqlite:///…")
+    return raw
+
+
+_LB_ALGORITHMS = {"round-robin", "least-connections", "weighted", "ip-hash", "consistent-hash"}
+
+
+def _lb_algorithm(raw: str) -> str:
+    if raw not in _LB_ALGORITHMS:
+        raise ValueError(f"one of {', '.join(sorted(_LB_ALGORITHMS))}")
+    return raw

@@ -1,0 +1,229 @@
+"""The ports: one ``typing.Protocol`` per store. ``memory.py`` and ``redis.py`` implement the
+shared-state ones; ``sql/`` implements the durable ones.
+
+Every method of a shared-state port is one atomic step (in Redis: one Lua script or one
+command), so that two workers racing on the same users can never both win.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId
+
+__all__ = [
+    "BanRecord",
+    "BlockRecord",
+    "Lobby",
+    "LobbyStats",
+    "Moderation",
+    "NonceStore",
+    "Paired",
+    "Queued",
+    "TokenFamilies",
+]
+
+
+# ---------------------------------------------------------------- shared, fast state
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """The user waits; ``position`` is 1-based within the entry's lane."""
+
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class Paired:
+    """The user was matched at once with a waiting candidate."""
+
+    session: Session
+
+
+@dataclass(frozen=True, slots=True)
+class LobbyStats:
+    """What ``/api/webrtc/stats`` and ``/metrics`` show."""
+
+    queued: dict[int, int]
+    active_sessions: int
+
+
+class Lobby(Protocol):
+    """The queues and live sessions. A user is in at most one queue entry or session."""
+
+    async def join(self, entry: QueueEntry, *, now: float, session_id: SessionId) -> Queued | Paired:
+        """Pair ``entry`` with the best waiting candidate, or enqueue it.
+
+        The candidate (already waiting) becomes the initiator; ``session_id`` names the new
+        session if one is made. Joining again while queued replaces the old entry.
+
+        Raises:
+            Conflict: the user is in a live session (end it first).
+        """
+        ...
+
+    async def leave(self, address: Address) -> bool:
+        """Remove the user's queue entry; False when not queued."""
+        ...
+
+    async def end_session(
+        self, session_id: SessionId, *, by: Address | None
+    ) -> Session | None:
+        """End a live session. ``by`` must be one of the pair (None: the system ends it).
+
+        Returns the ended session, or None when it does not exist (any more) or ``by`` is not
+        one of its users.
+        """
+        ...
+
+    async def session_of(self, address: Address) -> Session | None:
+        """The live session of ``address``, if any."""
+        ...
+
+    async def session(self, session_id: SessionId) -> Session | None:
+        """A live session by id."""
+        ...
+
+    async def exclude(self, a: Address, b: Address) -> None:
+        """From now on ``a`` and ``b`` never meet (a block); applies to queued entries at once."""
+        ...
+
+    async def include(self, a: Address, b: Address) -> None:
+        """Undo :meth:`exclude` for queued entries (an unblock)."""
+        ...
+
+    async def rematch(self, *, now: float, session_ids: Sequence[SessionId]) -> list[Session]:
+        """Pair waiting users whose interest window has opened; at most ``len(session_ids)``."""
+        ...
+
+    async def expire(self, *, now: float, max_age: float) -> list[Session]:
+        """End and return every session that started ``max_age`` seconds or more before now."""
+        ...
+
+    async def position(self, address: Address) -> int | None:
+        """1-based position of a queued user in its lane, None when not queued."""
+        ...
+
+    async def stats(self) -> LobbyStats:
+        """Queue lengths per chain and the number of live sessions."""
+        ...
+
+
+class NonceStore(Protocol):
+    """SIWE nonces (EIP-4361 §"nonce"): issued by us, consumed exactly once, with a TTL."""
+
+    async def issue(self, nonce: str, *, now: float, ttl: float) -> None:
+        """Remember a fresh nonce until ``now + ttl``."""
+        ...
+
+    async def consume(self, nonce: str, *, now: float) -> bool:
+        """Atomically take the nonce: True the first time, if it was issued and not expired."""
+        ...
+
+
+# ---------------------------------------------------------------- durable facts (SQL)
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRecord:
+    """One block, as ``GET /blocks`` lists it."""
+
+    address: Address
+    reason: str | None
+    blocked_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class BanRecord:
+    """One ban of an address."""
+
+    address: Address
+    reason: str
+    banned_at: float
+    banned_by: str
+
+
+class Moderation(Protocol):
+    """Reports, blocks and bans: durable, the source of truth the lobby's cache re-checks."""
+
+    async def add_report(
+        self,
+        *,
+        reporter: Address,
+        target: Address,
+        reason: str,
+        session_id: str | None,
+        notes: str | None,
+        now: float,
+    ) -> int:
+        """Store a report and return its id."""
+        ...
+
+    async def add_block(
+        self, *, blocker: Address, target: Address, reason: str | None, now: float
+    ) -> bool:
+        """Store a block; False when it already existed (nothing changes)."""
+        ...
+
+    async def remove_block(self, *, blocker: Address, target: Address) -> bool:
+        """Delete a block; False when there was none."""
+        ...
+
+    async def blocks_of(self, blocker: Address) -> list[BlockRecord]:
+        """The blocks ``blocker`` made, newest first."""
+        ...
+
+    async def exclusions(self, address: Address) -> frozenset[Address]:
+        """Everyone ``address`` blocked or was blocked by."""
+        ...
+
+    async def ban(self, *, address: Address, reason: str, by: str, now: float) -> None:
+        """Ban an address (idempotent: a second ban updates the reason)."""
+        ...
+
+    async def unban(self, address: Address) -> bool:
+        """Lift a ban; False when there was none."""
+        ...
+
+    async def is_banned(self, address: Address) -> bool:
+        """True when the address is banned."""
+        ...
+
+    async def bans(self) -> list[BanRecord]:
+        """Every ban, newest first."""
+        ...
+
+
+class TokenFamilies(Protocol):
+    """Refresh-token families: rotation, reuse detection and revocation (durable).
+
+    A family starts at sign-in. Each refresh replaces its current token id; presenting a
+    rotated (older) token id revokes the whole family, since it means the token was stolen
+    (RFC 6819 §5.2.2.3, OAuth 2.0 Security BCP §4.14).
+    """
+
+    async def create(
+        self, *, family_id: str, address: Address, jti: str, now: float, expires_at: float
+    ) -> None:
+        """Start a family whose current refresh token id is ``jti``."""
+        ...
+
+    async def rotate(self, *, family_id: str, old_jti: str, new_jti: str, now: float) -> bool:
+        """Swap ``old_jti`` for ``new_jti`` atomically.
+
+        Returns True on success. When ``old_jti`` is not the current one (a reused, rotated
+        token) the family is revoked and False is returned; an unknown, expired or revoked
+        family also gives False.
+        """
+        ...
+
+    async def revoke(self, family_id: str, *, now: float) -> None:
+        """Revoke the family: its access and refresh tokens are refused from now on."""
+        ...
+
+    async def is_active(self, family_id: str, *, now: float) -> bool:
+        """True when the family exists, is not revoked and has not expired."""
+        ...
