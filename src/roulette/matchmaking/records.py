@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NewType
+from typing import NewType, TypeAlias
 
-__all__ = ["Address", "QueueEntry", "Session", "SessionId", "WorkerId"]
+__all__ = ["Address", "Lane", "QueueEntry", "Session", "SessionId", "WorkerId"]
 
 Address = NewType("Address", str)
 """An EIP-55 checksummed Ethereum address, the only identity of a user."""
@@ -13,6 +13,9 @@ Address = NewType("Address", str)
 SessionId = NewType("SessionId", str)
 WorkerId = NewType("WorkerId", str)
 """The process that owns a user's socket; routing sends that user's messages there."""
+
+Lane: TypeAlias = tuple[int, str | None]
+"""One queue: ``(chain_id, queue name or None)``. Users meet only within one lane."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +41,7 @@ class QueueEntry:
     queue: str | None = None
 
     @property
-    def lane(self) -> tuple[int, str | None]:
+    def lane(self) -> Lane:
         """The queue this entry waits in: users meet only within one lane."""
         return (self.chain_id, self.queue)
 

@@ -1,0 +1,159 @@
+"""Sign-In with Ethereum (EIP-4361) over HTTP: nonce, verify, refresh, logout, me."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Cookie, Request, Response
+from pydantic import BaseModel, Field
+
+from roulette.api.deps import CurrentClaims, ServicesDep
+from roulette.auth.nonces import new_nonce
+from roulette.auth.siwe import verify_sign_in
+from roulette.auth.tokens import TokenClaims, TokenKind
+from roulette.errors import BadRequest, Forbidden, RouletteError, Unauthenticated
+from roulette.gateway.server import bearer_or_cookie
+from roulette.matchmaking.records import Address
+from roulette.runtime.services import Services
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+REFRESH_COOKIE_PATH = "/auth"
+"""The refresh token is only ever sent to /auth/* (RFC 6265 §5.1.4), never to the API."""
+
+
+class VerifyBody(BaseModel):
+    """``POST /auth/siwe/verify`` body."""
+
+    message: str = Field(max_length=65_536)
+    signature: str = Field(max_length=200)
+
+
+@router.get("/siwe/nonce")
+async def siwe_nonce(svc: ServicesDep) -> dict[str, object]:
+    """A fresh nonce for one EIP-4361 message; valid for five minutes, usable once."""
+    nonce = new_nonce(secrets.token_bytes)
+    ttl = svc.config.nonce_ttl_seconds
+    await svc.nonces.issue(nonce, now=time.time(), ttl=ttl)
+    return {"nonce": nonce, "expiresIn": ttl}
+
+
+@router.post("/siwe/verify")
+async def siwe_verify(body: VerifyBody, response: Response, svc: ServicesDep) -> dict[str, object]:
+    """Check a signed EIP-4361 message; on success set the access and refresh cookies."""
+    limit = svc.config.limits.siwe_max_bytes
+    if len(body.message.encode()) > limit:
+        raise BadRequest(f"the message is over {limit} bytes", code="message_too_large")
+    now = time.time()
+    try:
+        message = verify_sign_in(body.message, body.signature, svc.siwe_rules, now=now)
+        if not await svc.nonces.consume(message.nonce, now=now):
+            raise Unauthenticated("unknown, used or expired nonce", code="invalid_nonce")
+    except RouletteError:
+        svc.counters.auth_failure += 1
+        raise
+    if await svc.moderation.is_banned(message.address):
+        svc.counters.auth_failure += 1
+        raise Forbidden("this address is banned", code="banned")
+    family_id = secrets.token_urlsafe(16)
+    refresh_jti = secrets.token_urlsafe(16)
+    await svc.families.create(
+        family_id=family_id,
+        address=message.address,
+        jti=refresh_jti,
+        now=now,
+        expires_at=now + svc.config.refresh_ttl_seconds,
+    )
+    _set_cookies(response, svc, message.address, message.chain_id, family_id, refresh_jti, now)
+    svc.counters.auth_success += 1
+    return {
+        "address": message.address,
+        "chainId": message.chain_id,
+        "expiresIn": svc.config.access_ttl_seconds,
+    }
+
+
+@router.post("/refresh")
+async def refresh(
+    response: Response,
+    svc: ServicesDep,
+    refresh_token: Annotated[str | None, Cookie(alias="refreshToken")] = None,
+) -> dict[str, object]:
+    """Rotate the refresh token; presenting a rotated one revokes its whole family."""
+    if refresh_token is None:
+        raise Unauthenticated("no refresh token", code="unauthenticated")
+    now = time.time()
+    claims = svc.issuer.verify(refresh_token, TokenKind.REFRESH, now=now)
+    new_jti = secrets.token_urlsafe(16)
+    rotated = await svc.families.rotate(
+        family_id=claims.family_id, old_jti=claims.jti, new_jti=new_jti, now=now
+    )
+    if not rotated:
+        raise Unauthenticated("refresh token reused or revoked; sign in again", code="token_revoked")
+    _set_cookies(response, svc, claims.address, claims.chain_id, claims.family_id, new_jti, now)
+    return {"address": claims.address, "expiresIn": svc.config.access_ttl_seconds}
+
+
+@router.post("/logout")
+async def logout(
+    request: Request,
+    response: Response,
+    svc: ServicesDep,
+    refresh_token: Annotated[str | None, Cookie(alias="refreshToken")] = None,
+) -> dict[str, object]:
+    """Revoke the caller's token family (access and refresh) and clear the cookies."""
+    now = time.time()
+    claims = _any_claims(request, refresh_token, svc, now)
+    if claims is not None:
+        await svc.families.revoke(claims.family_id, now=now)
+    response.delete_cookie("accessToken", path="/")
+    response.delete_cookie("refreshToken", path=REFRESH_COOKIE_PATH)
+    return {"loggedOut": True}
+
+
+@router.get("/me")
+async def me(claims: CurrentClaims) -> dict[str, object]:
+    """Who the caller is, from the verified access token."""
+    return {"address": claims.address, "chainId": claims.chain_id, "expiresAt": int(claims.expires_at)}
+
+
+def _any_claims(
+    request: Request, refresh_token: str | None, svc: Services, now: float
+) -> TokenClaims | None:
+    access = bearer_or_cookie(request.headers.get("authorization"), request.headers.get("cookie"))
+    for token, kind in ((access, TokenKind.ACCESS), (refresh_token, TokenKind.REFRESH)):
+        if token is None:
+            continue
+        try:
+            return svc.issuer.verify(token, kind, now=now)
+        except Unauthenticated:
+            continue
+    return None
+
+
+def _set_cookies(
+    response: Response,
+    svc: Services,
+    address: Address,
+    chain_id: int,
+    family_id: str,
+    refresh_jti: str,
+    now: float,
+) -> None:
+    issue = svc.issuer.issue
+    common = {"address": address, "chain_id": chain_id, "family_id": family_id, "now": now}
+    access = issue(TokenKind.ACCESS, jti=secrets.token_urlsafe(12), **common)  # type: ignore[arg-type]
+    refresh_token = issue(TokenKind.REFRESH, jti=refresh_jti, **common)  # type: ignore[arg-type]
+    secure = svc.config.cookie_secure
+    response.set_cookie(
+        "accessToken", access, max_age=svc.config.access_ttl_seconds, httponly=True,
+        samesite="lax", secure=secure, path="/",
+    )
+    response.set_cookie(
+        "refreshToken", refresh_token, max_age=svc.config.refresh_ttl_seconds, httponly=True,
+        samesite="strict", secure=secure, path=REFRESH_COOKIE_PATH,
+    )

@@ -1,0 +1,49 @@
+"""Request-scoped dependencies: the node's services and the caller's verified identity."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from roulette.auth.tokens import TokenClaims, TokenKind
+from roulette.errors import Unauthenticated
+from roulette.gateway.server import bearer_or_cookie
+from roulette.matchmaking.records import Address
+from roulette.runtime.services import Services
+
+__all__ = ["CurrentClaims", "ServicesDep", "current_address", "current_claims", "services"]
+
+
+def services(request: Request) -> Services:
+    """The node's services (set on ``app.state`` by the composition root)."""
+    found: Services = request.app.state.services
+    return found
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+async def current_claims(request: Request, svc: ServicesDep) -> TokenClaims:
+    """The caller's verified access-token claims; identity never comes from a body field.
+
+    Raises:
+        Unauthenticated: no token, a bad token, or a revoked family (logout, refresh reuse).
+    """
+    token = bearer_or_cookie(request.headers.get("authorization"), request.headers.get("cookie"))
+    if token is None:
+        raise Unauthenticated("sign in first: no access token", code="unauthenticated")
+    now = time.time()
+    claims = svc.issuer.verify(token, TokenKind.ACCESS, now=now)
+    if not await svc.families.is_active(claims.family_id, now=now):
+        raise Unauthenticated("this token was revoked; sign in again", code="token_revoked")
+    return claims
+
+
+CurrentClaims = Annotated[TokenClaims, Depends(current_claims)]
+
+
+async def current_address(claims: CurrentClaims) -> Address:
+    """The caller's checksummed address."""
+    return claims.address

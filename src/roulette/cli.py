@@ -1,0 +1,116 @@
+"""``roulette`` — the command line. It parses arguments and calls library functions, nothing more."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from roulette.config import Config
+from roulette.errors import RouletteError
+
+__all__ = ["main"]
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="roulette", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run the HTTP API and the WebSocket gateway")
+    serve.add_argument("--host", help="address to listen on (HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="HTTP port (PORT, default 3001)")
+    serve.add_argument("--ws-port", type=int, help="WebSocket port (WS_PORT, default port+1)")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", required=True)
+    db_sub.add_parser("upgrade", help="apply migrations up to the newest")
+    db_sub.add_parser("current", help="print the applied migration")
+
+    ban = sub.add_parser("ban", help="ban an address")
+    ban.add_argument("address")
+    ban.add_argument("--reason", required=True)
+    unban = sub.add_parser("unban", help="lift a ban")
+    unban.add_argument("address")
+    sub.add_parser("bans", help="list bans")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; returns the process exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        config = Config.from_env()
+        logging.basicConfig(
+            level=config.log_level.upper(),
+            format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        )
+        return _dispatch(args, config)
+    except RouletteError as exc:
+        print(f"roulette: {exc.message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace, config: Config) -> int:
+    if args.command == "serve":
+        return _serve(args, config)
+    if args.command == "db":
+        return asyncio.run(_db(args.db_command, config))
+    return asyncio.run(_moderation(args, config))
+
+
+def _serve(args: argparse.Namespace, config: Config) -> int:
+    from roulette.runtime.node import run  # noqa: PLC0415 - keep `roulette db` light
+
+    port = config.port if args.port is None else args.port
+    ws_port = args.ws_port if args.ws_port is not None else (port + 1 if args.port else config.ws_port)
+    config = replace(config, host=args.host or config.host, port=port, ws_port=ws_port)
+    try:
+        import uvloop  # noqa: PLC0415 - optional speed-up
+
+        uvloop.run(run(config))
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        asyncio.run(run(config))
+    return 0
+
+
+async def _db(command: str, config: Config) -> int:
+    from roulette.storage.sql import current_revision, upgrade  # noqa: PLC0415
+
+    if command == "upgrade":
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        await upgrade(config.sql_url)
+    print(await current_revision(config.sql_url) or "(empty database)")
+    return 0
+
+
+async def _moderation(args: argparse.Namespace, config: Config) -> int:
+    from roulette.auth.address import to_checksum_address  # noqa: PLC0415
+    from roulette.storage.sql import SqlModeration, create_engine, upgrade  # noqa: PLC0415
+
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    await upgrade(config.sql_url)
+    engine = create_engine(config.sql_url)
+    try:
+        moderation = SqlModeration(engine)
+        if args.command == "ban":
+            address = to_checksum_address(args.address)
+            await moderation.ban(address=address, reason=args.reason, by="cli", now=time.time())
+            print(f"banned {address}")
+        elif args.command == "unban":
+            address = to_checksum_address(args.address)
+            if not await moderation.unban(address):
+                print(f"{address} was not banned", file=sys.stderr)
+                return 1
+            print(f"unbanned {address}")
+        else:
+            for ban in await moderation.bans():
+                print(f"{ban.address}\t{ban.reason}\t{ban.banned_by}\t{int(ban.banned_at)}")
+        return 0
+    finally:
+        await engine.dispose()

@@ -1,0 +1,177 @@
+"""The store operations of a socket — join, leave, next, end, close — run one at a time.
+
+Each operation is a thin loop: ask the stores (one atomic step each), then tell the hub what
+happened so it can notify both users of a session.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+
+from picows import WSCloseCode
+
+from roulette.errors import (
+    CLOSE_UNAUTHENTICATED,
+    BadRequest,
+    Conflict,
+    PeerError,
+    ServiceError,
+)
+from roulette.gateway.connection import Authenticate, Closed, Connection, ControlOp
+from roulette.gateway.context import GatewayContext
+from roulette.matchmaking.lifecycle import Phase
+from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId, WorkerId
+from roulette.protocol import messages as m
+from roulette.storage.ports import Lobby, Moderation, Paired, TokenFamilies
+
+__all__ = ["CLOSE_REPLACED", "Controller", "new_session_id"]
+
+log = logging.getLogger(__name__)
+
+CLOSE_REPLACED = 4002
+"""Application close code (RFC 6455 §7.4.2): a newer socket of the same wallet took over."""
+
+
+def new_session_id() -> SessionId:
+    """A fresh, unguessable session id."""
+    return SessionId(secrets.token_urlsafe(12))
+
+
+@dataclass(slots=True)
+class Controller:
+    """Carries out the store operations the sockets of one worker ask for."""
+
+    ctx: GatewayContext
+    lobby: Lobby
+    moderation: Moderation
+    families: TokenFamilies
+
+    async def drain(self, conn: Connection) -> None:
+        """Run ``conn``'s pending operations in order; errors go back to that client only."""
+        try:
+            while conn.pending:
+                op = conn.pending.popleft()
+                try:
+                    await self.handle(conn, op)
+                except PeerError as exc:
+                    conn.send_error(exc)
+                except ServiceError as exc:
+                    log.warning("control_failed op=%s error=%s", type(op).__name__, exc)
+                    conn.send_error(exc)
+                except Exception:
+                    log.exception("control_crashed op=%s", type(op).__name__)
+                    conn.send_error(RuntimeError())
+        finally:
+            conn.busy = False
+
+    async def handle(self, conn: Connection, op: ControlOp) -> None:
+        """Dispatch one operation."""
+        if isinstance(op, Authenticate):
+            await self._authenticate(conn)
+        elif isinstance(op, Closed):
+            await self._closed(conn)
+        elif conn.phase is Phase.CLOSED:
+            return
+        elif isinstance(op, m.JoinQueue):
+            await self.join(conn, op)
+        elif isinstance(op, m.LeaveQueue):
+            await self._leave(conn)
+        elif isinstance(op, m.Next):
+            await self._next(conn)
+        elif isinstance(op, m.EndSession):
+            await self._end(conn, SessionId(op.session_id))
+        else:
+            raise BadRequest("reconnect is not supported by this node", code="unsupported")
+
+    async def _authenticate(self, conn: Connection) -> None:
+        now = self.ctx.wall()
+        if not await self.families.is_active(conn.claims.family_id, now=now):
+            self.ctx.metrics.auth_failure += 1
+            conn.close(CLOSE_UNAUTHENTICATED, "token revoked")
+            return
+        if await self.moderation.is_banned(conn.address):
+            conn.close(WSCloseCode.POLICY_VIOLATION, "banned")
+            return
+        if conn.phase is not Phase.AUTHENTICATING:
+            return  # closed while we were checking
+        previous = self.ctx.hub.register(conn)
+        if previous is not None:
+            previous.close(CLOSE_REPLACED, "replaced by a newer connection")
+            await self._release(conn.address, previous.session_id)
+        conn.on_authenticated()
+
+    async def join(self, conn: Connection, join: m.JoinQueue) -> None:
+        """Queue the user, or pair them at once with a waiting candidate."""
+        if conn.phase is Phase.PAIRED:
+            raise Conflict("already in a session; send next or end-session", code="already_in_session")
+        if join.chain_id not in self.ctx.config.chain_ids:
+            raise BadRequest(f"chain {join.chain_id} is not served here", code="chain_not_allowed")
+        if join.queue is not None:
+            raise BadRequest(f"no queue named {join.queue!r}", code="unknown_queue")
+        if await self.moderation.is_banned(conn.address):
+            conn.close(WSCloseCode.POLICY_VIOLATION, "banned")
+            return
+        entry = QueueEntry(
+            address=conn.address,
+            chain_id=join.chain_id,
+            interests=frozenset(i.lower() for i in join.preferences.interests),
+            enqueued_at=self.ctx.wall(),
+            worker=WorkerId(self.ctx.hub.worker_id),
+            excluded=await self.moderation.exclusions(conn.address),
+            queue=join.queue,
+        )
+        outcome = await self.lobby.join(entry, now=entry.enqueued_at, session_id=new_session_id())
+        if isinstance(outcome, Paired):
+            conn.on_queued(join, 1)
+            self._matched(outcome.session)
+        else:
+            conn.on_queued(join, outcome.position)
+
+    def _matched(self, session: Session) -> None:
+        self.ctx.metrics.matches += 1
+        self.ctx.hub.matched(session)
+
+    async def _leave(self, conn: Connection) -> None:
+        if conn.phase is Phase.QUEUED:
+            await self.lobby.leave(conn.address)
+            conn.on_left_queue()
+
+    async def _next(self, conn: Connection) -> None:
+        session_id = conn.session_id
+        if session_id is not None:
+            ended = await self.lobby.end_session(session_id, by=conn.address)
+            if ended is not None:
+                self._ended(ended, conn.address, "next", "peer-next")
+            else:  # the peer ended it a moment ago; our notice is on its way
+                conn.on_session_ended(session_id, "peer-next")
+        join = conn.last_join or m.JoinQueue(chain_id=self.ctx.config.chain_ids[0])
+        await self.join(conn, join)
+
+    async def _end(self, conn: Connection, session_id: SessionId) -> None:
+        ended = await self.lobby.end_session(session_id, by=conn.address)
+        if ended is None:
+            raise BadRequest(f"you are not in session {session_id!r}", code="not_in_session")
+        self._ended(ended, conn.address, "ended", "peer-ended")
+
+    def _ended(self, session: Session, by: Address, mine: str, theirs: str) -> None:
+        self.ctx.metrics.sessions_ended += 1
+        self.ctx.hub.session_ended(session, {by: mine, session.peer_of(by): theirs})
+
+    async def _closed(self, conn: Connection) -> None:
+        was_current = self.ctx.hub.unregister(conn)
+        held_session, authenticated = conn.session_id, conn.phase is not Phase.AUTHENTICATING
+        conn.on_closed()
+        if was_current and authenticated:
+            await self._release(conn.address, held_session)
+
+    async def _release(self, address: Address, session_id: SessionId | None) -> None:
+        """Free what a gone socket held: its queue entry and its session."""
+        await self.lobby.leave(address)
+        if session_id is None:
+            return
+        ended = await self.lobby.end_session(session_id, by=address)
+        if ended is not None:
+            self.ctx.metrics.sessions_ended += 1
+            self.ctx.hub.peer_disconnected(ended, address)

@@ -1,0 +1,147 @@
+"""The WebSocket listener (picows): the handshake checks, and the gateway's lifecycle.
+
+The handshake refuses, before any frame: a foreign ``Origin`` (403), a missing or invalid
+access token (401), a full or draining node (503). A handshake without ``Origin`` comes from a
+non-browser client and is allowed (browsers always send it, RFC 6455 §10.2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from http.cookies import CookieError, SimpleCookie
+
+from picows import WSCloseCode, WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener, ws_create_server
+
+from roulette.auth.tokens import TokenClaims, TokenIssuer, TokenKind
+from roulette.errors import PeerError, Unauthenticated
+from roulette.gateway.connection import Connection
+from roulette.gateway.context import GatewayContext
+from roulette.gateway.control import Controller
+
+__all__ = ["Gateway", "bearer_or_cookie"]
+
+log = logging.getLogger(__name__)
+
+WS_PATHS = frozenset({b"/ws", b"/", b"/ws/"})
+
+
+def bearer_or_cookie(authorization: str | None, cookie_header: str | None) -> str | None:
+    """The access token of a request: ``Authorization: Bearer`` wins over the cookie."""
+    if authorization:
+        scheme, _, token = authorization.partition(" ")
+        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+    if cookie_header:
+        try:
+            jar = SimpleCookie(cookie_header)
+        except CookieError:
+            return None
+        morsel = jar.get("accessToken")
+        return morsel.value if morsel is not None else None
+    return None
+
+
+class Gateway:
+    """Accepts sockets, owns their tasks, and shuts them down in order."""
+
+    def __init__(self, ctx: GatewayContext, controller: Controller, issuer: TokenIssuer) -> None:
+        self.ctx = ctx
+        self.controller = controller
+        self.issuer = issuer
+        self.draining = False
+        self._server: asyncio.Server | None = None
+        self._tasks: asyncio.TaskGroup | None = None
+        self._stop = asyncio.Event()
+
+    # ------------------------------------------------------------ handshake
+
+    def accept(self, request: WSUpgradeRequest) -> WSUpgradeResponseWithListener:
+        """The picows listener factory: every check that can refuse a handshake."""
+        path = request.path.split(b"?", 1)[0]
+        if path not in WS_PATHS:
+            return self._refuse(404, "not_found", "the WebSocket lives at /ws")
+        origin = request.headers.get("Origin")
+        if origin is not None and origin not in self.ctx.config.allowed_origins:
+            return self._refuse(403, "origin_not_allowed", f"origin {origin} is not allowed")
+        if self.draining:
+            return self._refuse(503, "draining", "this node is shutting down; reconnect")
+        if self.open_sockets >= self.ctx.config.limits.max_connections:
+            return self._refuse(503, "node_full", "this node is full; try another")
+        try:
+            claims = self._claims(request)
+        except PeerError as exc:
+            self.ctx.metrics.auth_failure += 1
+            return self._refuse(exc.status, exc.code, exc.message)
+        return WSUpgradeResponseWithListener(
+            WSUpgradeResponse.create_101_response(), Connection(self.ctx, claims)
+        )
+
+    @property
+    def open_sockets(self) -> int:
+        """Sockets past the handshake and not yet gone (authenticated or not)."""
+        return self.ctx.metrics.connections_opened - self.ctx.metrics.connections_closed
+
+    def _claims(self, request: WSUpgradeRequest) -> TokenClaims:
+        token = bearer_or_cookie(
+            request.headers.get("Authorization"), request.headers.get("Cookie")
+        )
+        if token is None:
+            raise Unauthenticated("sign in first: no access token", code="unauthenticated")
+        return self.issuer.verify(token, TokenKind.ACCESS, now=self.ctx.wall())
+
+    def _refuse(self, status: int, code: str, message: str) -> WSUpgradeResponseWithListener:
+        self.ctx.metrics.handshakes_refused += 1
+        body = ('{"error":{"code":"%s","message":"%s"}}' % (code, message.replace('"', "'"))).encode()
+        response = WSUpgradeResponse.create_error_response(
+            status, body, {"Content-Type": "application/json"}
+        )
+        return WSUpgradeResponseWithListener(response, None)
+
+    # ------------------------------------------------------------ lifecycle
+
+    def spawn_control(self, conn: Connection) -> None:
+        """Start draining ``conn``'s control queue in a task this gateway owns."""
+        assert self._tasks is not None, "the gateway is not running"
+        self._tasks.create_task(self.controller.drain(conn))
+
+    async def serve(self, sock: socket.socket, started: asyncio.Event) -> None:
+        """Serve on ``sock`` until cancelled or :meth:`shutdown`; owns every control task."""
+        limits = self.ctx.config.limits
+        async with asyncio.TaskGroup() as tasks:
+            self._tasks = tasks
+            self._server = await ws_create_server(
+                self.accept,
+                sock=sock,
+                max_frame_size=limits.max_message_bytes,
+                read_buffer_init_size=limits.read_buffer_bytes,
+                enable_auto_ping=True,
+                auto_ping_idle_timeout=30,
+                auto_ping_reply_timeout=20,
+                websocket_handshake_timeout=5,
+            )
+            started.set()
+            try:
+                await self._stop.wait()
+            finally:
+                self._server.close()
+        # Leaving the TaskGroup waited for the last control tasks (the sockets' Closed ops).
+        self._tasks = None
+
+    async def shutdown(self, timeout: float) -> None:
+        """Stop accepting, close every socket with 1001 (going away), wait up to ``timeout``."""
+        self.draining = True
+        if self._server is not None:
+            self._server.close()
+        conns = list(self.ctx.hub)
+        for conn in conns:
+            conn.close(WSCloseCode.GOING_AWAY, "server shutting down; reconnect")
+        waits = [c.transport.wait_disconnected() for c in conns if c.transport is not None]
+        if waits:
+            done, pending = await asyncio.wait(
+                [asyncio.ensure_future(w) for w in waits], timeout=timeout
+            )
+            for task in pending:
+                task.cancel()
+            log.info("gateway_drained closed=%d timed_out=%d", len(done), len(pending))
+        self._stop.set()

@@ -1,0 +1,198 @@
+"""The composition root: build one node's objects from :class:`Config` and run them.
+
+``roulette serve`` is one process with the HTTP API (uvicorn) and the WebSocket gateway
+(picows) on one event loop. Shutdown is ordered: stop accepting sockets and close them with
+1001, wait up to the shutdown timeout, stop HTTP, stop the sweeper, close the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+import socket
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import uvicorn
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from roulette.api.app import create_app
+from roulette.api.status_routes import ice_servers
+from roulette.auth.siwe import SiweRules
+from roulette.auth.tokens import TokenIssuer
+from roulette.config import Config
+from roulette.gateway.context import GatewayContext
+from roulette.gateway.control import Controller
+from roulette.gateway.hub import Hub
+from roulette.gateway.server import Gateway
+from roulette.matchmaking.policy import MatchPolicy
+from roulette.matchmaking.records import Address
+from roulette.observability.counters import Counters
+from roulette.runtime.secrets import jwt_secrets
+from roulette.runtime.services import Services
+from roulette.runtime.sweeper import Sweeper
+from roulette.storage.memory import MemoryLobby, MemoryNonceStore
+from roulette.storage.sql import SqlModeration, SqlTokenFamilies, create_engine, upgrade
+
+__all__ = ["Node", "bind", "run"]
+
+log = logging.getLogger(__name__)
+
+WEB_DIR = Path(__file__).resolve().parents[3] / "web"
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket (the parent binds once; workers may inherit it)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.create_server((host, port), family=family, backlog=4096, reuse_port=False)
+    sock.setblocking(False)
+    return sock
+
+
+class _Uvicorn(uvicorn.Server):
+    """uvicorn without its own signal handling: the node orders the shutdown."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+@dataclass
+class Node:
+    """One running node: its services, gateway and HTTP server."""
+
+    config: Config
+    services: Services
+    gateway: Gateway
+    http: uvicorn.Server
+    sweeper: Sweeper
+    engine: AsyncEngine
+
+    @classmethod
+    async def build(cls, config: Config, *, worker_id: str | None = None) -> Node:
+        """Create the stores (running migrations), the gateway and the HTTP app."""
+        config.data_dir.mkdir(parents=True, exist_ok=True)
+        await upgrade(config.sql_url)
+        engine = create_engine(config.sql_url)
+        access_secret, refresh_secret = jwt_secrets(config)
+        counters = Counters()
+        hub = Hub(worker_id or f"w-{uuid.uuid4().hex[:8]}")
+        lobby = MemoryLobby(MatchPolicy(interest_wait_seconds=config.interest_wait_seconds))
+        svc = Services(
+            config=config,
+            issuer=TokenIssuer(
+                access_secret=access_secret,
+                refresh_secret=refresh_secret,
+                access_ttl=config.access_ttl_seconds,
+                refresh_ttl=config.refresh_ttl_seconds,
+            ),
+            siwe_rules=SiweRules(domain=config.siwe_domain, chain_ids=frozenset(config.chain_ids)),
+            nonces=MemoryNonceStore(),
+            lobby=lobby,
+            moderation=SqlModeration(engine),
+            families=SqlTokenFamilies(engine),
+            hub=hub,
+            counters=counters,
+            started_at=time.time(),
+            database_ok=_database_check(engine),
+        )
+        gateway = _gateway(svc)
+        svc.kick = _kicker(svc)
+        app = create_app(svc, WEB_DIR)
+        http = _Uvicorn(
+            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", loop="none")
+        )
+        sweeper = Sweeper(
+            lobby, hub, counters, session_max_seconds=config.session_max_seconds, wall=time.time
+        )
+        return cls(config, svc, gateway, http, sweeper, engine)
+
+    async def serve(
+        self,
+        http_sock: socket.socket,
+        ws_sock: socket.socket,
+        *,
+        stop: asyncio.Event,
+        ready: Callable[[], None] | None = None,
+    ) -> None:
+        """Serve until ``stop`` is set, then shut down in order."""
+        gateway_up = asyncio.Event()
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self.http.serve(sockets=[http_sock]))
+            tasks.create_task(self.gateway.serve(ws_sock, gateway_up))
+            tasks.create_task(self.sweeper.run())
+            await gateway_up.wait()
+            while not self.http.started:
+                await asyncio.sleep(0.01)
+            if ready is not None:
+                ready()
+            await stop.wait()
+            await self.shutdown()
+        await self.engine.dispose()
+
+    async def shutdown(self) -> None:
+        """Ordered stop: sockets (1001, bounded wait), then HTTP, then the sweeper."""
+        log.info("shutdown_started")
+        await self.gateway.shutdown(self.config.shutdown_timeout_seconds)
+        self.http.should_exit = True
+        self.sweeper.stop()
+
+
+def _gateway(svc: Services) -> Gateway:
+    gateway_ref: list[Gateway] = []
+    ctx = GatewayContext(
+        config=svc.config,
+        hub=svc.hub,
+        metrics=svc.counters,
+        spawn_control=lambda conn: gateway_ref[0].spawn_control(conn),
+        ice_servers=ice_servers(svc.config.stun_servers),
+    )
+    controller = Controller(ctx, svc.lobby, svc.moderation, svc.families)
+    gateway = Gateway(ctx, controller, svc.issuer)
+    gateway_ref.append(gateway)
+    return gateway
+
+
+def _kicker(svc: Services) -> Callable[[str, int, str], Awaitable[None]]:
+    async def kick(address: str, code: int, reason: str) -> None:
+        conn = svc.hub.get(Address(address))
+        if conn is not None:
+            conn.close(code, reason)
+
+    return kick
+
+
+def _database_check(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        async with asyncio.timeout(2.0), engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+        return True
+
+    return check
+
+
+async def run(config: Config, *, announce: Callable[[str], None] = print) -> None:
+    """``roulette serve``: bind, build, serve until SIGTERM or SIGINT."""
+    http_sock = bind(config.host, config.port)
+    ws_sock = bind(config.host, config.ws_port)
+    http_port, ws_port = http_sock.getsockname()[1], ws_sock.getsockname()[1]
+    config = config.with_ports(http_port, ws_port)
+    node = await Node.build(config)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+
+    def ready() -> None:
+        announce(
+            f"roulette serving http://{config.host}:{http_port} "
+            f"and ws://{config.host}:{ws_port}/ws (data in {config.data_dir})"
+        )
+
+    await node.serve(http_sock, ws_sock, stop=stop, ready=ready)

@@ -1,0 +1,34 @@
+"""The objects one node is made of, built once by the composition root and passed down."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from roulette.auth.siwe import SiweRules
+from roulette.auth.tokens import TokenIssuer
+from roulette.config import Config
+from roulette.gateway.hub import Hub
+from roulette.observability.counters import Counters
+from roulette.storage.ports import Lobby, Moderation, NonceStore, TokenFamilies
+
+__all__ = ["Services"]
+
+
+@dataclass(slots=True)
+class Services:
+    """Everything the HTTP API and the gateway of one node share."""
+
+    config: Config
+    issuer: TokenIssuer
+    siwe_rules: SiweRules
+    nonces: NonceStore
+    lobby: Lobby
+    moderation: Moderation
+    families: TokenFamilies
+    hub: Hub
+    counters: Counters
+    started_at: float
+    database_ok: Callable[[], Awaitable[bool]]
+    kick: Callable[[str, int, str], Awaitable[None]] | None = None
+    extra: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,69 @@
+"""Periodic lobby work: pair users whose interest window opened, end sessions at the time limit."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from roulette.gateway.control import new_session_id
+from roulette.gateway.hub import Hub
+from roulette.observability.counters import Counters
+from roulette.storage.ports import Lobby
+
+__all__ = ["Sweeper"]
+
+log = logging.getLogger(__name__)
+
+PAIRS_PER_PASS = 256
+"""Bounded work per pass; the next pass (a second later) takes the rest."""
+
+
+class Sweeper:
+    """Runs :meth:`pass_once` every ``interval`` seconds until :meth:`stop`."""
+
+    def __init__(
+        self,
+        lobby: Lobby,
+        hub: Hub,
+        counters: Counters,
+        *,
+        session_max_seconds: float,
+        interval: float = 1.0,
+        wall: Callable[[], float],
+    ) -> None:
+        self.lobby = lobby
+        self.hub = hub
+        self.counters = counters
+        self.session_max_seconds = session_max_seconds
+        self.interval = interval
+        self.wall = wall
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish after the current pass."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Sweep until stopped; a failing pass is logged and retried next time."""
+        while not self._stop.is_set():
+            try:
+                await self.pass_once()
+            except Exception:
+                log.exception("sweep_failed")
+            try:
+                await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
+            except TimeoutError:
+                pass
+
+    async def pass_once(self) -> None:
+        """One sweep: rematch, then expire."""
+        now = self.wall()
+        ids = [new_session_id() for _ in range(PAIRS_PER_PASS)]
+        for session in await self.lobby.rematch(now=now, session_ids=ids):
+            self.counters.matches += 1
+            self.hub.matched(session)
+        for session in await self.lobby.expire(now=now, max_age=self.session_max_seconds):
+            self.counters.sessions_ended += 1
+            reasons = {session.initiator: "time-limit", session.responder: "time-limit"}
+            self.hub.session_ended(session, reasons)

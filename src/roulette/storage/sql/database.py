@@ -1,0 +1,212 @@
+"""Engines, migrations and transactions for the durable store (SQLite or PostgreSQL).
+
+Every store opens its connections through :func:`begin` or :func:`connect`, so that an outage
+of the database reaches the caller as one error, :class:`~roulette.errors.Unavailable` (503).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Table, event, exc, make_url
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from roulette.errors import BadRequest, RouletteError, Unavailable
+
+__all__ = [
+    "MIGRATION_LOCK_KEY",
+    "alembic_config",
+    "begin",
+    "connect",
+    "create_engine",
+    "current_revision",
+    "head_revision",
+    "insert_into",
+    "upgrade",
+]
+
+MIGRATION_LOCK_KEY = 0x726F756C65747465
+"""The ``pg_advisory_xact_lock`` key ("roulette" in ASCII) that serialises migrations."""
+
+SQLITE_BUSY_TIMEOUT_MS = 5000
+"""How long a SQLite writer waits for another writer before giving up (``busy_timeout``)."""
+
+_MIGRATIONS = "roulette.storage.sql:migrations"
+
+# The failures that mean "the database cannot be reached or is overloaded": retrying later
+# or elsewhere may succeed. Connection refusals surface as OSError, since the drivers raise
+# them before SQLAlchemy wraps anything.
+_OUTAGES: tuple[type[BaseException], ...] = (
+    exc.OperationalError,
+    exc.InterfaceError,
+    exc.TimeoutError,
+    OSError,
+)
+_TRANSLATED: tuple[type[BaseException], ...] = (exc.DataError, *_OUTAGES)
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """Build the async engine for ``url`` (``sqlite+aiosqlite`` or ``postgresql+asyncpg``).
+
+    SQLite gets its parent directory created, write-ahead logging (readers never wait for the
+    writer), enforced foreign keys and a busy timeout (concurrent writers queue instead of
+    failing). PostgreSQL gets a bounded pool that checks connections before use, so a
+    restarted server or a failover costs one retry, not a burst of errors.
+
+    Args:
+        url: a SQLAlchemy URL.
+
+    Returns:
+        The engine; the caller owns it and must ``await engine.dispose()``.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return create_async_engine(
+        parsed,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=10,
+        pool_pre_ping=True,
+        connect_args={"timeout": 5},
+    )
+
+
+def _sqlite_engine(url: URL) -> AsyncEngine:
+    database = url.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url)
+    event.listen(engine.sync_engine, "connect", _configure_sqlite)
+    return engine
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    finally:
+        cursor.close()
+
+
+@asynccontextmanager
+async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection in a transaction, committed on success and rolled back on error.
+
+    Raises:
+        Unavailable: the database is unreachable, overloaded or not migrated.
+        BadRequest: a value cannot be stored (too long, or a character PostgreSQL refuses).
+    """
+    try:
+        async with engine.begin() as connection:
+            yield connection
+    except _TRANSLATED as error:
+        raise _translated(error) from error
+
+
+@asynccontextmanager
+async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A connection for reads; whatever it did is rolled back when the block ends.
+
+    Raises:
+        Unavailable: the database is unreachable, overloaded or not migrated.
+    """
+    try:
+        async with engine.connect() as connection:
+            yield connection
+    except _TRANSLATED as error:
+        raise _translated(error) from error
+
+
+def _translated(error: BaseException) -> RouletteError:
+    # A DataError is about one value (PostgreSQL refuses NUL characters and over-long
+    # strings): the client sent it. Never echo the driver's message, it names our schema.
+    if isinstance(error, exc.DataError):
+        return BadRequest("a value cannot be stored: too long or malformed")
+    return Unavailable("the database is unavailable")
+
+
+def insert_into(engine: AsyncEngine, table: Table) -> postgresql.Insert | sqlite.Insert:
+    """An ``INSERT`` into ``table`` that can say ``ON CONFLICT`` on this engine's backend.
+
+    Both backends spell it alike (SQLite 3.24+, PostgreSQL 9.5+), and letting the database
+    settle a duplicate avoids a read-then-write that two requests could interleave.
+    """
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
+
+
+def alembic_config() -> AlembicConfig:
+    """The Alembic configuration, built in code: no ``alembic.ini`` is needed anywhere.
+
+    The scripts are located through the package, so this works from an installed wheel.
+    """
+    config = AlembicConfig()
+    config.set_main_option("script_location", _MIGRATIONS)
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration this code knows."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None, "the migrations directory has no revision"
+    return head
+
+
+async def upgrade(url: str) -> None:
+    """Apply every pending migration (idempotent).
+
+    Safe when several processes start at once: on PostgreSQL the migration environment takes
+    a transaction-scoped advisory lock first, so the others wait and then find nothing to do.
+    Alembic drives one migration at a time per process (its ``context`` is module-global), so
+    call this once per process, at start-up.
+
+    Args:
+        url: the database's SQLAlchemy URL.
+
+    Raises:
+        Unavailable: the database is unreachable.
+    """
+    config = alembic_config()
+    engine = create_engine(url)
+    try:
+        async with begin(engine) as connection:
+            await connection.run_sync(_upgrade_on, config)
+    finally:
+        await engine.dispose()
+
+
+def _upgrade_on(connection: Connection, config: AlembicConfig) -> None:
+    # ``env.py`` uses this connection, inside our transaction, instead of opening its own.
+    config.attributes["connection"] = connection
+    command.upgrade(config, "head")
+
+
+async def current_revision(url: str) -> str | None:
+    """The migration the database is at, or None when it was never migrated.
+
+    Raises:
+        Unavailable: the database is unreachable.
+    """
+    engine = create_engine(url)
+    try:
+        async with connect(engine) as connection:
+            return await connection.run_sync(_revision_of)
+    finally:
+        await engine.dispose()
+
+
+def _revision_of(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()

@@ -1,0 +1,132 @@
+"""The durable tables, in SQLAlchemy Core: one ``MetaData`` that the migrations must match.
+
+Timestamps are Unix seconds in a double-precision column, the unit every port speaks: no time
+zone to convert, the same comparison semantics on SQLite (which has no date type) and
+PostgreSQL, and an exact round trip of the caller's ``now``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Column,
+    Double,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+__all__ = [
+    "ADDRESS_LENGTH",
+    "ID_LENGTH",
+    "bans",
+    "blocks",
+    "metadata",
+    "reports",
+    "session_history",
+    "token_families",
+    "users",
+]
+
+ADDRESS_LENGTH = 42
+"""An EIP-55 address: ``0x`` and 40 hex digits."""
+
+ID_LENGTH = 64
+"""Identifiers we generate (token families, token ids, session ids) and short labels."""
+
+# Deterministic constraint names, so that later migrations can name what they alter or drop
+# on both backends (SQLite and PostgreSQL otherwise name them differently, or not at all).
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "ck": "ck_%(table_name)s_%(constraint_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+def _address(name: str, *, nullable: bool = False) -> Column[str]:
+    return Column(name, String(ADDRESS_LENGTH), nullable=nullable)
+
+
+def _seconds(name: str, *, nullable: bool = False) -> Column[float]:
+    return Column(name, Double(), nullable=nullable)
+
+
+# Moderation rows carry no foreign key to ``users``: an operator may ban (and a user report
+# or block) an address that never signed in here, and that fact must still be stored.
+
+users = Table(
+    "users",
+    metadata,
+    Column("address", String(ADDRESS_LENGTH), primary_key=True),
+    _seconds("first_seen"),
+    _seconds("last_seen"),
+)
+
+reports = Table(
+    "reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _address("reporter"),
+    _address("target"),
+    Column("reason", Text, nullable=False),
+    Column("session_id", String(ID_LENGTH), nullable=True),
+    Column("notes", Text, nullable=True),
+    _seconds("created_at"),
+    Index(None, "target"),
+    Index(None, "reporter"),
+)
+
+blocks = Table(
+    "blocks",
+    metadata,
+    _address("blocker"),
+    _address("target"),
+    Column("reason", Text, nullable=True),
+    _seconds("created_at"),
+    # The primary key serves "whom did X block"; the index serves "who blocked X".
+    PrimaryKeyConstraint("blocker", "target"),
+    Index(None, "target"),
+)
+
+bans = Table(
+    "bans",
+    metadata,
+    Column("address", String(ADDRESS_LENGTH), primary_key=True),
+    Column("reason", Text, nullable=False),
+    Column("banned_by", String(ID_LENGTH), nullable=False),
+    _seconds("banned_at"),
+)
+
+token_families = Table(
+    "token_families",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    _address("address"),
+    Column("current_jti", String(ID_LENGTH), nullable=False),
+    _seconds("created_at"),
+    _seconds("expires_at"),
+    _seconds("revoked_at", nullable=True),
+    Index(None, "address"),
+)
+
+session_history = Table(
+    "session_history",
+    metadata,
+    Column("id", String(ID_LENGTH), primary_key=True),
+    Column("chain_id", Integer, nullable=False),
+    _address("initiator"),
+    _address("responder"),
+    _seconds("started_at"),
+    # Open while the session lives, so a row may be written at the start and closed later.
+    _seconds("ended_at", nullable=True),
+    Column("end_reason", String(ID_LENGTH), nullable=True),
+    Index(None, "initiator"),
+    Index(None, "responder"),
+)

@@ -1,0 +1,106 @@
+"""Refresh-token families in SQL: the :class:`~roulette.storage.ports.TokenFamilies` port.
+
+Theory of operation. A family row holds the one refresh-token id (``current_jti``) that may
+be exchanged next. :meth:`SqlTokenFamilies.rotate` is a single conditional ``UPDATE``; the
+database serialises concurrent updates of one row, so of any number of rotations presenting
+the same token id exactly one can match the condition. Every other one finds the row changed
+and is treated as what it is indistinguishable from, the replay of a rotated token (RFC 6819
+§5.2.2.3): the family is revoked. So two racing refreshes of one token both end signed out,
+the safe outcome when one of them may be an attacker's.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import ColumnElement, Update, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from roulette.errors import InvalidState
+from roulette.matchmaking.records import Address
+from roulette.storage.sql.database import begin, connect, insert_into
+from roulette.storage.sql.schema import token_families
+
+__all__ = ["SqlTokenFamilies"]
+
+_family = token_families.c
+
+
+class SqlTokenFamilies:
+    """The durable refresh-token families, on SQLite or PostgreSQL.
+
+    A family is live while it exists, is not revoked and ``now < expires_at``.
+
+    Args:
+        engine: an engine from :func:`roulette.storage.sql.database.create_engine` on a
+            migrated database; the caller owns and disposes it.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def create(
+        self, *, family_id: str, address: Address, jti: str, now: float, expires_at: float
+    ) -> None:
+        """Start a family whose current refresh token id is ``jti``.
+
+        Raises:
+            InvalidState: ``family_id`` is taken; ids are random, so this is a bug.
+        """
+        statement = (
+            insert_into(self._engine, token_families)
+            .values(
+                id=family_id,
+                address=address,
+                current_jti=jti,
+                created_at=now,
+                expires_at=expires_at,
+                revoked_at=None,
+            )
+            .on_conflict_do_nothing(index_elements=[_family.id])
+        )
+        async with begin(self._engine) as connection:
+            result = await connection.execute(statement)
+        if result.rowcount != 1:
+            raise InvalidState(f"token family {family_id!r} already exists")
+
+    async def rotate(self, *, family_id: str, old_jti: str, new_jti: str, now: float) -> bool:
+        """Swap ``old_jti`` for ``new_jti`` in one conditional update.
+
+        Returns:
+            True when ``old_jti`` was the current id of a live family. Otherwise False, and
+            a live family is revoked: its current id was already exchanged (a replay, or the
+            loser of two concurrent refreshes). An unknown, expired or revoked family is left
+            as it is.
+        """
+        swap = (
+            update(token_families)
+            .where(_family.id == family_id, _family.current_jti == old_jti, *_live(now))
+            .values(current_jti=new_jti)
+        )
+        # Both statements in one transaction: a reuse either revokes the family or, if the
+        # database fails midway, changes nothing.
+        async with begin(self._engine) as connection:
+            if (await connection.execute(swap)).rowcount == 1:
+                return True
+            await connection.execute(_revocation(family_id, now, only_live=True))
+        return False
+
+    async def revoke(self, family_id: str, *, now: float) -> None:
+        """Revoke the family (idempotent: the first revocation time is kept)."""
+        async with begin(self._engine) as connection:
+            await connection.execute(_revocation(family_id, now, only_live=False))
+
+    async def is_active(self, family_id: str, *, now: float) -> bool:
+        """True when the family exists, is not revoked and has not expired."""
+        statement = select(_family.id).where(_family.id == family_id, *_live(now))
+        async with connect(self._engine) as connection:
+            return (await connection.scalar(statement)) is not None
+
+
+def _live(now: float) -> tuple[ColumnElement[bool], ...]:
+    return (_family.revoked_at.is_(None), _family.expires_at > now)
+
+
+def _revocation(family_id: str, now: float, *, only_live: bool) -> Update:
+    # The first revocation time is kept: it dates the incident.
+    live = _live(now) if only_live else (_family.revoked_at.is_(None),)
+    return update(token_families).where(_family.id == family_id, *live).values(revoked_at=now)
