@@ -145,6 +145,7 @@ class Config:
                 max_connections=e.get("MAX_CONNECTIONS", _positive_int, 19_000),
                 rate_burst=e.get("WS_RATE_BURST", _positive_int, 60),
                 rate_per_second=e.get("WS_RATE_PER_SECOND", _positive, 20.0),
+                outbound_buffer_bytes=e.get("WS_OUTBOUND_BUFFER_BYTES", _positive_int, 1_048_576),
             ),
             redis=RedisSettings(
                 url=e.get("REDIS_URL", str, None),

@@ -29,7 +29,7 @@ export class Call extends EventTarget {
     };
     this.pc.ontrack = (e) => {
       if (!this.remoteStream.getTracks().includes(e.track)) this.remoteStream.addTrack(e.track);
-      this.dispatchEvent(new CustomEvent("track", { detail: e.track }));
+      this.dispatchEvent(new CustomEvent("track", { detail: { track: e.track, streams: e.streams } }));
     };
     this.pc.onconnectionstatechange = () => {
       this.dispatchEvent(new CustomEvent("state", { detail: this.pc.connectionState }));

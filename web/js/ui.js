@@ -62,8 +62,9 @@ export function sessionEndedText(reason, { mine = false, maxSeconds = null } = {
       return "Your partner moved on to someone new.";
     case "ended":
     case "end-session":
-    case "user-ended":
       return mine ? "You ended the call." : "Your partner ended the call.";
+    case "peer-ended":
+      return "Your partner ended the call.";
     case "time-limit":
       return maxSeconds
         ? `Time's up: calls last at most ${Math.round(maxSeconds / 60)} minutes.`

@@ -9,10 +9,13 @@ from Crypto.Hash import keccak
 from roulette.errors import BadRequest
 from roulette.matchmaking.records import Address
 
-__all__ = ["address_from_public_key", "keccak256", "to_checksum_address"]
+__all__ = ["address_from_public_key", "encode_address", "keccak256", "to_checksum_address"]
 
 # "0x" + 40 hex digits; re.ASCII keeps the character classes to ASCII hex.
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}", re.ASCII)
+# Byte masks for _checksum: 0x20 where a hash nibble is >= 8, and where a hex digit is a letter.
+_HIGH_NIBBLE = bytes.maketrans(b"0123456789abcdef", b"\x00" * 8 + b"\x20" * 8)
+_HEX_LETTER = bytes.maketrans(b"0123456789abcdef", b"\x00" * 10 + b"\x20" * 6)
 
 
 def keccak256(data: bytes) -> bytes:
@@ -63,15 +66,30 @@ def address_from_public_key(public_key: bytes) -> Address:
         The checksummed address: the last 20 bytes of keccak-256(X || Y).
     """
     xy = public_key[1:] if len(public_key) == 65 else public_key
-    return _checksum(keccak256(xy)[-20:].hex())
+    return encode_address(keccak256(xy)[-20:])
+
+
+def encode_address(raw: bytes) -> Address:
+    """The EIP-55 text of a 20-byte address.
+
+    Args:
+        raw: the address bytes.
+
+    Returns:
+        The checksummed address.
+    """
+    return _checksum(raw.hex())
 
 
 def _checksum(lower_hex: str) -> Address:
     # EIP-55: uppercase the i-th hex letter when the i-th nibble of
-    # keccak256(lowercase hex as ASCII) is >= 8.
-    nibbles = keccak256(lower_hex.encode("ascii")).hex()
-    chars = [
-        char.upper() if char > "9" and nibble >= "8" else char
-        for char, nibble in zip(lower_hex, nibbles, strict=False)
-    ]
-    return Address("0x" + "".join(chars))
+    # keccak256(lowercase hex as ASCII) is >= 8. Done on whole byte strings rather than
+    # per character (about twice as fast): in ASCII, a letter minus 0x20 is its capital, and
+    # the mask is 0x20 exactly where a letter must be capitalised, so no subtraction borrows.
+    letters = lower_hex.encode("ascii")
+    nibbles = keccak256(letters).hex().encode("ascii")[: len(letters)]
+    mask = int.from_bytes(nibbles.translate(_HIGH_NIBBLE), "big") & int.from_bytes(
+        letters.translate(_HEX_LETTER), "big"
+    )
+    text = (int.from_bytes(letters, "big") - mask).to_bytes(len(letters), "big")
+    return Address("0x" + text.decode("ascii"))

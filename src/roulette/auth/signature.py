@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from coincurve import PublicKey
 
-from roulette.auth.address import address_from_public_key, keccak256
+from roulette.auth.address import encode_address, keccak256
 from roulette.errors import Unauthenticated
 from roulette.matchmaking.records import Address
 
-__all__ = ["personal_message_hash", "recover_address"]
+__all__ = ["personal_message_hash", "recover_address", "recover_address_bytes"]
 
 # Order of the secp256k1 group (SEC 2 §2.4.1).
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -45,6 +45,15 @@ def recover_address(message: str, signature: str) -> Address:
         Unauthenticated: ``invalid_signature`` when the signature is malformed, is
             not canonical (EIP-2 high s, r or s out of range, bad v), or no key recovers.
     """
+    return encode_address(recover_address_bytes(message, signature))
+
+
+def recover_address_bytes(message: str, signature: str) -> bytes:
+    """Like :func:`recover_address`, but the raw 20 bytes (no EIP-55 hashing to compare).
+
+    Raises:
+        Unauthenticated: ``invalid_signature``, as for :func:`recover_address`.
+    """
     sig = _decode(signature)
     r = int.from_bytes(sig[:32], "big")
     s = int.from_bytes(sig[32:64], "big")
@@ -64,7 +73,8 @@ def recover_address(message: str, signature: str) -> Address:
         raise Unauthenticated(
             "no key recovers from this signature", code="invalid_signature"
         ) from exc
-    return address_from_public_key(public_key.format(compressed=False))
+    # An address is the last 20 bytes of keccak256(X || Y) (yellow paper, appendix F).
+    return keccak256(public_key.format(compressed=False)[1:])[-20:]
 
 
 def _decode(signature: str) -> bytes:

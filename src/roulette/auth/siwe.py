@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from urllib.parse import urlsplit
 
 from roulette.auth.address import to_checksum_address
-from roulette.auth.signature import recover_address
+from roulette.auth.signature import recover_address_bytes
 from roulette.errors import BadRequest, PayloadTooLarge, Unauthenticated
 from roulette.matchmaking.records import Address
 
@@ -212,12 +212,14 @@ def verify_sign_in(
     Raises:
         PayloadTooLarge: the message is over ``max_bytes``.
         Unauthenticated: any failed check (see :func:`parse_message`,
-            :func:`check_message`, :func:`~roulette.auth.signature.recover_address`), or
+            :func:`check_message`, and :func:`~roulette.auth.signature.recover_address`), or
             ``signature_mismatch`` when someone other than ``address`` signed.
     """
     message = parse_message(text, max_bytes=max_bytes)
     check_message(message, rules, now=now)
-    if recover_address(text, signature) != message.address:
+    # Compare raw bytes: the message's address is already canonical, so a second EIP-55
+    # hash of the recovered one would buy nothing.
+    if recover_address_bytes(text, signature) != bytes.fromhex(message.address[2:]):
         raise Unauthenticated(
             "the signature was not made by the message's address", code="signature_mismatch"
         )

@@ -107,11 +107,13 @@ class ChainSettings:
                 an RPC endpoint; the message names the variable and its value.
         """
         e = _Reader(env)
-        rpc_urls = e.get("RPC_URLS", _rpc_urls, {})
+        no_urls: dict[int, tuple[str, ...]] = {}
+        no_tokens: dict[int, tuple[Address, ...]] = {}
+        no_queues: dict[str, GatedQueue] = {}
         settings = cls(
-            rpc_urls=rpc_urls,
-            tokens=e.get("TOKENS", _tokens, {}),
-            gated_queues=e.get("GATED_QUEUES", _gated_queues, {}),
+            rpc_urls=e.get("RPC_URLS", _rpc_urls, no_urls),
+            tokens=e.get("TOKENS", _tokens, no_tokens),
+            gated_queues=e.get("GATED_QUEUES", _gated_queues, no_queues),
             tip_confirmations=e.get("TIP_CONFIRMATIONS", _int_at_least(1), 2),
             tip_window_seconds=e.get("TIP_WINDOW_SECONDS", _seconds, 300.0),
             tip_pending_timeout_seconds=e.get("TIP_PENDING_TIMEOUT_SECONDS", _seconds, 3600.0),

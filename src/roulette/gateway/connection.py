@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 MAX_PENDING_CONTROL: Final = 16
 """Store operations queued per socket; a client that outruns its own store calls is abusive."""
 
+CLOSE_WAIT_SECONDS: Final = 2.0
+"""How long a closing socket waits for the client's close frame before dropping TCP."""
+
 _SIGNAL_TYPES: Final[dict[type[m.ClientMessage], str]] = {
     m.Offer: "offer",
     m.Answer: "answer",
@@ -106,6 +109,8 @@ class Connection(WSListener):
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
+        if transport.is_close_frame_sent and kind is not WSMsgType.CLOSE:
+            return  # closing: RFC 6455 §5.5.1, nothing more is processed after our close
         if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
             if frame.fin:
                 self._on_message(frame.get_payload_as_bytes())
@@ -287,7 +292,9 @@ class Connection(WSListener):
         # picows accepts any int; its stub only names the RFC 6455 codes.
         close_code = cast(WSCloseCode, code)
         self.transport.send_close(close_code, reason.encode()[:120])  # §5.5: payload ≤ 125
-        self.transport.disconnect()
+        # RFC 6455 §7.1.1: wait for the client's close before dropping TCP; dropping at once
+        # with unread input makes the kernel send RST, and the client never sees our code.
+        asyncio.get_running_loop().call_later(CLOSE_WAIT_SECONDS, self.transport.disconnect)
 
     def _on_idle(self) -> None:
         self._idle_timer = None

@@ -64,8 +64,8 @@ class _NodeCollector(Collector):
             "roulette_active_sessions", "Live 1:1 sessions.", value=self._stats.active_sessions
         )
         queue = GaugeMetricFamily("roulette_queue_length", "Users waiting, by chain.", labels=["chain_id"])
-        for chain, n in sorted(self._stats.queued.items()):
-            queue.add_metric([str(chain)], n)
+        for chain in sorted(set(self._svc.config.chain_ids) | set(self._stats.queued)):
+            queue.add_metric([str(chain)], self._stats.queued.get(chain, 0))
         yield queue
 
 

@@ -16,14 +16,13 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeVar
 
-import asyncpg
 import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.engine import URL
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from roulette.storage.sql import SqlModeration, SqlTokenFamilies, create_engine, upgrade
-from roulette.storage.sql.schema import metadata
+from roulette.storage.sql.schema import declared_metadata
 
 T = TypeVar("T")
 
@@ -48,17 +47,14 @@ def run_in_thread(make: Callable[[], Awaitable[T]]) -> T:
         return pool.submit(asyncio.run, main()).result()
 
 
-def _dsn(url: URL) -> str:
-    """The ``postgresql://`` DSN asyncpg understands for a SQLAlchemy URL."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 async def _admin(server: URL, sql: str) -> None:
-    connection = await asyncpg.connect(_dsn(server), timeout=5)
+    # CREATE and DROP DATABASE refuse to run inside a transaction.
+    engine = create_async_engine(server, isolation_level="AUTOCOMMIT", connect_args={"timeout": 5})
     try:
-        await connection.execute(sql)
+        async with engine.connect() as connection:
+            await connection.execute(text(sql))
     finally:
-        await connection.close()
+        await engine.dispose()
 
 
 async def create_database(server: URL) -> str:
@@ -102,9 +98,14 @@ def backend(request: pytest.FixtureRequest) -> str:
     return name
 
 
-def sqlite_url(directory: Path) -> str:
-    """A SQLite file URL in a directory that does not exist yet."""
+def _sqlite_url(directory: Path) -> str:
     return f"sqlite+aiosqlite:///{directory / 'data' / 'roulette.db'}"
+
+
+@pytest.fixture
+def fresh_sqlite_url(tmp_path: Path) -> str:
+    """A SQLite file URL in a directory that does not exist yet."""
+    return _sqlite_url(tmp_path)
 
 
 @pytest.fixture
@@ -113,7 +114,7 @@ async def empty_url(
 ) -> AsyncIterator[str]:
     """The URL of a database no one has migrated yet."""
     if backend == "sqlite":
-        yield sqlite_url(tmp_path)
+        yield _sqlite_url(tmp_path)
         return
     server: URL = request.getfixturevalue("pg_server")
     url = await create_database(server)
@@ -124,17 +125,19 @@ async def empty_url(
 
 
 @pytest.fixture
-async def engine(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+async def engine(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> AsyncIterator[AsyncEngine]:
     """An engine on a migrated database holding no rows."""
     if backend == "sqlite":
-        url = sqlite_url(tmp_path)
+        url = _sqlite_url(tmp_path)
         await upgrade(url)
     else:
         url = request.getfixturevalue("pg_database")
     engine = create_engine(url)
     try:
         if backend == "postgresql":
-            names = ", ".join(table.name for table in metadata.sorted_tables)
+            names = ", ".join(table.name for table in declared_metadata().sorted_tables)
             async with engine.begin() as connection:
                 await connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
         yield engine

@@ -51,7 +51,6 @@ _OUTAGES: tuple[type[BaseException], ...] = (
     exc.TimeoutError,
     OSError,
 )
-_TRANSLATED: tuple[type[BaseException], ...] = (exc.DataError, *_OUTAGES)
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -111,8 +110,11 @@ async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     try:
         async with engine.begin() as connection:
             yield connection
-    except _TRANSLATED as error:
-        raise _translated(error) from error
+    except Exception as error:
+        translated = _translated(error)
+        if translated is None:
+            raise
+        raise translated from error
 
 
 @asynccontextmanager
@@ -125,16 +127,30 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     try:
         async with engine.connect() as connection:
             yield connection
-    except _TRANSLATED as error:
-        raise _translated(error) from error
+    except Exception as error:
+        translated = _translated(error)
+        if translated is None:
+            raise
+        raise translated from error
 
 
-def _translated(error: BaseException) -> RouletteError:
-    # A DataError is about one value (PostgreSQL refuses NUL characters and over-long
-    # strings): the client sent it. Never echo the driver's message, it names our schema.
-    if isinstance(error, exc.DataError):
+def _translated(error: Exception) -> RouletteError | None:
+    # A bad value is the client's: it sent it. The message never echoes the driver's, which
+    # names our schema.
+    if _is_bad_value(error):
         return BadRequest("a value cannot be stored: too long or malformed")
-    return Unavailable("the database is unavailable")
+    if isinstance(error, _OUTAGES):
+        return Unavailable("the database is unavailable")
+    return None
+
+
+def _is_bad_value(error: Exception) -> bool:
+    if isinstance(error, exc.DataError):
+        return True
+    # SQLSTATE class 22 is "data exception" (SQL standard); asyncpg reports some of them, such
+    # as a NUL character in text, as a bare DBAPIError.
+    sqlstate = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(error, exc.DBAPIError) and str(sqlstate).startswith("22")
 
 
 def insert_into(engine: AsyncEngine, table: Table) -> postgresql.Insert | sqlite.Insert:

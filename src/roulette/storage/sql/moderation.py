@@ -1,13 +1,8 @@
-"""Reports, blocks and bans in SQL: the :class:`~roulette.storage.ports.Moderation` port.
-
-Each method is one statement, so it is atomic on its own. Duplicates are settled by the
-database (``ON CONFLICT``) rather than by a read followed by a write, which two requests
-could interleave.
-"""
+"""Reports, blocks and bans in SQL: the :class:`~roulette.storage.ports.Moderation` port."""
 
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, select, union
+from sqlalchemy import delete, exists, func, select, union
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.matchmaking.records import Address
@@ -21,8 +16,10 @@ __all__ = ["SqlModeration"]
 class SqlModeration:
     """The durable moderation store, on SQLite or PostgreSQL.
 
-    Addresses arrive checksummed (validating them is the caller's job); the store compares
-    them as exact strings.
+    Each method is one statement, so it is atomic on its own; duplicates are settled by the
+    database (``ON CONFLICT``), not by a read and a write that two requests could interleave.
+    Addresses arrive checksummed (validating them is the caller's job) and are compared as
+    exact strings.
 
     Args:
         engine: an engine from :func:`roulette.storage.sql.database.create_engine` on a
@@ -80,11 +77,13 @@ class SqlModeration:
         return result.rowcount == 1
 
     async def blocks_of(self, blocker: Address) -> list[BlockRecord]:
-        """The blocks ``blocker`` made, newest first (ties in address order)."""
+        """The blocks ``blocker`` made, newest first (ties in the addresses' hex order)."""
         statement = (
             select(blocks.c.target, blocks.c.reason, blocks.c.created_at)
             .where(blocks.c.blocker == blocker)
-            .order_by(blocks.c.created_at.desc(), blocks.c.target)
+            # Ties by the lowercased address: a checksummed address mixes cases, which
+            # PostgreSQL's locale collation and SQLite's binary one would order differently.
+            .order_by(blocks.c.created_at.desc(), func.lower(blocks.c.target))
         )
         async with connect(self._engine) as connection:
             rows = (await connection.execute(statement)).all()
@@ -135,8 +134,8 @@ class SqlModeration:
             return bool(await connection.scalar(statement))
 
     async def bans(self) -> list[BanRecord]:
-        """Every ban, newest first (ties in address order)."""
-        statement = select(bans).order_by(bans.c.banned_at.desc(), bans.c.address)
+        """Every ban, newest first (ties in the addresses' hex order, as in :meth:`blocks_of`)."""
+        statement = select(bans).order_by(bans.c.banned_at.desc(), func.lower(bans.c.address))
         async with connect(self._engine) as connection:
             rows = (await connection.execute(statement)).all()
         return [
@@ -148,4 +147,3 @@ class SqlModeration:
             )
             for row in rows
         ]
-

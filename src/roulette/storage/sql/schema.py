@@ -7,6 +7,9 @@ PostgreSQL, and an exact round trip of the caller's ``now``.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
+
 from sqlalchemy import (
     Column,
     Double,
@@ -24,6 +27,7 @@ __all__ = [
     "ID_LENGTH",
     "bans",
     "blocks",
+    "declared_metadata",
     "metadata",
     "reports",
     "session_history",
@@ -48,6 +52,20 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+
+def declared_metadata() -> MetaData:
+    """:data:`metadata` with every table of the package registered on it.
+
+    A store module may declare its table beside its queries (``tips.py`` does); that table
+    joins ``metadata`` only once the module is imported. Whatever compares the schema with
+    the migrations (autogenerate, the schema test, a truncation) must see all of them.
+    """
+    package = __name__.rpartition(".")[0]
+    for module in pkgutil.iter_modules(importlib.import_module(package).__path__):
+        if not module.ispkg:  # ``migrations`` is a package and declares no table
+            importlib.import_module(f"{package}.{module.name}")
+    return metadata
 
 
 def _address(name: str, *, nullable: bool = False) -> Column[str]:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, MetaData, text
 
 from roulette.storage.sql.database import MIGRATION_LOCK_KEY, create_engine
-from roulette.storage.sql.schema import metadata
+from roulette.storage.sql.schema import declared_metadata
 
 
-def _migrate(connection: Connection) -> None:
+def _migrate(connection: Connection, target: MetaData | None = None) -> None:
     if connection.dialect.name == "postgresql":
         # Two processes starting at once would both find the database empty and both create
         # the tables; the loser waits here, then sees the winner's committed version table.
@@ -24,7 +24,7 @@ def _migrate(connection: Connection) -> None:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
     context.configure(
         connection=connection,
-        target_metadata=metadata,
+        target_metadata=target,
         # SQLite cannot ALTER most things: autogenerate must write "move and copy" batches.
         render_as_batch=connection.dialect.name == "sqlite",
     )
@@ -36,7 +36,10 @@ async def _migrate_url(url: str) -> None:
     engine = create_engine(url)
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(_migrate)
+            # Only here, the developer's path, can autogenerate run; it compares the database
+            # with every declared table. Loading them all imports every store module, which
+            # the service's own start-up (the handed-in connection) need not pay for.
+            await connection.run_sync(_migrate, declared_metadata())
     finally:
         await engine.dispose()
 

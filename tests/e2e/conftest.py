@@ -1,0 +1,94 @@
+"""Fixtures of the browser tests: a real server (one per launcher) and Debian's Chromium.
+
+Each launcher starts one deployment shape and yields something with an ``http_url``. The tests
+run once per launcher, so a ``roulette cluster`` launcher (pages on different workers) is one
+more entry in ``SERVER_LAUNCHERS``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+from e2e.wallet_pages import CHROMIUM, CHROMIUM_ARGS, InjectedWallet, WalletPage
+from playwright.sync_api import Browser, sync_playwright
+from support.server import running_server
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts"
+
+# What every browser test server needs: no external STUN (host candidates suffice on one
+# machine), matching without the interest wait, and the throwaway test wallet offered.
+E2E_ENV = {"STUN_SERVERS": "", "INTEREST_WAIT_SECONDS": "0", "TEST_WALLET_MODE": "1"}
+
+
+class Deployment(Protocol):
+    """A running service as the browser sees it."""
+
+    @property
+    def http_url(self) -> str: ...
+
+
+Launcher = Callable[[Path, Mapping[str, str]], AbstractContextManager[Deployment]]
+
+
+def launch_serve(data_dir: Path, env: Mapping[str, str]) -> AbstractContextManager[Deployment]:
+    """``roulette serve``: one process, in-process state, SQLite in ``data_dir``."""
+    return running_server(data_dir, env)
+
+
+SERVER_LAUNCHERS = [pytest.param(launch_serve, id="serve")]
+
+
+@pytest.fixture(scope="module", params=SERVER_LAUNCHERS)
+def web_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Deployment]:
+    """The service under test, started by each launcher in turn."""
+    launcher: Launcher = request.param
+    with launcher(tmp_path_factory.mktemp("e2e-node"), E2E_ENV) as deployment:
+        yield deployment
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium, headless, with a fake camera and microphone."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed (scripts/bootstrap --system installs it)")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+OpenPage = Callable[..., WalletPage]
+
+
+@pytest.fixture
+def open_page(browser: Browser, web_server: Deployment) -> Iterator[OpenPage]:
+    """Open the client in a fresh browser context; all contexts close after the test.
+
+    ``open_page(*wallets, deny_camera=False)``: with no wallet, the page has no
+    ``window.ethereum`` at all.
+    """
+    opened: list[WalletPage] = []
+
+    def open_(*wallets: InjectedWallet, deny_camera: bool = False) -> WalletPage:
+        page = WalletPage.open(browser, web_server.http_url, list(wallets), deny_camera=deny_camera)
+        opened.append(page)
+        return page
+
+    yield open_
+    for page in opened:
+        page.close()
+    errors = [e for page in opened for e in page.errors]
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    """``.artifacts/`` at the repository root (git-ignored; CI keeps it)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

@@ -1,0 +1,149 @@
+"""The web client in headless Chromium against a real server: sign-in, matching, video, chat,
+Next, Block, Report, and the messages a person sees when something goes wrong."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from e2e.conftest import OpenPage
+from e2e.wallet_pages import InjectedWallet, WalletPage
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+def wallet(name: str) -> InjectedWallet:
+    return InjectedWallet(name)
+
+
+@pytest.mark.timeout(150)
+def test_two_wallets_meet_talk_skip_block_and_report(open_page: OpenPage, artifacts: Path) -> None:
+    """The whole product in four browser contexts (four cookie jars, four wallets).
+
+    Alice and Bob meet, see each other's video and chat; Alice reports Bob. Bob presses Next
+    and meets Carol. Carol blocks Bob; both go back to the queue and are never paired, while
+    Dave, the third wallet, is paired with each of them in turn.
+    """
+    alice, bob = open_page(wallet("Alice")), open_page(wallet("Bob"))
+    for page in (alice, bob):
+        page.sign_in()
+    siwe = alice.wallets[0].signed[0]
+    assert siwe.startswith(f"{alice.page.url.split('/')[2]} wants you to sign in")
+    assert f"\n{alice.address}\n" in siwe  # EIP-55, though the wallet answered in lower case
+
+    alice.join()
+    bob.join()
+    alice.expect_matched_with(bob)
+    bob.expect_matched_with(alice)
+    alice.expect_media_flowing()
+    bob.expect_media_flowing()
+
+    alice.send_chat("gm from Alice")
+    bob.expect_chat_from_peer("gm from Alice")
+    bob.send_chat("gm Alice, Bob here")
+    alice.expect_chat_from_peer("gm Alice, Bob here")
+    alice.screenshot(artifacts / "call.png")
+
+    report = alice.report_peer("spam", "kept posting a token link")
+    assert report["targetAddr"] == bob.address
+    assert report["reason"] == "spam"
+    assert report["sessionId"]
+
+    try:
+        bob.press_next()
+    finally:
+        print("ALICE", alice.address, alice.received)
+        print("BOB", bob.address, bob.received)
+    # Next: Bob goes back to the queue, Alice is told and is not re-queued.
+    bob.press_next()
+    expect(alice.page.locator("#view-lobby")).to_be_visible()
+    expect(alice.page.locator("#last-call-text")).to_have_text(
+        "Your partner moved on to someone new."
+    )
+    expect(alice.page.locator("body")).to_have_attribute("data-queue", "idle")
+    alice.close()
+
+    carol = open_page(wallet("Carol"))
+    carol.sign_in()
+    carol.join()
+    carol.expect_matched_with(bob)
+    bob.expect_matched_with(carol)
+    bob.expect_media_flowing()
+
+    # Block: Carol blocks Bob and is re-queued; Bob rejoins; they must never be paired.
+    carol.block_peer()
+    expect(bob.page.locator("#view-lobby")).to_be_visible()
+    bob.join()
+    bob.expect_queued()
+    carol.expect_queued()
+    time.sleep(1.0)  # both queued on one chain, no interests: anyone else would pair at once
+    expect(bob.page.locator("#view-lobby")).to_be_visible()
+    expect(carol.page.locator("#view-lobby")).to_be_visible()
+
+    dave = open_page(wallet("Dave"))
+    dave.sign_in()
+    dave.join()
+    first = dave.peer_address()
+    assert first in (bob.address, carol.address)
+    first_page, second_page = (bob, carol) if first == bob.address else (carol, bob)
+    first_page.expect_matched_with(dave)
+    dave.press_next()
+    dave.expect_matched_with(second_page)
+    second_page.expect_matched_with(dave)
+
+    # Every pairing, as the server announced it (match-found frames): Bob and Carol met once,
+    # before the block, and never after it.
+    assert bob.matches == [alice.address, carol.address, dave.address]
+    assert carol.matches == [bob.address, dave.address]
+    assert dave.matches == [first, second_page.address]
+
+
+def test_the_page_explains_a_missing_wallet(open_page: OpenPage) -> None:
+    page = open_page()
+    page.page.click("#connect-btn")
+    expect(page.page.locator("#notice")).to_contain_text("No Ethereum wallet found")
+    expect(page.page.locator("#view-welcome")).to_be_visible()
+
+
+def test_the_user_picks_among_several_wallets_and_may_decline_to_sign(
+    open_page: OpenPage,
+) -> None:
+    """EIP-6963: two wallets announce; declining in one (4001) is explained, the other works."""
+    real = wallet("Honest Wallet")
+    page = open_page(real, InjectedWallet("Decoy Wallet", rejects=True))
+    page.page.click("#connect-btn")
+    buttons = page.page.locator("#wallet-list button")
+    expect(buttons).to_have_count(2)
+    buttons.filter(has_text="Decoy Wallet").click()
+    expect(page.page.locator("#notice")).to_contain_text("You declined the signature request")
+    expect(page.page.locator("#view-welcome")).to_be_visible()
+
+    buttons.filter(has_text="Honest Wallet").click()
+    page.expect_lobby()
+    assert len(real.signed) == 1
+
+
+def test_a_denied_camera_is_explained_and_joining_still_works(open_page: OpenPage) -> None:
+    page = open_page(wallet("Camera-shy"), deny_camera=True)
+    page.sign_in()
+    expect(page.page.locator("#camera-status")).to_contain_text("access was denied")
+    expect(page.page.locator("#camera-status")).to_contain_text("You can still join")
+    page.join()
+    page.expect_queued()
+    page.page.click("#cancel-btn")
+    expect(page.page.locator("#join-btn")).to_be_visible()
+    expect(page.page.locator("body")).to_have_attribute("data-queue", "idle")
+
+
+def test_the_throwaway_test_wallet_signs_in_with_a_real_signature(open_page: OpenPage) -> None:
+    """With testWalletMode on, the in-page secp256k1 wallet's signature passes the server."""
+    page: WalletPage = open_page()
+    page.page.click("#test-wallet-btn")
+    expect(page.page.locator("#view-lobby")).to_be_visible()
+    shown = page.page.locator("#me-address").inner_text()
+    me = page.page.evaluate("fetch('/auth/me').then((r) => r.json())")
+    assert me["address"] == shown
+    assert shown.startswith("0x")
+    assert len(shown) == 42

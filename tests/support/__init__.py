@@ -1,0 +1,1 @@
+"""Test support: real servers on free ports, real wallets, real WebSocket clients."""

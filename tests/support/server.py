@@ -1,0 +1,113 @@
+"""Start a real ``roulette serve`` process on free ports and stop it with SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+__all__ = ["RunningServer", "free_port", "running_server"]
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@dataclass
+class RunningServer:
+    """A live server process and where to reach it."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    ws_port: int
+    data_dir: Path
+    log_path: Path
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.ws_port}/ws"
+
+    @property
+    def origin(self) -> str:
+        return self.http_url
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, then wait; returns the exit code (SIGKILL after ``timeout``)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+def server_env(port: int, data_dir: Path, extra: Mapping[str, str] | None) -> dict[str, str]:
+    """The environment of a test server: embedded defaults, a private data dir."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("REDIS_", "DATABASE_"))}
+    env.update(
+        {
+            "DATA_DIR": str(data_dir),
+            "SIWE_DOMAIN": f"127.0.0.1:{port}",
+            "STUN_SERVERS": "",
+            "LOG_LEVEL": "info",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    env.update(extra or {})
+    return env
+
+
+@contextlib.contextmanager
+def running_server(
+    data_dir: Path, env: Mapping[str, str] | None = None, *, startup_timeout: float = 30.0
+) -> Iterator[RunningServer]:
+    """A ``roulette serve`` subprocess, healthy on return, stopped on exit."""
+    port, ws_port = free_port(), free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "server.log"
+    cmd = [sys.executable, "-m", "roulette", "serve", "--host", "127.0.0.1"]
+    cmd += ["--port", str(port), "--ws-port", str(ws_port)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            cmd, env=server_env(port, data_dir, env), stdout=log, stderr=subprocess.STDOUT
+        )
+    server = RunningServer(process, port, ws_port, data_dir, log_path)
+    try:
+        _wait_healthy(server, startup_timeout)
+        yield server
+    finally:
+        server.stop()
+
+
+def _wait_healthy(server: RunningServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{server.log()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{server.http_url}/health", timeout=1.0).status_code == 200:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"server not healthy after {timeout}s:\n{server.log()}")
