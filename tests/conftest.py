@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from support.server import RunningServer, running_server
 from support.users import User, signed_in_users
 

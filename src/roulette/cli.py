@@ -1,4 +1,4 @@
-"""``roulette`` — the command line. It parses arguments and calls library functions, nothing more."""
+"""``roulette`` — the command line: it parses arguments and calls library functions."""
 
 from __future__ import annotations
 
@@ -68,7 +68,9 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     from roulette.runtime.node import run  # noqa: PLC0415 - keep `roulette db` light
 
     port = config.port if args.port is None else args.port
-    ws_port = args.ws_port if args.ws_port is not None else (port + 1 if args.port else config.ws_port)
+    ws_port = (
+        args.ws_port if args.ws_port is not None else (port + 1 if args.port else config.ws_port)
+    )
     config = replace(config, host=args.host or config.host, port=port, ws_port=ws_port)
     try:
         import uvloop  # noqa: PLC0415 - optional speed-up

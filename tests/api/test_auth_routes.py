@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+
 from conftest import MakeUsers
 from support.server import RunningServer
 from support.users import User
@@ -15,7 +16,9 @@ def new_user(server: RunningServer) -> User:
     return User(server.http_url, server.ws_url, f"127.0.0.1:{server.port}")
 
 
-async def test_nonce_is_at_least_16_alphanumerics_valid_for_300_seconds(server: RunningServer) -> None:
+async def test_nonce_is_at_least_16_alphanumerics_valid_for_300_seconds(
+    server: RunningServer,
+) -> None:
     async with httpx.AsyncClient(base_url=server.http_url) as http:
         body = (await http.get("/auth/siwe/nonce")).json()
     assert body["expiresIn"] == 300
@@ -50,7 +53,9 @@ async def test_a_nonce_works_once(server: RunningServer) -> None:
 async def test_a_nonce_the_server_never_issued_is_refused(server: RunningServer) -> None:
     user = new_user(server)
     message, signature = await user.sign_in_message(nonce="abcdefgh12345678")
-    response = await user.http.post("/auth/siwe/verify", json={"message": message, "signature": signature})
+    response = await user.http.post(
+        "/auth/siwe/verify", json={"message": message, "signature": signature}
+    )
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "invalid_nonce"
     await user.close()
@@ -74,7 +79,9 @@ async def test_each_failed_check_is_a_401_with_its_code(
 ) -> None:
     user = new_user(server)
     message, signature = await user.sign_in_message(**overrides)
-    response = await user.http.post("/auth/siwe/verify", json={"message": message, "signature": signature})
+    response = await user.http.post(
+        "/auth/siwe/verify", json={"message": message, "signature": signature}
+    )
     assert response.status_code == 401, response.text
     assert response.json()["error"]["code"] == code
     await user.close()
@@ -101,7 +108,11 @@ async def test_a_lowercase_address_is_canonicalised(server: RunningServer) -> No
     from auth.siwe_wallet import build_message, sign
 
     message = build_message(
-        user.address.lower(), domain=user.domain, uri=server.http_url, chain_id=1, nonce=nonce,
+        user.address.lower(),
+        domain=user.domain,
+        uri=server.http_url,
+        chain_id=1,
+        nonce=nonce,
         issued_at=datetime.now(UTC),
     )
     response = await user.http.post(
@@ -114,7 +125,9 @@ async def test_a_lowercase_address_is_canonicalised(server: RunningServer) -> No
 
 async def test_a_message_over_2_kib_is_a_400_before_parsing(server: RunningServer) -> None:
     async with httpx.AsyncClient(base_url=server.http_url) as http:
-        response = await http.post("/auth/siwe/verify", json={"message": "x" * 2049, "signature": "0x00"})
+        response = await http.post(
+            "/auth/siwe/verify", json={"message": "x" * 2049, "signature": "0x00"}
+        )
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "message_too_large"
 
@@ -123,7 +136,9 @@ async def test_a_message_over_2_kib_is_a_400_before_parsing(server: RunningServe
     "body",
     [b"not json", b"{}", b'{"message": 5, "signature": "0x"}', b"[]"],
 )
-async def test_a_malformed_body_is_a_4xx_with_the_error_shape(server: RunningServer, body: bytes) -> None:
+async def test_a_malformed_body_is_a_4xx_with_the_error_shape(
+    server: RunningServer, body: bytes
+) -> None:
     async with httpx.AsyncClient(base_url=server.http_url) as http:
         response = await http.post(
             "/auth/siwe/verify", content=body, headers={"content-type": "application/json"}
@@ -134,7 +149,9 @@ async def test_a_malformed_body_is_a_4xx_with_the_error_shape(server: RunningSer
 
 async def test_garbage_message_text_is_a_401(server: RunningServer) -> None:
     async with httpx.AsyncClient(base_url=server.http_url) as http:
-        response = await http.post("/auth/siwe/verify", json={"message": "hello", "signature": "0x" + "00" * 65})
+        response = await http.post(
+            "/auth/siwe/verify", json={"message": "hello", "signature": "0x" + "00" * 65}
+        )
     assert response.status_code == 401
 
 
@@ -150,13 +167,17 @@ async def test_refresh_rotates_and_reuse_of_the_old_token_revokes_the_family(
     assert new_access and new_access != user.access_token
     # Replaying the rotated token is theft: 401, and the whole family dies.
     async with httpx.AsyncClient(base_url=user.http_url) as thief:
-        replay = await thief.post("/auth/refresh", headers={"Cookie": f"refreshToken={old_refresh}"})
+        replay = await thief.post(
+            "/auth/refresh", headers={"Cookie": f"refreshToken={old_refresh}"}
+        )
     assert replay.status_code == 401
     me = await user.http.get("/auth/me", headers={"Authorization": f"Bearer {new_access}"})
     assert me.status_code == 401
 
 
-async def test_logout_revokes_the_access_token_for_http_and_websocket(make_users: MakeUsers) -> None:
+async def test_logout_revokes_the_access_token_for_http_and_websocket(
+    make_users: MakeUsers,
+) -> None:
     (user,) = await make_users(1)
     token = user.access_token
     assert (await user.http.post("/auth/logout")).status_code == 200

@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from conftest import MakeUsers
 from eth_account import Account
+
+from conftest import MakeUsers
 from support.server import RunningServer
 
 ADMIN = {"Authorization": "Bearer test-admin-token-0123456789"}
@@ -26,7 +27,9 @@ async def test_report_is_stored_and_self_report_is_400(make_users: MakeUsers) ->
 
 async def test_reports_need_a_signed_in_user(server: RunningServer) -> None:
     async with httpx.AsyncClient(base_url=server.http_url) as http:
-        response = await http.post("/reports", json={"targetAddr": Account.create().address, "reason": "spam"})
+        response = await http.post(
+            "/reports", json={"targetAddr": Account.create().address, "reason": "spam"}
+        )
     assert response.status_code == 401
 
 
@@ -77,7 +80,9 @@ async def test_admin_ban_needs_the_token_and_refuses_the_user_everywhere(
     await asyncio.wait_for(user.ws.wait_closed(), 3.0)
     assert user.ws.close_code == 1008
     message, signature = await user.sign_in_message()
-    again = await user.http.post("/auth/siwe/verify", json={"message": message, "signature": signature})
+    again = await user.http.post(
+        "/auth/siwe/verify", json={"message": message, "signature": signature}
+    )
     assert again.status_code == 403 and again.json()["error"]["code"] == "banned"
     async with httpx.AsyncClient(base_url=server.http_url) as http:
         lifted = await http.delete(f"/admin/bans/{user.address}", headers=ADMIN)

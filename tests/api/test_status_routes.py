@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+
 from conftest import MakeUsers
 from support.server import RunningServer
 
@@ -22,7 +23,9 @@ async def test_config_tells_clients_where_the_websocket_is(server: RunningServer
     assert body["iceServers"] == []
 
 
-async def test_metrics_expose_the_promised_series(make_users: MakeUsers, server: RunningServer) -> None:
+async def test_metrics_expose_the_promised_series(
+    make_users: MakeUsers, server: RunningServer
+) -> None:
     a, b = await make_users(2)
     await a.connect()
     await b.connect()
@@ -54,6 +57,8 @@ async def test_webrtc_stats_need_a_token(make_users: MakeUsers, server: RunningS
 async def test_unknown_routes_and_huge_bodies_get_the_error_shape(server: RunningServer) -> None:
     async with httpx.AsyncClient(base_url=server.http_url) as http:
         missing = await http.get("/nope")
-        huge = await http.post("/reports", content=b"x" * 100_000, headers={"content-type": "application/json"})
+        huge = await http.post(
+            "/reports", content=b"x" * 100_000, headers={"content-type": "application/json"}
+        )
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
     assert huge.status_code == 413 and huge.json()["error"]["code"] == "payload_too_large"

@@ -57,7 +57,6 @@ def test_two_wallets_meet_talk_skip_block_and_report(open_page: OpenPage, artifa
         print("ALICE", alice.address, alice.received)
         print("BOB", bob.address, bob.received)
     # Next: Bob goes back to the queue, Alice is told and is not re-queued.
-    bob.press_next()
     expect(alice.page.locator("#view-lobby")).to_be_visible()
     expect(alice.page.locator("#last-call-text")).to_have_text(
         "Your partner moved on to someone new."

@@ -8,11 +8,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
 from conftest import MakeUsers
 from support.server import RunningServer, running_server
 from support.users import signed_in_users
-from websockets.asyncio.client import connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 
 async def test_a_handshake_without_a_token_is_refused_with_401(server: RunningServer) -> None:
@@ -32,7 +33,9 @@ async def test_a_forged_token_is_refused_with_401(server: RunningServer) -> None
 async def test_a_foreign_origin_is_refused_with_403(make_users: MakeUsers) -> None:
     (user,) = await make_users(1)
     with pytest.raises(InvalidStatus) as refused:
-        async with connect(user.ws_url, additional_headers=user.bearer, origin="http://evil.example"):  # type: ignore[arg-type]
+        async with connect(
+            user.ws_url, additional_headers=user.bearer, origin="http://evil.example"
+        ):  # type: ignore[arg-type]
             pass
     assert refused.value.response.status_code == 403
 
@@ -110,8 +113,11 @@ def _rss_kib(pid: int) -> int:
 
 async def test_a_reader_that_never_reads_is_dropped_and_memory_stays_flat(tmp_path: Path) -> None:
     """The slow reader's outbound buffer is bounded: the server drops it, memory stays flat."""
-    env = {"WS_RATE_BURST": "100000", "WS_RATE_PER_SECOND": "100000",
-           "WS_OUTBOUND_BUFFER_BYTES": "262144"}
+    env = {
+        "WS_RATE_BURST": "100000",
+        "WS_RATE_PER_SECOND": "100000",
+        "WS_OUTBOUND_BUFFER_BYTES": "262144",
+    }
     with running_server(tmp_path, env) as server:
         a, b = await signed_in_users(server, 2)
         await a.connect()
@@ -124,7 +130,8 @@ async def test_a_reader_that_never_reads_is_dropped_and_memory_stays_flat(tmp_pa
         for _ in range(300):  # 18 MB, over every buffer on the way (kernel and ours)
             await a.send(payload)
         await asyncio.sleep(1.0)
-        metrics = httpx.get(f"{server.http_url}/metrics").text
+        async with httpx.AsyncClient() as http:
+            metrics = (await http.get(f"{server.http_url}/metrics")).text
         assert "roulette_ws_slow_readers_total 1.0" in metrics
         assert _rss_kib(server.process.pid) - before < 40_000
         await a.close()

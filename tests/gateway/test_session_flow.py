@@ -25,21 +25,33 @@ async def pair(make_users: MakeUsers) -> tuple[User, User, str]:
     return initiator, responder, found_a["sessionId"]
 
 
-async def test_two_users_meet_and_signals_reach_only_the_peer_in_order(make_users: MakeUsers) -> None:
+async def test_two_users_meet_and_signals_reach_only_the_peer_in_order(
+    make_users: MakeUsers,
+) -> None:
     a, b, session = await pair(make_users)
     await a.send({"type": "offer", "sessionId": session, "data": {"type": "offer", "sdp": "v=0"}})
     for i in range(15):
-        await a.send({"type": "ice-candidate", "sessionId": session, "data": {"candidate": f"c{i}"}})
+        await a.send(
+            {"type": "ice-candidate", "sessionId": session, "data": {"candidate": f"c{i}"}}
+        )
     offer = await b.expect("offer")
-    assert offer == {"type": "offer", "sessionId": session, "from": a.address,
-                     "data": {"type": "offer", "sdp": "v=0"}}
+    assert offer == {
+        "type": "offer",
+        "sessionId": session,
+        "from": a.address,
+        "data": {"type": "offer", "sdp": "v=0"},
+    }
     for i in range(15):
         assert (await b.expect("ice-candidate"))["data"] == {"candidate": f"c{i}"}
     await b.send({"type": "answer", "sessionId": session, "data": {"sdp": "answer"}})
     assert (await a.expect("answer"))["from"] == b.address
     await a.send({"type": "chat", "sessionId": session, "text": "hello 👋"})
-    assert await b.expect("chat") == {"type": "chat", "sessionId": session, "from": a.address,
-                                      "text": "hello 👋"}
+    assert await b.expect("chat") == {
+        "type": "chat",
+        "sessionId": session,
+        "from": a.address,
+        "text": "hello 👋",
+    }
 
 
 async def test_a_signal_for_a_session_you_are_not_in_is_refused(make_users: MakeUsers) -> None:
@@ -58,11 +70,17 @@ async def test_a_signal_for_a_session_you_are_not_in_is_refused(make_users: Make
 async def test_next_ends_the_session_and_requeues_only_the_skipper(make_users: MakeUsers) -> None:
     a, b, session = await pair(make_users)
     await a.send({"type": "next"})
-    assert await a.expect("session-ended") == {"type": "session-ended", "sessionId": session,
-                                               "reason": "next"}
+    assert await a.expect("session-ended") == {
+        "type": "session-ended",
+        "sessionId": session,
+        "reason": "next",
+    }
     assert (await a.expect("queue-joined"))["position"] == 1
-    assert await b.expect("session-ended") == {"type": "session-ended", "sessionId": session,
-                                               "reason": "peer-next"}
+    assert await b.expect("session-ended") == {
+        "type": "session-ended",
+        "sessionId": session,
+        "reason": "peer-next",
+    }
     await a.send({"type": "offer", "sessionId": session, "data": {}})
     assert (await a.expect("error"))["code"] == "not_in_session"
     # b was not requeued: a third user meets a, not b.
@@ -97,7 +115,8 @@ async def test_closing_a_socket_tells_the_peer_at_once(make_users: MakeUsers) ->
     assert a.ws is not None
     await a.ws.close()
     assert await b.expect("peer-disconnected", timeout=2.0) == {
-        "type": "peer-disconnected", "sessionId": session,
+        "type": "peer-disconnected",
+        "sessionId": session,
     }
 
 
@@ -105,10 +124,14 @@ async def test_bad_input_gets_an_error_and_the_socket_stays_open(make_users: Mak
     (a,) = await make_users(1)
     await a.connect()
     assert a.ws is not None
-    for bad in ["not json", "[]", json.dumps({"type": "nope"}),
-                json.dumps({"type": "join-queue", "chainId": "one"}),
-                json.dumps({"type": "chat", "sessionId": "x", "text": "y" * 2001}),
-                json.dumps({"type": "join-queue", "chainId": 999})]:
+    for bad in [
+        "not json",
+        "[]",
+        json.dumps({"type": "nope"}),
+        json.dumps({"type": "join-queue", "chainId": "one"}),
+        json.dumps({"type": "chat", "sessionId": "x", "text": "y" * 2001}),
+        json.dumps({"type": "join-queue", "chainId": 999}),
+    ]:
         await a.ws.send(bad)
         error = await a.expect("error")
         assert error["code"] and error["message"]

@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from auth.siwe_wallet import build_message, sign
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from websockets.asyncio.client import ClientConnection, connect
+
+from auth.siwe_wallet import build_message, sign
 
 __all__ = ["User", "signed_in_users"]
 
@@ -90,7 +91,11 @@ class User:
 
     async def join(self, chain_id: int = 1, interests: list[str] | None = None) -> dict[str, Any]:
         await self.send(
-            {"type": "join-queue", "chainId": chain_id, "preferences": {"interests": interests or []}}
+            {
+                "type": "join-queue",
+                "chainId": chain_id,
+                "preferences": {"interests": interests or []},
+            }
         )
         return await self.expect("queue-joined")
 

@@ -68,7 +68,15 @@ async def siwe_verify(body: VerifyBody, response: Response, svc: ServicesDep) ->
         now=now,
         expires_at=now + svc.config.refresh_ttl_seconds,
     )
-    _set_cookies(response, svc, message.address, message.chain_id, family_id, refresh_jti, now)
+    _set_cookies(
+        response,
+        svc=svc,
+        address=message.address,
+        chain_id=message.chain_id,
+        family_id=family_id,
+        refresh_jti=refresh_jti,
+        now=now,
+    )
     svc.counters.auth_success += 1
     return {
         "address": message.address,
@@ -93,8 +101,18 @@ async def refresh(
         family_id=claims.family_id, old_jti=claims.jti, new_jti=new_jti, now=now
     )
     if not rotated:
-        raise Unauthenticated("refresh token reused or revoked; sign in again", code="token_revoked")
-    _set_cookies(response, svc, claims.address, claims.chain_id, claims.family_id, new_jti, now)
+        raise Unauthenticated(
+            "refresh token reused or revoked; sign in again", code="token_revoked"
+        )
+    _set_cookies(
+        response,
+        svc=svc,
+        address=claims.address,
+        chain_id=claims.chain_id,
+        family_id=claims.family_id,
+        refresh_jti=new_jti,
+        now=now,
+    )
     return {"address": claims.address, "expiresIn": svc.config.access_ttl_seconds}
 
 
@@ -118,7 +136,11 @@ async def logout(
 @router.get("/me")
 async def me(claims: CurrentClaims) -> dict[str, object]:
     """Who the caller is, from the verified access token."""
-    return {"address": claims.address, "chainId": claims.chain_id, "expiresAt": int(claims.expires_at)}
+    return {
+        "address": claims.address,
+        "chainId": claims.chain_id,
+        "expiresAt": int(claims.expires_at),
+    }
 
 
 def _any_claims(
@@ -137,6 +159,7 @@ def _any_claims(
 
 def _set_cookies(
     response: Response,
+    *,
     svc: Services,
     address: Address,
     chain_id: int,
@@ -150,10 +173,20 @@ def _set_cookies(
     refresh_token = issue(TokenKind.REFRESH, jti=refresh_jti, **common)  # type: ignore[arg-type]
     secure = svc.config.cookie_secure
     response.set_cookie(
-        "accessToken", access, max_age=svc.config.access_ttl_seconds, httponly=True,
-        samesite="lax", secure=secure, path="/",
+        "accessToken",
+        access,
+        max_age=svc.config.access_ttl_seconds,
+        httponly=True,
+        samesite="lax",
+        secure=secure,
+        path="/",
     )
     response.set_cookie(
-        "refreshToken", refresh_token, max_age=svc.config.refresh_ttl_seconds, httponly=True,
-        samesite="strict", secure=secure, path=REFRESH_COOKIE_PATH,
+        "refreshToken",
+        refresh_token,
+        max_age=svc.config.refresh_ttl_seconds,
+        httponly=True,
+        samesite="strict",
+        secure=secure,
+        path=REFRESH_COOKIE_PATH,
     )

@@ -25,16 +25,16 @@ Me = Annotated[Address, Depends(current_address)]
 class ReportBody(BaseModel):
     """``POST /reports`` body."""
 
-    targetAddr: str = Field(max_length=64)  # noqa: N815 - wire name
+    targetAddr: str = Field(max_length=64)
     reason: str = Field(min_length=1, max_length=64)
-    sessionId: str | None = Field(default=None, max_length=64)  # noqa: N815
+    sessionId: str | None = Field(default=None, max_length=64)
     notes: str | None = Field(default=None, max_length=1000)
 
 
 class BlockBody(BaseModel):
     """``POST /blocks`` body."""
 
-    targetAddr: str = Field(max_length=64)  # noqa: N815 - wire name
+    targetAddr: str = Field(max_length=64)
     reason: str | None = Field(default=None, max_length=200)
 
 
@@ -57,8 +57,12 @@ async def create_report(body: ReportBody, me: Me, svc: ServicesDep) -> dict[str,
     """Report another user; reports are stored for review."""
     target = _target(body.targetAddr, me)
     report_id = await svc.moderation.add_report(
-        reporter=me, target=target, reason=body.reason, session_id=body.sessionId,
-        notes=body.notes, now=time.time(),
+        reporter=me,
+        target=target,
+        reason=body.reason,
+        session_id=body.sessionId,
+        notes=body.notes,
+        now=time.time(),
     )
     return {"id": report_id}
 
@@ -139,5 +143,3 @@ async def delete_ban(address: str, svc: ServicesDep) -> dict[str, object]:
     if not await svc.moderation.unban(target):
         raise NotFound(f"{target} is not banned", code="not_banned")
     return {"address": target, "banned": False}
-
-

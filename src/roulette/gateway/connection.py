@@ -186,7 +186,9 @@ class Connection(WSListener):
         if session is None or msg.session_id != session.id or self.peer is None:
             self._not_in_session(msg.session_id)
             return
-        frame = m.encode(m.RelayOut(type=kind, sessionId=session.id, sender=self.address, data=msg.data))
+        frame = m.encode(
+            m.RelayOut(type=kind, sessionId=session.id, sender=self.address, data=msg.data)
+        )
         self.ctx.route(self.peer, session, frame)
 
     def _relay_chat(self, msg: m.Chat) -> None:

@@ -105,7 +105,9 @@ class Controller:
     async def join(self, conn: Connection, join: m.JoinQueue) -> None:
         """Queue the user, or pair them at once with a waiting candidate."""
         if conn.phase is Phase.PAIRED:
-            raise Conflict("already in a session; send next or end-session", code="already_in_session")
+            raise Conflict(
+                "already in a session; send next or end-session", code="already_in_session"
+            )
         if join.chain_id not in self.ctx.config.chain_ids:
             raise BadRequest(f"chain {join.chain_id} is not served here", code="chain_not_allowed")
         if join.queue is not None:

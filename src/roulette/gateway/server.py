@@ -8,11 +8,18 @@ non-browser client and is allowed (browsers always send it, RFC 6455 §10.2).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import socket
 from http.cookies import CookieError, SimpleCookie
 
-from picows import WSCloseCode, WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener, ws_create_server
+from picows import (
+    WSCloseCode,
+    WSUpgradeRequest,
+    WSUpgradeResponse,
+    WSUpgradeResponseWithListener,
+    ws_create_server,
+)
 
 from roulette.auth.tokens import TokenClaims, TokenIssuer, TokenKind
 from roulette.errors import PeerError, Unauthenticated
@@ -92,7 +99,7 @@ class Gateway:
 
     def _refuse(self, status: int, code: str, message: str) -> WSUpgradeResponseWithListener:
         self.ctx.metrics.handshakes_refused += 1
-        body = ('{"error":{"code":"%s","message":"%s"}}' % (code, message.replace('"', "'"))).encode()
+        body = json.dumps({"error": {"code": code, "message": message}}).encode()
         response = WSUpgradeResponse.create_error_response(
             status, body, {"Content-Type": "application/json"}
         )
@@ -128,8 +135,8 @@ class Gateway:
         # Leaving the TaskGroup waited for the last control tasks (the sockets' Closed ops).
         self._tasks = None
 
-    async def shutdown(self, timeout: float) -> None:
-        """Stop accepting, close every socket with 1001 (going away), wait up to ``timeout``."""
+    async def shutdown(self, grace: float) -> None:
+        """Stop accepting, close every socket with 1001 (going away), wait up to ``grace`` s."""
         self.draining = True
         if self._server is not None:
             self._server.close()
@@ -139,7 +146,7 @@ class Gateway:
         waits = [c.transport.wait_disconnected() for c in conns if c.transport is not None]
         if waits:
             done, pending = await asyncio.wait(
-                [asyncio.ensure_future(w) for w in waits], timeout=timeout
+                [asyncio.ensure_future(w) for w in waits], timeout=grace
             )
             for task in pending:
                 task.cancel()

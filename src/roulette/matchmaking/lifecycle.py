@@ -15,7 +15,7 @@ from typing import Final
 
 from roulette.errors import InvalidState
 
-__all__ = ["Event", "Phase", "TRANSITIONS", "next_phase"]
+__all__ = ["TRANSITIONS", "Event", "Phase", "next_phase"]
 
 
 class Phase(enum.Enum):

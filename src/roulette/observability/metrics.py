@@ -35,7 +35,10 @@ _COUNTERS = {
     "auth_failure": ("roulette_auth_failures_total", "Failed sign-ins and refused tokens."),
     "matches": ("roulette_matches_total", "Sessions created by matching."),
     "sessions_ended": ("roulette_sessions_ended_total", "Sessions ended for any reason."),
-    "connections_opened": ("roulette_ws_connections_opened_total", "WebSocket handshakes accepted."),
+    "connections_opened": (
+        "roulette_ws_connections_opened_total",
+        "WebSocket handshakes accepted.",
+    ),
     "handshakes_refused": ("roulette_ws_handshakes_refused_total", "WebSocket handshakes refused."),
     "rate_limited": ("roulette_ws_rate_limited_total", "Messages refused by rate limits."),
     "slow_readers": ("roulette_ws_slow_readers_total", "Sockets dropped for not reading."),
@@ -55,7 +58,9 @@ class _NodeCollector(Collector):
         for key, (name, doc) in _COUNTERS.items():
             yield CounterMetricFamily(name.removesuffix("_total"), doc, value=counts[key])
         yield CounterMetricFamily(
-            "roulette_relayed_messages", "Signals and chat lines relayed.", value=self._svc.hub.relayed
+            "roulette_relayed_messages",
+            "Signals and chat lines relayed.",
+            value=self._svc.hub.relayed,
         )
         yield GaugeMetricFamily(
             "roulette_ws_connections", "Open authenticated WebSockets.", value=len(self._svc.hub)
@@ -63,7 +68,9 @@ class _NodeCollector(Collector):
         yield GaugeMetricFamily(
             "roulette_active_sessions", "Live 1:1 sessions.", value=self._stats.active_sessions
         )
-        queue = GaugeMetricFamily("roulette_queue_length", "Users waiting, by chain.", labels=["chain_id"])
+        queue = GaugeMetricFamily(
+            "roulette_queue_length", "Users waiting, by chain.", labels=["chain_id"]
+        )
         for chain in sorted(set(self._svc.config.chain_ids) | set(self._stats.queued)):
             queue.add_metric([str(chain)], self._stats.queued.get(chain, 0))
         yield queue

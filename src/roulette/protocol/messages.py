@@ -137,7 +137,15 @@ class Reconnect(_Client, tag="reconnect"):
 
 Signal = Offer | Answer | IceCandidate
 ClientMessage = (
-    JoinQueue | LeaveQueue | Offer | Answer | IceCandidate | Chat | Next | EndSession | Heartbeat
+    JoinQueue
+    | LeaveQueue
+    | Offer
+    | Answer
+    | IceCandidate
+    | Chat
+    | Next
+    | EndSession
+    | Heartbeat
     | Reconnect
 )
 
@@ -219,8 +227,16 @@ class ChatOut(_Server, tag="chat"):
 
 
 ServerMessage = (
-    Connected | QueueJoined | QueueLeft | MatchFound | PeerDisconnected | SessionEnded
-    | SessionResumed | HeartbeatAck | Error | ChatOut
+    Connected
+    | QueueJoined
+    | QueueLeft
+    | MatchFound
+    | PeerDisconnected
+    | SessionEnded
+    | SessionResumed
+    | HeartbeatAck
+    | Error
+    | ChatOut
 )
 
 
@@ -228,7 +244,7 @@ class RelayOut(msgspec.Struct, frozen=True):
     """A relayed signal as it goes to the peer: ``{type, sessionId, from, data}``."""
 
     type: str
-    sessionId: str  # noqa: N815 - wire name
+    sessionId: str
     sender: str = msgspec.field(name="from")
     data: msgspec.Raw = msgspec.Raw(b"null")
 

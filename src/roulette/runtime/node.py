@@ -128,7 +128,7 @@ class Node:
             tasks.create_task(self.gateway.serve(ws_sock, gateway_up))
             tasks.create_task(self.sweeper.run())
             await gateway_up.wait()
-            while not self.http.started:
+            while not self.http.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
                 await asyncio.sleep(0.01)
             if ready is not None:
                 ready()
@@ -150,7 +150,7 @@ def _gateway(svc: Services) -> Gateway:
         config=svc.config,
         hub=svc.hub,
         metrics=svc.counters,
-        spawn_control=lambda conn: gateway_ref[0].spawn_control(conn),
+        spawn_control=lambda conn: gateway_ref[0].spawn_control(conn),  # noqa: PLW0108 - late-bound
         ice_servers=ice_servers(svc.config.stun_servers),
     )
     controller = Controller(ctx, svc.lobby, svc.moderation, svc.families)

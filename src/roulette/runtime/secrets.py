@@ -53,7 +53,9 @@ def _load_or_create(path: Path) -> dict[str, str]:
 def _read(path: Path) -> dict[str, str]:
     try:
         data = json.loads(path.read_text())
-        if isinstance(data, dict) and all(isinstance(data.get(k), str) for k in ("access", "refresh")):
+        if isinstance(data, dict) and all(
+            isinstance(data.get(k), str) for k in ("access", "refresh")
+        ):
             return {"access": data["access"], "refresh": data["refresh"]}
     except (OSError, ValueError):
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -51,10 +52,8 @@ class Sweeper:
                 await self.pass_once()
             except Exception:
                 log.exception("sweep_failed")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
-            except TimeoutError:
-                pass
 
     async def pass_once(self) -> None:
         """One sweep: rematch, then expire."""

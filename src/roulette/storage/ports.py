@@ -54,7 +54,9 @@ class LobbyStats:
 class Lobby(Protocol):
     """The queues and live sessions. A user is in at most one queue entry or session."""
 
-    async def join(self, entry: QueueEntry, *, now: float, session_id: SessionId) -> Queued | Paired:
+    async def join(
+        self, entry: QueueEntry, *, now: float, session_id: SessionId
+    ) -> Queued | Paired:
         """Pair ``entry`` with the best waiting candidate, or enqueue it.
 
         The candidate (already waiting) becomes the initiator; ``session_id`` names the new
@@ -69,9 +71,7 @@ class Lobby(Protocol):
         """Remove the user's queue entry; False when not queued."""
         ...
 
-    async def end_session(
-        self, session_id: SessionId, *, by: Address | None
-    ) -> Session | None:
+    async def end_session(self, session_id: SessionId, *, by: Address | None) -> Session | None:
         """End a live session. ``by`` must be one of the pair (None: the system ends it).
 
         Returns the ended session, or None when it does not exist (any more) or ``by`` is not
