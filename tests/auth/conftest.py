@@ -2,30 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from roulette.auth import SiweRules
 
-DOMAIN = "localhost:3001"
-NOW_DT = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
-NOW = NOW_DT.timestamp()
+from .siwe_wallet import DEFAULT_DOMAIN
 
 
 @pytest.fixture
 def wallet() -> LocalAccount:
     """A real secp256k1 key, fixed so failures reproduce."""
-    return Account.from_key("0x" + "4c" * 32)
+    account: LocalAccount = Account.from_key("0x" + "4c" * 32)
+    return account
 
 
 @pytest.fixture
 def other_wallet() -> LocalAccount:
-    return Account.from_key("0x" + "5d" * 32)
+    account: LocalAccount = Account.from_key("0x" + "5d" * 32)
+    return account
 
 
 @pytest.fixture
 def rules() -> SiweRules:
-    return SiweRules(domain=DOMAIN, chain_ids=frozenset({1, 137}))
+    return SiweRules(domain=DEFAULT_DOMAIN, chain_ids=frozenset({1, 137}))

@@ -11,8 +11,10 @@ from datetime import datetime, timedelta
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
-__all__ = ["DEFAULT_STATEMENT", "build_message", "format_time", "sign"]
+__all__ = ["DEFAULT_DOMAIN", "DEFAULT_STATEMENT", "build_message", "format_time", "sign"]
 
+DEFAULT_DOMAIN = "localhost:3001"
+"""The service's default ``SIWE_DOMAIN``."""
 DEFAULT_STATEMENT = "Sign in to Web3 Chat Roulette."
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from eth_account import Account
-from eth_utils import to_checksum_address as reference_checksum
-from hypothesis import given
+from eth_utils.address import to_checksum_address as reference_checksum
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from roulette.auth.address import (
@@ -79,10 +79,11 @@ def test_a_non_string_is_refused_as_an_invalid_address() -> None:
         to_checksum_address(42)  # type: ignore[arg-type]
 
 
+@settings(deadline=None)
 @given(st.binary(min_size=20, max_size=20))
 def test_checksums_agree_with_eth_account(raw: bytes) -> None:
 
-    assert to_checksum_address("0x" + raw.hex()) == reference_checksum("0x" + raw.hex())
+    assert to_checksum_address("0x" + raw.hex()) == str(reference_checksum("0x" + raw.hex()))
 
 
 def test_the_address_of_a_public_key_is_the_wallets_address() -> None:

@@ -9,7 +9,7 @@ from types import FrameType
 from typing import Any
 
 import pytest
-from eth_utils import to_checksum_address as reference_checksum
+from eth_utils.address import to_checksum_address as reference_checksum
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,7 +32,7 @@ uris = st.from_regex(
     fullmatch=True,
 )
 statements = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"),
+    st.characters(exclude_categories=["Cs"], exclude_characters="\r\n"),
     min_size=1,
     max_size=80,
 )
@@ -78,7 +78,7 @@ def _stamp(moment: datetime | None) -> float | None:
     return None if moment is None else moment.timestamp()
 
 
-@settings(max_examples=200)
+@settings(max_examples=200, deadline=None)
 @given(messages())
 def test_a_generated_valid_message_parses_back_to_its_fields(fields: dict[str, Any]) -> None:
     lowercase = fields.pop("lowercase")
@@ -105,13 +105,13 @@ def _parse_or_refuse(text: str, max_bytes: int = 2048) -> None:
         parse_message(text, max_bytes=max_bytes)
 
 
-@settings(max_examples=500)
+@settings(max_examples=500, deadline=None)
 @given(st.text(max_size=3000))
 def test_arbitrary_text_is_only_ever_refused_as_a_peer_error(text: str) -> None:
     _parse_or_refuse(text)
 
 
-@settings(max_examples=150)
+@settings(max_examples=150, deadline=None)
 @given(messages(), st.data())
 def test_a_mutated_valid_message_is_parsed_or_refused_never_crashes(
     fields: dict[str, Any], data: st.DataObject

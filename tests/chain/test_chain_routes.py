@@ -10,6 +10,7 @@ import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 import httpx
@@ -288,7 +289,7 @@ async def test_a_tip_under_too_few_confirmations_is_pending_until_rechecked(
         assert (response.status_code, response.json()["status"]) == (202, "pending")
         assert api.notified == []
 
-        rechecker = TipRechecker(api.service, api.tips, lambda a, d: _notify(api, a, d))
+        rechecker = TipRechecker(api.service, api.tips, partial(_notify, api))
         assert await rechecker.recheck_once() == []
         world.evm.mine(2)
         settled = await rechecker.recheck_once()

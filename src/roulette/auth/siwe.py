@@ -103,8 +103,8 @@ class SiweRules:
 def parse_message(text: str, *, max_bytes: int = 2048) -> SiweMessage:
     """Parse an EIP-4361 message strictly, in its fixed field order.
 
-    One trailing LF is accepted. Without a statement, both the current layout
-    (two blank lines before ``URI:``) and the pre-2022 one (a single blank line) parse.
+    One trailing LF is accepted. Without a statement, both the ABNF's layout (two blank
+    lines before ``URI:``) and the one older clients wrote (a single blank line) parse.
 
     Args:
         text: the message exactly as the wallet signed it.
@@ -279,7 +279,9 @@ def _parse_statement(lines: _Lines) -> str | None:
         lines.take("a blank line")
         return first
     if first is not None and first.startswith("URI: "):
-        # The pre-2022 EIP-4361 layout (siwe-js 1.x): one blank line when there is no statement.
+        # One blank line and no statement: not the ABNF, but what siwe before 2022
+        # (spruceid/siwe#42) and viem before mid-2024 (wevm/viem#2337) wrote. Refusing it
+        # would lock those clients out, and the signature covers the exact text either way.
         return None
     lines.index += 1
     raise lines.error("expected a statement followed by a blank line, or a blank line")

@@ -207,7 +207,7 @@ class MemoryLobby:
         chosen: dict[Address, QueueEntry] = {}
         for line in self._lines.values():
             chosen.update((e.address, e) for e in line.waited_out(now))
-        for address in ():
+        for address in self._unblocked:
             entry = self._line(self._lane_of[address]).get(address)
             if entry is not None:
                 chosen[address] = entry

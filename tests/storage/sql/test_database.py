@@ -126,10 +126,8 @@ _UPGRADE_IN_A_PROCESS = "\n".join(
 )
 
 
-@pytest.mark.postgres
-@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 async def test_processes_migrating_at_once_both_succeed(empty_url: str) -> None:
-    """Without the advisory lock both would create the tables and one would crash."""
+    """Without the lock both would create the tables and one would crash."""
 
     async def migrate() -> int:
         process = await asyncio.create_subprocess_exec(

@@ -92,9 +92,10 @@ def _sqlite_engine(url: URL) -> AsyncEngine:
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     try:
+        # The timeout first: switching a new file to WAL needs a lock another process may hold.
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
     finally:
         cursor.close()
 
@@ -184,8 +185,9 @@ def head_revision() -> str:
 async def upgrade(url: str) -> None:
     """Apply every pending migration (idempotent).
 
-    Safe when several processes start at once: on PostgreSQL the migration environment takes
-    a transaction-scoped advisory lock first, so the others wait and then find nothing to do.
+    Safe when several processes start at once: the migration environment first takes a lock
+    held until its commit (PostgreSQL: an advisory lock; SQLite: the write lock), so the
+    others wait and then find nothing to do.
     Alembic drives one migration at a time per process (its ``context`` is module-global), so
     call this once per process, at start-up.
 

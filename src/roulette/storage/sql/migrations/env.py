@@ -17,11 +17,15 @@ from roulette.storage.sql.schema import declared_metadata
 
 
 def _migrate(connection: Connection, target: MetaData | None = None) -> None:
+    # Two processes starting at once would both find the database empty and both create the
+    # tables; the loser waits here, then sees the winner's committed version table. Either
+    # lock ends with the transaction, whatever happens.
     if connection.dialect.name == "postgresql":
-        # Two processes starting at once would both find the database empty and both create
-        # the tables; the loser waits here, then sees the winner's committed version table.
-        # The lock is transaction-scoped: it is released by the commit, whatever happens.
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+    elif connection.dialect.name == "sqlite":
+        # The driver would open a deferred transaction at the first write; take the write
+        # lock before the first read instead (the wait is the connection's busy_timeout).
+        pass
     context.configure(
         connection=connection,
         target_metadata=target,
