@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 from eth_account import Account
-from support.server import server_env
 
 from roulette.cli import main
+from support.server import server_env
 
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -42,7 +42,9 @@ def test_a_bad_address_is_a_clear_error_not_a_traceback(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr and "address" in result.stderr
 
 
-def test_a_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_bad_setting_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     monkeypatch.setenv("PORT", "seventy")
     assert main(["db", "current"]) == 2
     assert "PORT='seventy'" in capsys.readouterr().err

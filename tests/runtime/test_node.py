@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+
 from support.server import running_server
 from support.users import signed_in_users
 
@@ -46,8 +47,19 @@ async def test_a_restart_keeps_everyone_signed_in(tmp_path: Path) -> None:
 
 def _psql(sql: str) -> None:
     subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1",
-         "-c", sql],
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            "test",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-c",
+            sql,
+        ],
         check=True,
         capture_output=True,
         timeout=30,
@@ -67,7 +79,9 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.mark.postgres
-async def test_the_whole_contract_path_runs_on_postgresql(tmp_path: Path, postgres_url: str) -> None:
+async def test_the_whole_contract_path_runs_on_postgresql(
+    tmp_path: Path, postgres_url: str
+) -> None:
     with running_server(tmp_path, {"DATABASE_URL": postgres_url}) as server:
         a, b = await signed_in_users(server, 2)
         assert (await a.http.post("/blocks", json={"targetAddr": b.address})).status_code == 201

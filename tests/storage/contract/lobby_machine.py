@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 from roulette.errors import Conflict
 from roulette.matchmaking.policy import MatchPolicy, waiting_order
 from roulette.matchmaking.records import Address, Lane, QueueEntry, Session, SessionId, WorkerId
@@ -34,7 +34,15 @@ POLICY = MatchPolicy()
 USERS = tuple(Address(f"0xUser{n}") for n in range(4))
 users = st.sampled_from(USERS)
 two_users = st.tuples(users, users).filter(lambda pair: pair[0] != pair[1])
-waits = st.sampled_from((0.0, 0.0, 0.0, 1.0, 4.0, 10.0))
+waits = st.sampled_from((0.0, 0.0, 1.0, 4.0, 10.0))
+interest_sets = st.sampled_from(tuple(map(frozenset, ("", "x", "y", "z", "xy"))))
+join_args = {
+    "who": users,
+    "chain": st.sampled_from((1, 1, 2)),
+    "queue": st.sampled_from((None, None, None, "gated")),
+    "interests": interest_sets,
+    "wait": waits,
+}
 
 
 class LobbyMachine(RuleBasedStateMachine):
@@ -66,13 +74,19 @@ class LobbyMachine(RuleBasedStateMachine):
 
     # ------------------------------------------------------------ rules
 
-    @rule(
-        who=users,
-        chain=st.sampled_from((1, 1, 2)),
-        queue=st.sampled_from((None, None, None, "gated")),
-        interests=st.sampled_from(tuple(map(frozenset, ("", "x", "y", "z", "xy")))),
-        wait=waits,
-    )
+    @initialize(interests=st.lists(interest_sets, min_size=len(USERS), max_size=len(USERS)))
+    def everyone_joins_the_main_lane(self, interests: list[frozenset[str]]) -> None:
+        # Starts most runs with a queue to work on rather than an empty store.
+        for who, wanted in zip(USERS, interests, strict=True):
+            self.join(who, 1, None, wanted, 0.0)
+
+    @rule(**join_args)
+    def join_again(
+        self, who: Address, chain: int, queue: str | None, interests: frozenset[str], wait: float
+    ) -> None:
+        self.join(who, chain, queue, interests, wait)  # a second rule: joins weigh double
+
+    @rule(**join_args)
     def join(
         self, who: Address, chain: int, queue: str | None, interests: frozenset[str], wait: float
     ) -> None:

@@ -1,0 +1,70 @@
+"""Settings from the environment: defaults, the guide's names, and errors naming the variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from roulette.config import Config
+from roulette.errors import ConfigError
+
+
+def test_embedded_defaults() -> None:
+    config = Config.from_env({})
+    assert (config.port, config.ws_port, config.siwe_domain) == (3001, 3002, "localhost:3001")
+    assert config.allowed_origins == ("http://localhost:3001", "https://localhost:3001")
+    assert config.sql_url == f"sqlite+aiosqlite:///{Path('data') / 'roulette.db'}"
+    assert config.chain_ids == (1,)
+    assert not config.redis.enabled and not config.test_wallet_mode
+
+
+def test_the_guides_variable_names_work() -> None:
+    config = Config.from_env(
+        {
+            "CLUSTER_WORKERS": "4",
+            "REDIS_CLUSTER_ENABLED": "true",
+            "REDIS_CLUSTER_NODES": "node1:7000,node2:7001,[::1]:7002",
+            "LB_ALGORITHM": "least-connections",
+            "MANAGEMENT_PORT": "9001",
+        }
+    )
+    assert config.cluster_workers == 4
+    assert config.redis.cluster_enabled and config.redis.enabled
+    assert config.redis.cluster_nodes == (("node1", 7000), ("node2", 7001), ("::1", 7002))
+    assert config.lb_algorithm == "least-connections"
+
+
+def test_ws_port_follows_port_and_origins_follow_the_domain() -> None:
+    config = Config.from_env({"PORT": "8000", "SIWE_DOMAIN": "chat.example:443"})
+    assert config.ws_port == 8001
+    assert config.allowed_origins == ("http://chat.example:443", "https://chat.example:443")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("PORT", "70000"),
+        ("PORT", "http"),
+        ("CHAIN_IDS", "1,x"),
+        ("CHAIN_IDS", ""),
+        ("JWT_ACCESS_SECRET", "short"),
+        ("ALLOWED_ORIGINS", "localhost:3001"),
+        ("ALLOWED_ORIGINS", "https://a.example/path"),
+        ("REDIS_CLUSTER_NODES", "node1"),
+        ("DATABASE_URL", "mysql://x"),
+        ("LB_ALGORITHM", "random"),
+        ("TEST_WALLET_MODE", "maybe"),
+        ("SESSION_MAX_SECONDS", "0"),
+        ("INTEREST_WAIT_SECONDS", "-1"),
+    ],
+)
+def test_a_bad_value_names_the_variable_and_the_value(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as error:
+        Config.from_env({name: value})
+    assert f"{name}={value!r}" in str(error.value)
+
+
+def test_websocket_url_defaults_to_the_gateway_port() -> None:
+    assert Config.from_env({"HOST": "0.0.0.0"}).websocket_url == "ws://localhost:3002/ws"
+    assert Config.from_env({"PUBLIC_WS_URL": "wss://x/ws"}).websocket_url == "wss://x/ws"
