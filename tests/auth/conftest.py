@@ -1,4 +1,4 @@
-"""Shared fixtures for the auth tests: real wallets, a fixed clock, and our rules."""
+"""Shared fixtures for the auth tests: real wallets and our rules."""
 
 from __future__ import annotations
 

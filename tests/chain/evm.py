@@ -123,13 +123,14 @@ class Evm:
         value: int = 0,
         gas: int | None = None,
     ) -> str:
-        """Send a transaction from an unlocked dev account (automine: it is mined at once)."""
+        """Send a transaction from an unlocked dev account and wait until it is mined."""
         tx: dict[str, str] = {"from": sender, "value": hex(value), "data": "0x" + data.hex()}
         if to is not None:
             tx["to"] = to
         if gas is not None:
             tx["gas"] = hex(gas)  # a fixed gas skips estimation, so a reverting tx is mined
         tx_hash: str = self.rpc("eth_sendTransaction", [tx])
+        self.receipt(tx_hash)
         return tx_hash
 
     def receipt(self, tx_hash: str) -> dict[str, Any]:

@@ -136,7 +136,7 @@ class MemoryLobby:
             for user in (older, younger):
                 del self._lane_of[user.address]
                 self._unblocked.discard(user.address)
-            sessions.append(self._start(session_id, older, younger, now))
+            sessions.append(self._start(session_id, younger, older, now))
         self._drop_empty_lines()
         return sessions
 

@@ -81,10 +81,15 @@ class LobbyMachine(RuleBasedStateMachine):
             self.join(who, 1, None, wanted, 0.0)
 
     @rule(**join_args)
-    def join_again(
+    def next_partner(
         self, who: Address, chain: int, queue: str | None, interests: frozenset[str], wait: float
     ) -> None:
-        self.join(who, chain, queue, interests, wait)  # a second rule: joins weigh double
+        """What ``next`` does: end the user's session, if any, and join again."""
+        session = self._session_of(who)
+        if session is not None:
+            assert self.run(self.lobby.end_session(session.id, by=who)) == session
+            del self.sessions[session.id]
+        self.join(who, chain, queue, interests, wait)
 
     @rule(**join_args)
     def join(

@@ -117,25 +117,42 @@ def test_offline_mode_renders_the_migrations_as_sql(dialect: str) -> None:
     assert f"'{head_revision()}'" in output.getvalue()
 
 
+# Each process imports first, then waits for "go": imports take far longer than the
+# migration, and would otherwise serialise the processes so well that nothing is tested.
 _UPGRADE_IN_A_PROCESS = "\n".join(
     [
         "import asyncio, sys",
         "from roulette.storage.sql import upgrade",
+        "print('ready', flush=True)",
+        "sys.stdin.readline()",
         "asyncio.run(upgrade(sys.argv[1]))",
     ]
 )
 
 
-async def test_processes_migrating_at_once_both_succeed(empty_url: str) -> None:
-    """Without the lock both would create the tables and one would crash."""
-
-    async def migrate() -> int:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", _UPGRADE_IN_A_PROCESS, empty_url
+async def test_processes_migrating_at_once_all_succeed(empty_url: str) -> None:
+    """Without the lock each would find no tables, create them, and all but one would crash."""
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _UPGRADE_IN_A_PROCESS,
+            empty_url,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
-        return await process.wait()
+        for _ in range(3)
+    ]
+    for process in processes:
+        assert process.stdout is not None
+        assert await process.stdout.readline() == b"ready\n"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write(b"go\n")
+        await process.stdin.drain()
+        process.stdin.close()
 
-    assert await asyncio.gather(*(migrate() for _ in range(2))) == [0, 0]
+    assert [await process.wait() for process in processes] == [0, 0, 0]
     assert await current_revision(empty_url) == head_revision()
 
 

@@ -25,7 +25,7 @@ def _migrate(connection: Connection, target: MetaData | None = None) -> None:
     elif connection.dialect.name == "sqlite":
         # The driver would open a deferred transaction at the first write; take the write
         # lock before the first read instead (the wait is the connection's busy_timeout).
-        pass
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     context.configure(
         connection=connection,
         target_metadata=target,
