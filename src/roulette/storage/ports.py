@@ -7,7 +7,7 @@ command), so that two workers racing on the same users can never both win.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,6 +16,7 @@ from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId
 __all__ = [
     "BanRecord",
     "BlockRecord",
+    "Bus",
     "Lobby",
     "LobbyStats",
     "Moderation",
@@ -23,6 +24,8 @@ __all__ = [
     "Paired",
     "Queued",
     "TokenFamilies",
+    "WorkerInfo",
+    "WorkerRegistry",
 ]
 
 
@@ -121,6 +124,49 @@ class NonceStore(Protocol):
 
     async def consume(self, nonce: str, *, now: float) -> bool:
         """Atomically take the nonce: True the first time, if it was issued and not expired."""
+        ...
+
+
+class Bus(Protocol):
+    """Cross-worker delivery: each worker reads its own inbox (Redis: sharded pub/sub).
+
+    Delivery is in order per (sender, inbox) and at most once; a worker that is down misses
+    what was sent to it (its users' sessions are then failed over by the reaper).
+    """
+
+    async def publish(self, inbox: str, payloads: Sequence[bytes]) -> None:
+        """Send ``payloads`` in order to worker ``inbox`` (batched: one round trip)."""
+        ...
+
+    def subscribe(self, inbox: str) -> AsyncIterator[bytes]:
+        """Every payload published to ``inbox`` from now on, in order, until cancelled."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """What a worker says about itself in each heartbeat."""
+
+    worker_id: str
+    host: str
+    pid: int
+    connections: int
+    started_at: float
+
+
+class WorkerRegistry(Protocol):
+    """Worker membership with a TTL: a worker that stops beating is dead for everyone."""
+
+    async def beat(self, info: WorkerInfo, *, ttl: float) -> None:
+        """Announce ``info`` as alive for ``ttl`` seconds."""
+        ...
+
+    async def leave(self, worker_id: str) -> None:
+        """Remove the worker at once (graceful shutdown)."""
+        ...
+
+    async def alive(self) -> list[WorkerInfo]:
+        """Every worker whose last beat has not expired."""
         ...
 
 
