@@ -25,6 +25,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="HTTP port (PORT, default 3001)")
     serve.add_argument("--ws-port", type=int, help="WebSocket port (WS_PORT, default port+1)")
 
+    worker = sub.add_parser("worker", help=argparse.SUPPRESS)  # started by `roulette cluster`
+    worker.add_argument("--http-fd", type=int, required=True)
+    worker.add_argument("--ws-fd", type=int, required=True)
+    worker.add_argument("--worker-id", required=True)
+    worker.add_argument("--heartbeat-fd", type=int)
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply migrations up to the newest")
@@ -48,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             level=config.log_level.upper(),
             format="%(asctime)s %(levelname)s %(name)s %(message)s",
         )
+        logging.getLogger("alembic").setLevel(logging.WARNING)
         return _dispatch(args, config)
     except RouletteError as exc:
         print(f"roulette: {exc.message}", file=sys.stderr)
@@ -59,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.command == "serve":
         return _serve(args, config)
+    if args.command == "worker":
+        return _worker(args, config)
     if args.command == "db":
         return asyncio.run(_db(args.db_command, config))
     return asyncio.run(_moderation(args, config))
@@ -79,6 +88,22 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
     except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
         asyncio.run(run(config))
     return 0
+
+
+def _worker(args: argparse.Namespace, config: Config) -> int:
+    import uvloop  # noqa: PLC0415
+
+    from roulette.runtime.worker import run_worker  # noqa: PLC0415
+
+    return uvloop.run(
+        run_worker(
+            config,
+            http_fd=args.http_fd,
+            ws_fd=args.ws_fd,
+            worker_id=args.worker_id,
+            heartbeat_fd=args.heartbeat_fd,
+        )
+    )
 
 
 async def _db(command: str, config: Config) -> int:

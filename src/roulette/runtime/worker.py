@@ -1,0 +1,78 @@
+"""``roulette worker``: one worker of ``roulette cluster``, serving on sockets it inherits.
+
+The supervisor binds the HTTP and WebSocket listening sockets once and passes their file
+descriptors; the worker writes one heartbeat line per second (JSON: its counts) to the pipe
+``heartbeat_fd`` from its event loop, so a hung loop is visible as silence. A worker that
+cannot boot exits with :data:`EXIT_BOOT_FAILED` so the supervisor can stop a crash loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+from dataclasses import replace
+
+from roulette.config import Config
+from roulette.runtime.node import Node
+
+__all__ = ["EXIT_BOOT_FAILED", "HEARTBEAT_INTERVAL", "run_worker"]
+
+log = logging.getLogger(__name__)
+
+EXIT_BOOT_FAILED = 3
+"""Reserved exit code: the worker failed before serving (gunicorn's WORKER_BOOT_ERROR idea)."""
+
+HEARTBEAT_INTERVAL = 1.0
+
+
+def _inherited(fd: int) -> socket.socket:
+    sock = socket.socket(fileno=fd)
+    sock.setblocking(False)
+    return sock
+
+
+async def run_worker(
+    config: Config, *, http_fd: int, ws_fd: int, worker_id: str, heartbeat_fd: int | None
+) -> int:
+    """Serve on the inherited sockets until SIGTERM; returns the exit code."""
+    http_sock, ws_sock = _inherited(http_fd), _inherited(ws_fd)
+    config = config.with_ports(http_sock.getsockname()[1], ws_sock.getsockname()[1])
+    try:
+        node = await Node.build(replace(config), worker_id=worker_id)
+    except Exception:
+        log.exception("worker_boot_failed worker=%s", worker_id)
+        return EXIT_BOOT_FAILED
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with asyncio.TaskGroup() as tasks:
+        if heartbeat_fd is not None:
+            tasks.create_task(_heartbeat(node, heartbeat_fd, stop))
+        await node.serve(http_sock, ws_sock, stop=stop)
+        stop.set()
+    return 0
+
+
+async def _heartbeat(node: Node, fd: int, stop: asyncio.Event) -> None:
+    """One JSON line per second on the heartbeat pipe, until stopped or the pipe breaks."""
+    while not stop.is_set():
+        line = json.dumps(
+            {
+                "pid": os.getpid(),
+                "worker": node.services.hub.worker_id,
+                "connections": len(node.services.hub),
+                "counters": node.services.counters.as_dict(),
+            }
+        )
+        try:
+            os.write(fd, line.encode() + b"\n")
+        except (BrokenPipeError, BlockingIOError, OSError):
+            return  # the supervisor is gone or not reading; its own checks take over
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), HEARTBEAT_INTERVAL)
