@@ -39,6 +39,10 @@ class Limits:
     max_interests: int = 10
     max_interest_chars: int = 32
     max_body_bytes: int = 16_384
+    auth_burst: int = 30
+    auth_per_second: float = 5.0
+    reports_burst: int = 10
+    reports_per_second: float = 1 / 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +150,8 @@ class Config:
                 rate_burst=e.get("WS_RATE_BURST", _positive_int, 60),
                 rate_per_second=e.get("WS_RATE_PER_SECOND", _positive, 20.0),
                 outbound_buffer_bytes=e.get("WS_OUTBOUND_BUFFER_BYTES", _positive_int, 1_048_576),
+                auth_burst=e.get("AUTH_RATE_BURST", _positive_int, 30),
+                auth_per_second=e.get("AUTH_RATE_PER_SECOND", _positive, 5.0),
             ),
             redis=RedisSettings(
                 url=e.get("REDIS_URL", str, None),

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
 
 from conftest import MakeUsers
-from support.server import RunningServer
+from support.server import RunningServer, running_server
 from support.users import User
 
 
@@ -211,3 +212,13 @@ async def test_the_header_wins_over_the_cookie(make_users: MakeUsers) -> None:
     alice, bob = await make_users(2)
     me = await alice.http.get("/auth/me", headers=bob.bearer)
     assert me.json()["address"] == bob.address
+
+
+async def test_sign_in_requests_are_rate_limited_per_client(tmp_path: Path) -> None:
+    with running_server(tmp_path, {"AUTH_RATE_BURST": "5", "AUTH_RATE_PER_SECOND": "0.1"}) as srv:
+        async with httpx.AsyncClient(base_url=srv.http_url) as http:
+            statuses = [(await http.get("/auth/siwe/nonce")).status_code for _ in range(7)]
+            limited = await http.get("/auth/siwe/nonce")
+    assert statuses[:5] == [200] * 5
+    assert statuses[5:] == [429, 429]
+    assert limited.json()["error"]["code"] == "rate_limited"

@@ -6,10 +6,10 @@ import secrets
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Cookie, Request, Response
+from fastapi import APIRouter, Cookie, Depends, Request, Response
 from pydantic import BaseModel, Field
 
-from roulette.api.deps import CurrentClaims, ServicesDep
+from roulette.api.deps import CurrentClaims, ServicesDep, limit_auth_by_ip
 from roulette.auth.nonces import new_nonce
 from roulette.auth.siwe import verify_sign_in
 from roulette.auth.tokens import TokenClaims, TokenKind
@@ -21,6 +21,7 @@ from roulette.runtime.services import Services
 __all__ = ["router"]
 
 router = APIRouter(prefix="/auth", tags=["auth"])
+limited = [Depends(limit_auth_by_ip)]
 
 REFRESH_COOKIE_PATH = "/auth"
 """The refresh token is only ever sent to /auth/* (RFC 6265 §5.1.4), never to the API."""
@@ -33,7 +34,7 @@ class VerifyBody(BaseModel):
     signature: str = Field(max_length=200)
 
 
-@router.get("/siwe/nonce")
+@router.get("/siwe/nonce", dependencies=limited)
 async def siwe_nonce(svc: ServicesDep) -> dict[str, object]:
     """A fresh nonce for one EIP-4361 message; valid for five minutes, usable once."""
     nonce = new_nonce(secrets.token_bytes)
@@ -42,7 +43,7 @@ async def siwe_nonce(svc: ServicesDep) -> dict[str, object]:
     return {"nonce": nonce, "expiresIn": ttl}
 
 
-@router.post("/siwe/verify")
+@router.post("/siwe/verify", dependencies=limited)
 async def siwe_verify(body: VerifyBody, response: Response, svc: ServicesDep) -> dict[str, object]:
     """Check a signed EIP-4361 message; on success set the access and refresh cookies."""
     limit = svc.config.limits.siwe_max_bytes
@@ -85,7 +86,7 @@ async def siwe_verify(body: VerifyBody, response: Response, svc: ServicesDep) ->
     }
 
 
-@router.post("/refresh")
+@router.post("/refresh", dependencies=limited)
 async def refresh(
     response: Response,
     svc: ServicesDep,

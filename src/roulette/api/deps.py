@@ -8,12 +8,19 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from roulette.auth.tokens import TokenClaims, TokenKind
-from roulette.errors import Unauthenticated
+from roulette.errors import RateLimited, Unauthenticated
 from roulette.gateway.server import bearer_or_cookie
 from roulette.matchmaking.records import Address
 from roulette.runtime.services import Services
 
-__all__ = ["CurrentClaims", "ServicesDep", "current_address", "current_claims", "services"]
+__all__ = [
+    "CurrentClaims",
+    "ServicesDep",
+    "current_address",
+    "current_claims",
+    "limit_auth_by_ip",
+    "services",
+]
 
 
 def services(request: Request) -> Services:
@@ -42,6 +49,17 @@ async def current_claims(request: Request, svc: ServicesDep) -> TokenClaims:
 
 
 CurrentClaims = Annotated[TokenClaims, Depends(current_claims)]
+
+
+async def limit_auth_by_ip(request: Request, svc: ServicesDep) -> None:
+    """Sign-in endpoints cost a stored nonce or a signature recovery: limit them per client IP.
+
+    Raises:
+        RateLimited: over ``AUTH_RATE_BURST`` at once or ``AUTH_RATE_PER_SECOND`` sustained.
+    """
+    client = request.client.host if request.client else "unknown"
+    if not svc.auth_limiter.allow(client, time.monotonic()):
+        raise RateLimited("too many sign-in requests; slow down", code="rate_limited")
 
 
 async def current_address(claims: CurrentClaims) -> Address:

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from roulette.api.deps import ServicesDep, current_address
 from roulette.auth.address import to_checksum_address
-from roulette.errors import BadRequest, Conflict, Forbidden, NotFound
+from roulette.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from roulette.matchmaking.records import Address
 
 __all__ = ["admin_router", "router"]
@@ -56,6 +56,8 @@ def _target(raw: str, me: Address) -> Address:
 async def create_report(body: ReportBody, me: Me, svc: ServicesDep) -> dict[str, object]:
     """Report another user; reports are stored for review."""
     target = _target(body.targetAddr, me)
+    if not svc.reports_limiter.allow(me, time.monotonic()):
+        raise RateLimited("too many reports; try again later", code="rate_limited")
     report_id = await svc.moderation.add_report(
         reporter=me,
         target=target,

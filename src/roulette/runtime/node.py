@@ -34,6 +34,7 @@ from roulette.gateway.server import Gateway
 from roulette.matchmaking.policy import MatchPolicy
 from roulette.matchmaking.records import Address
 from roulette.observability.counters import Counters
+from roulette.relay.keyed import KeyedLimiter
 from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
 from roulette.runtime.sweeper import Sweeper
@@ -101,6 +102,12 @@ class Node:
             counters=counters,
             started_at=time.time(),
             database_ok=_database_check(engine),
+            auth_limiter=KeyedLimiter(
+                burst=config.limits.auth_burst, per_second=config.limits.auth_per_second
+            ),
+            reports_limiter=KeyedLimiter(
+                burst=config.limits.reports_burst, per_second=config.limits.reports_per_second
+            ),
         )
         gateway = _gateway(svc)
         svc.kick = _kicker(svc)

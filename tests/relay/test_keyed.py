@@ -1,0 +1,24 @@
+"""Per-key token buckets with a bounded key table."""
+
+from __future__ import annotations
+
+from roulette.relay.keyed import KeyedLimiter
+
+
+def test_each_key_has_its_own_burst_and_refill() -> None:
+    limiter = KeyedLimiter(burst=2, per_second=1)
+    assert [limiter.allow("a", 0.0) for _ in range(3)] == [True, True, False]
+    assert limiter.allow("b", 0.0)
+    assert not limiter.allow("a", 0.5)
+    assert limiter.allow("a", 1.5)
+
+
+def test_the_key_table_forgets_the_least_recently_seen_first() -> None:
+    limiter = KeyedLimiter(burst=1, per_second=0.001, max_keys=2)
+    assert limiter.allow("a", 0.0)
+    assert limiter.allow("b", 0.0)
+    assert not limiter.allow("a", 0.0)  # a is now the most recent
+    assert limiter.allow("c", 0.0)  # evicts b
+    assert len(limiter) == 2
+    assert limiter.allow("b", 0.0)  # b was forgotten: a fresh burst
+    assert not limiter.allow("c", 0.0)
