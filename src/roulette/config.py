@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from roulette.chain.settings import ChainSettings
 from roulette.errors import ConfigError
 
 __all__ = ["Config", "Limits", "RedisSettings"]
@@ -95,6 +96,8 @@ class Config:
     management_port: int = 9001
     management_token: str | None = None
     lb_algorithm: str = "round-robin"
+    prometheus_multiproc_dir: Path | None = None
+    chain: ChainSettings = field(default_factory=ChainSettings)
 
     @property
     def sql_url(self) -> str:
@@ -164,6 +167,8 @@ class Config:
             management_port=e.get("MANAGEMENT_PORT", _port, 9001),
             management_token=e.get("MANAGEMENT_TOKEN", _secret, None),
             lb_algorithm=e.get("LB_ALGORITHM", _lb_algorithm, "round-robin"),
+            prometheus_multiproc_dir=e.get("PROMETHEUS_MULTIPROC_DIR", Path, None),
+            chain=ChainSettings.from_env(e.env),
         )
 
 
@@ -171,10 +176,10 @@ class _Env:
     """Typed reads of one mapping; every error names the variable and its value."""
 
     def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
+        self.env = env
 
     def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
-        raw = self._env.get(name)
+        raw = self.env.get(name)
         if raw is None:
             return default
         try:

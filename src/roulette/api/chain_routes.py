@@ -131,24 +131,8 @@ def chain_router(
     )
     async def post_tip(body: TipRequest, response: Response, address: caller) -> TipOut:
         """Record a tip the caller sent to the peer of a session, once verified on chain."""
-        session, ended_at = _session_of(await session_lookup(body.sessionId), address)
-        if body.chainId != session.chain_id:
-            raise BadRequest("tip on the session's chain", code="tip_wrong_chain")
-        tx_hash = parse_tx_hash(body.txHash)
-        if await tips.has(tx_hash):
-            raise already_recorded()
-        tip = await service.verify_tip(
-            caller=address,
-            peer=session.peer_of(address),
-            session_id=session.id,
-            session_started_at=session.started_at,
-            session_ended_at=ended_at,
-            chain_id=body.chainId,
-            tx_hash=tx_hash,
-            now=clock(),
-        )
-        if not await tips.add(tip):
-            raise already_recorded()
+        found = await session_lookup(body.sessionId)
+        tip = await _record_tip(service, tips, found, address, body, now=clock())
         if tip.status is TipStatus.CONFIRMED:
             await notify_tip(notify, tip)
         else:
@@ -162,6 +146,37 @@ def chain_router(
         return TipsOut(sent=[_tip_out(t) for t in sent], received=[_tip_out(t) for t in received])
 
     return router
+
+
+async def _record_tip(
+    service: ChainService,
+    tips: SqlTips,
+    found: Session | EndedSession | None,
+    address: Address,
+    body: TipRequest,
+    *,
+    now: float,
+) -> TipRecord:
+    """Verify the claimed tip on chain and record it; a hash is recorded once."""
+    session, ended_at = _session_of(found, address)
+    if body.chainId != session.chain_id:
+        raise BadRequest("tip on the session's chain", code="tip_wrong_chain")
+    tx_hash = parse_tx_hash(body.txHash)
+    if await tips.has(tx_hash):
+        raise already_recorded()
+    tip = await service.verify_tip(
+        caller=address,
+        peer=session.peer_of(address),
+        session_id=session.id,
+        session_started_at=session.started_at,
+        session_ended_at=ended_at,
+        chain_id=body.chainId,
+        tx_hash=tx_hash,
+        now=now,
+    )
+    if not await tips.add(tip):
+        raise already_recorded()
+    return tip
 
 
 def _session_of(

@@ -41,7 +41,7 @@ async def health(svc: ServicesDep, response: Response) -> dict[str, Any]:
 @router.get("/metrics")
 async def metrics(svc: ServicesDep) -> Response:
     """Prometheus text exposition (format 0.0.4)."""
-    body, content_type = await render_metrics(svc)
+    body, content_type = await render_metrics(svc, svc.metrics_sync)
     return Response(content=body, media_type=content_type)
 
 

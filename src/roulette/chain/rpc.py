@@ -159,7 +159,7 @@ class RpcClient:
             rng=self._rng,
         )
         for delay in [*delays, None]:
-            any_closed = False
+            tried = False
             for endpoint in endpoints:
                 try:
                     return await self._send_guarded(endpoint, payload)
@@ -168,9 +168,9 @@ class RpcClient:
                     # would otherwise accumulate on every refused call.
                     exc.__traceback__ = None
                 except _EndpointFailure as exc:
-                    any_closed = True
+                    tried = True
                     log.warning("rpc_endpoint_failed endpoint=%s error=%s", endpoint.name, exc)
-            if not any_closed or delay is None:
+            if not tried or delay is None:
                 break
             await self._sleep(delay)
         chain_id = endpoints[0].chain_id

@@ -242,7 +242,7 @@ class Connection(WSListener):
         self.move(Event.LEFT_QUEUE)
         self.send(m.QueueLeft())
 
-    def on_matched(self, session: Session) -> None:
+    def on_matched(self, session: Session, peer_name: str | None = None) -> None:
         """A session with ``session.peer_of(self.address)`` began (or resumed)."""
         if self.phase is Phase.CLOSED:
             return
@@ -250,7 +250,7 @@ class Connection(WSListener):
         self.move(Event.MATCHED)
         self.session = session
         self.peer = session.peer_of(self.address)
-        self.send(self.ctx.match_found(session, self.address))
+        self.send(self.ctx.match_found(session, self.address, peer_name))
 
     def on_session_ended(self, session_id: SessionId, reason: str) -> None:
         """The session ended (skip, end, time limit, ban)."""

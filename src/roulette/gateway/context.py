@@ -42,7 +42,7 @@ class GatewayContext:
         if not self.hub.relay(peer, session.id, frame):
             self.metrics.relay_dropped += 1
 
-    def match_found(self, session: Session, me: Address) -> m.MatchFound:
+    def match_found(self, session: Session, me: Address, peer_name: str | None) -> m.MatchFound:
         """The ``match-found`` message for one user of ``session``."""
         return m.MatchFound(
             session_id=session.id,
@@ -50,4 +50,5 @@ class GatewayContext:
             is_initiator=session.initiator == me,
             webrtc_config=m.WebRTCConfig(ice_servers=self.ice_servers),
             max_seconds=self.config.session_max_seconds,
+            peer_name=peer_name,
         )

@@ -6,8 +6,10 @@ happened so it can notify both users of a session.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from picows import WSCloseCode
@@ -24,9 +26,18 @@ from roulette.gateway.context import GatewayContext
 from roulette.matchmaking.lifecycle import Phase
 from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId, WorkerId
 from roulette.protocol import messages as m
-from roulette.storage.ports import Lobby, Moderation, Paired, TokenFamilies
+from roulette.storage.ports import Lobby, Moderation, Paired, SessionHistory, TokenFamilies
 
-__all__ = ["CLOSE_REPLACED", "Controller", "new_session_id"]
+__all__ = ["CLOSE_REPLACED", "Controller", "GateCheck", "NameLookup", "new_session_id"]
+
+NameLookup = Callable[[Address], Awaitable[str | None]]
+"""A display name for an address (ENS), best effort."""
+
+GateCheck = Callable[[Address, str, float], Awaitable[None]]
+"""Raise unless the address may enter the named (token-gated) queue now."""
+
+NAME_LOOKUP_SECONDS = 0.5
+"""Display names are decoration: a match never waits longer than this for them."""
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +58,9 @@ class Controller:
     lobby: Lobby
     moderation: Moderation
     families: TokenFamilies
+    history: SessionHistory
+    names: NameLookup | None = None
+    gate: GateCheck | None = None
 
     async def drain(self, conn: Connection) -> None:
         """Run ``conn``'s pending operations in order; errors go back to that client only."""
@@ -111,7 +125,9 @@ class Controller:
         if join.chain_id not in self.ctx.config.chain_ids:
             raise BadRequest(f"chain {join.chain_id} is not served here", code="chain_not_allowed")
         if join.queue is not None:
-            raise BadRequest(f"no queue named {join.queue!r}", code="unknown_queue")
+            if self.gate is None:
+                raise BadRequest(f"no queue named {join.queue!r}", code="unknown_queue")
+            await self.gate(conn.address, join.queue, self.ctx.wall())
         if await self.moderation.is_banned(conn.address):
             conn.close(WSCloseCode.POLICY_VIOLATION, "banned")
             return
@@ -127,13 +143,37 @@ class Controller:
         outcome = await self.lobby.join(entry, now=entry.enqueued_at, session_id=new_session_id())
         if isinstance(outcome, Paired):
             conn.on_queued(join, 1)
-            self._matched(outcome.session)
+            await self.announce(outcome.session)
         else:
             conn.on_queued(join, outcome.position)
 
-    def _matched(self, session: Session) -> None:
+    async def announce(self, session: Session) -> None:
+        """Tell both users of a new session, with their peers' display names if known."""
         self.ctx.metrics.matches += 1
-        self.ctx.hub.matched(session)
+        self.ctx.hub.matched(session, await self._names(session))
+
+    async def _names(self, session: Session) -> Mapping[Address, str | None]:
+        if self.names is None:
+            return {}
+        pair = (session.initiator, session.responder)
+        try:
+            async with asyncio.timeout(NAME_LOOKUP_SECONDS):
+                found = await asyncio.gather(*(self.names(a) for a in pair))
+        except Exception:  # best effort: a name is never worth failing a match
+            return {}
+        return dict(zip(pair, found, strict=True))
+
+    async def finish(self, session: Session, reasons: Mapping[Address, str]) -> None:
+        """Record a session that ended and tell its users why (each their own reason)."""
+        self.ctx.metrics.sessions_ended += 1
+        self.ctx.hub.session_ended(session, reasons)
+        await self._remember(session, next(iter(reasons.values()), "ended"))
+
+    async def _remember(self, session: Session, reason: str) -> None:
+        try:
+            await self.history.record_end(session, ended_at=self.ctx.wall(), reason=reason)
+        except Exception:  # the history is for moderation; the live flow must go on
+            log.exception("history_write_failed session=%s", session.id)
 
     async def _leave(self, conn: Connection) -> None:
         if conn.phase is Phase.QUEUED:
@@ -145,7 +185,9 @@ class Controller:
         if session_id is not None:
             ended = await self.lobby.end_session(session_id, by=conn.address)
             if ended is not None:
-                self._ended(ended, conn.address, "next", "peer-next")
+                await self.finish(
+                    ended, {conn.address: "next", ended.peer_of(conn.address): "peer-next"}
+                )
             else:  # the peer ended it a moment ago; our notice is on its way
                 conn.on_session_ended(session_id, "peer-next")
         join = conn.last_join or m.JoinQueue(chain_id=self.ctx.config.chain_ids[0])
@@ -155,11 +197,7 @@ class Controller:
         ended = await self.lobby.end_session(session_id, by=conn.address)
         if ended is None:
             raise BadRequest(f"you are not in session {session_id!r}", code="not_in_session")
-        self._ended(ended, conn.address, "ended", "peer-ended")
-
-    def _ended(self, session: Session, by: Address, mine: str, theirs: str) -> None:
-        self.ctx.metrics.sessions_ended += 1
-        self.ctx.hub.session_ended(session, {by: mine, session.peer_of(by): theirs})
+        await self.finish(ended, {conn.address: "ended", ended.peer_of(conn.address): "peer-ended"})
 
     async def _closed(self, conn: Connection) -> None:
         was_current = self.ctx.hub.unregister(conn)
@@ -177,3 +215,4 @@ class Controller:
         if ended is not None:
             self.ctx.metrics.sessions_ended += 1
             self.ctx.hub.peer_disconnected(ended, address)
+            await self._remember(ended, "disconnected")

@@ -60,12 +60,12 @@ class Hub:
         self.relayed += 1
         return True
 
-    def matched(self, session: Session) -> None:
-        """Tell both users of a new (or resumed) session."""
+    def matched(self, session: Session, names: Mapping[Address, str | None]) -> None:
+        """Tell both users of a new (or resumed) session, with the peer's display name."""
         for address in (session.initiator, session.responder):
             conn = self._local.get(address)
             if conn is not None:
-                conn.on_matched(session)
+                conn.on_matched(session, names.get(session.peer_of(address)))
 
     def session_ended(self, session: Session, reasons: Mapping[Address, str]) -> None:
         """Tell each user of ``session`` that it ended, with the reason meant for them."""

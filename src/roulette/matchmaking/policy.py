@@ -116,7 +116,8 @@ class MatchPolicy:
 
         Each user not yet paired, oldest first, is paired with :meth:`choose` among the users
         after it; users who gain a partner this way are mostly those whose interest window
-        opened since they joined.
+        opened since they joined. The lanes are indexed first, so this costs a sort and a few
+        comparisons per user rather than a scan per user.
 
         Args:
             waiting: the queued users, one entry per address (any lanes, any order).
@@ -143,8 +144,9 @@ def sweep(
     """Run the greedy pairing of :meth:`MatchPolicy.pairs` over indexed lanes, in place.
 
     Paired users are removed from their line; starters left without a partner stay. Users
-    who are not starters are only ever chosen as partners, which is exact as long as no
-    non-starter has an acceptable partner among the users queued before it.
+    who are not starters are only ever chosen as partners. The result equals ``pairs`` over
+    everyone in the lines as long as every user who has an acceptable partner queued after
+    it is a starter (in the oldest-first walk, the others find nobody).
 
     Args:
         lines: the lanes, each indexed as a :class:`WaitingLine`.

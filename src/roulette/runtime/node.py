@@ -34,12 +34,15 @@ from roulette.gateway.server import Gateway
 from roulette.matchmaking.policy import MatchPolicy
 from roulette.matchmaking.records import Address
 from roulette.observability.counters import Counters
+from roulette.observability.metrics import MetricsSync
 from roulette.relay.keyed import KeyedLimiter
+from roulette.runtime.onchain import OnChain, build_onchain
 from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
 from roulette.runtime.sweeper import Sweeper
 from roulette.storage.memory import MemoryLobby, MemoryNonceStore
 from roulette.storage.sql import SqlModeration, SqlTokenFamilies, create_engine, upgrade
+from roulette.storage.sql.history import SqlSessionHistory
 
 __all__ = ["Node", "bind", "run"]
 
@@ -74,6 +77,7 @@ class Node:
     http: uvicorn.Server
     sweeper: Sweeper
     engine: AsyncEngine
+    onchain: OnChain | None = None
 
     @classmethod
     async def build(cls, config: Config, *, worker_id: str | None = None) -> Node:
@@ -81,44 +85,25 @@ class Node:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         await upgrade(config.sql_url)
         engine = create_engine(config.sql_url)
-        access_secret, refresh_secret = jwt_secrets(config)
-        counters = Counters()
-        hub = Hub(worker_id or f"w-{uuid.uuid4().hex[:8]}")
-        lobby = MemoryLobby(MatchPolicy(interest_wait_seconds=config.interest_wait_seconds))
-        svc = Services(
-            config=config,
-            issuer=TokenIssuer(
-                access_secret=access_secret,
-                refresh_secret=refresh_secret,
-                access_ttl=config.access_ttl_seconds,
-                refresh_ttl=config.refresh_ttl_seconds,
-            ),
-            siwe_rules=SiweRules(domain=config.siwe_domain, chain_ids=frozenset(config.chain_ids)),
-            nonces=MemoryNonceStore(),
-            lobby=lobby,
-            moderation=SqlModeration(engine),
-            families=SqlTokenFamilies(engine),
-            hub=hub,
-            counters=counters,
-            started_at=time.time(),
-            database_ok=_database_check(engine),
-            auth_limiter=KeyedLimiter(
-                burst=config.limits.auth_burst, per_second=config.limits.auth_per_second
-            ),
-            reports_limiter=KeyedLimiter(
-                burst=config.limits.reports_burst, per_second=config.limits.reports_per_second
-            ),
-        )
-        gateway = _gateway(svc)
+        svc = _services(config, engine, worker_id)
+        history = SqlSessionHistory(engine)
+        onchain = build_onchain(config, engine, svc.lobby, history, svc.hub)
+        gateway, controller = _gateway(svc, history, onchain)
         svc.kick = _kicker(svc)
+        if onchain is not None:
+            svc.extra["routers"] = [onchain.router]
         app = create_app(svc, WEB_DIR)
         http = _Uvicorn(
             uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", loop="none")
         )
         sweeper = Sweeper(
-            lobby, hub, counters, session_max_seconds=config.session_max_seconds, wall=time.time
+            svc.lobby,
+            controller,
+            session_max_seconds=config.session_max_seconds,
+            wall=time.time,
+            every_pass=svc.metrics_sync.sync,
         )
-        return cls(config, svc, gateway, http, sweeper, engine)
+        return cls(config, svc, gateway, http, sweeper, engine, onchain)
 
     async def serve(
         self,
@@ -134,6 +119,9 @@ class Node:
             tasks.create_task(self.http.serve(sockets=[http_sock]))
             tasks.create_task(self.gateway.serve(ws_sock, gateway_up))
             tasks.create_task(self.sweeper.run())
+            recheck = None
+            if self.onchain is not None:
+                recheck = tasks.create_task(self.onchain.recheck.run())
             await gateway_up.wait()
             while not self.http.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
                 await asyncio.sleep(0.01)
@@ -141,6 +129,10 @@ class Node:
                 ready()
             await stop.wait()
             await self.shutdown()
+            if recheck is not None:
+                recheck.cancel()  # it loops until cancelled; nothing it holds needs a drain
+        if self.onchain is not None:
+            await self.onchain.aclose()
         await self.engine.dispose()
 
     async def shutdown(self) -> None:
@@ -151,7 +143,39 @@ class Node:
         self.sweeper.stop()
 
 
-def _gateway(svc: Services) -> Gateway:
+def _services(config: Config, engine: AsyncEngine, worker_id: str | None) -> Services:
+    access_secret, refresh_secret = jwt_secrets(config)
+    counters = Counters()
+    hub = Hub(worker_id or f"w-{uuid.uuid4().hex[:8]}")
+    limits = config.limits
+    return Services(
+        config=config,
+        issuer=TokenIssuer(
+            access_secret=access_secret,
+            refresh_secret=refresh_secret,
+            access_ttl=config.access_ttl_seconds,
+            refresh_ttl=config.refresh_ttl_seconds,
+        ),
+        siwe_rules=SiweRules(domain=config.siwe_domain, chain_ids=frozenset(config.chain_ids)),
+        nonces=MemoryNonceStore(),
+        lobby=MemoryLobby(MatchPolicy(interest_wait_seconds=config.interest_wait_seconds)),
+        moderation=SqlModeration(engine),
+        families=SqlTokenFamilies(engine),
+        hub=hub,
+        counters=counters,
+        started_at=time.time(),
+        database_ok=_database_check(engine),
+        metrics_sync=MetricsSync(counters, hub),
+        auth_limiter=KeyedLimiter(burst=limits.auth_burst, per_second=limits.auth_per_second),
+        reports_limiter=KeyedLimiter(
+            burst=limits.reports_burst, per_second=limits.reports_per_second
+        ),
+    )
+
+
+def _gateway(
+    svc: Services, history: SqlSessionHistory, onchain: OnChain | None
+) -> tuple[Gateway, Controller]:
     gateway_ref: list[Gateway] = []
     ctx = GatewayContext(
         config=svc.config,
@@ -160,10 +184,18 @@ def _gateway(svc: Services) -> Gateway:
         spawn_control=lambda conn: gateway_ref[0].spawn_control(conn),  # noqa: PLW0108 - late-bound
         ice_servers=ice_servers(svc.config.stun_servers),
     )
-    controller = Controller(ctx, svc.lobby, svc.moderation, svc.families)
+    controller = Controller(
+        ctx,
+        svc.lobby,
+        svc.moderation,
+        svc.families,
+        history,
+        names=onchain.service.ens_name if onchain is not None else None,
+        gate=onchain.service.check_gate if onchain is not None else None,
+    )
     gateway = Gateway(ctx, controller, svc.issuer)
     gateway_ref.append(gateway)
-    return gateway
+    return gateway, controller
 
 
 def _kicker(svc: Services) -> Callable[[str, int, str], Awaitable[None]]:

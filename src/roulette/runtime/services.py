@@ -10,6 +10,7 @@ from roulette.auth.tokens import TokenIssuer
 from roulette.config import Config
 from roulette.gateway.hub import Hub
 from roulette.observability.counters import Counters
+from roulette.observability.metrics import MetricsSync
 from roulette.relay.keyed import KeyedLimiter
 from roulette.storage.ports import Lobby, Moderation, NonceStore, TokenFamilies
 
@@ -33,5 +34,6 @@ class Services:
     database_ok: Callable[[], Awaitable[bool]]
     auth_limiter: KeyedLimiter
     reports_limiter: KeyedLimiter
+    metrics_sync: MetricsSync
     kick: Callable[[str, int, str], Awaitable[None]] | None = None
     extra: dict[str, object] = field(default_factory=dict)

@@ -1,4 +1,4 @@
-"""Periodic lobby work: pair users whose interest window opened, end sessions at the time limit."""
+"""Periodic lobby work: pair users whose interest window opened; end sessions at the time limit."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
-from roulette.gateway.control import new_session_id
-from roulette.gateway.hub import Hub
-from roulette.observability.counters import Counters
+from roulette.gateway.control import Controller, new_session_id
 from roulette.storage.ports import Lobby
 
 __all__ = ["Sweeper"]
@@ -26,19 +24,19 @@ class Sweeper:
     def __init__(
         self,
         lobby: Lobby,
-        hub: Hub,
-        counters: Counters,
+        controller: Controller,
         *,
         session_max_seconds: float,
         interval: float = 1.0,
         wall: Callable[[], float],
+        every_pass: Callable[[], None] = lambda: None,
     ) -> None:
         self.lobby = lobby
-        self.hub = hub
-        self.counters = counters
+        self.controller = controller
         self.session_max_seconds = session_max_seconds
         self.interval = interval
         self.wall = wall
+        self.every_pass = every_pass
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -56,13 +54,12 @@ class Sweeper:
                 await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
 
     async def pass_once(self) -> None:
-        """One sweep: rematch, then expire."""
+        """One sweep: rematch, then expire (and the per-second chores, e.g. metrics)."""
+        self.every_pass()
         now = self.wall()
         ids = [new_session_id() for _ in range(PAIRS_PER_PASS)]
         for session in await self.lobby.rematch(now=now, session_ids=ids):
-            self.counters.matches += 1
-            self.hub.matched(session)
+            await self.controller.announce(session)
         for session in await self.lobby.expire(now=now, max_age=self.session_max_seconds):
-            self.counters.sessions_ended += 1
             reasons = {session.initiator: "time-limit", session.responder: "time-limit"}
-            self.hub.session_ended(session, reasons)
+            await self.controller.finish(session, reasons)

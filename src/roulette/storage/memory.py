@@ -29,11 +29,12 @@ class MemoryLobby:
       queued brings its exclusions in its next :class:`QueueEntry` (from the durable blocks).
     * :meth:`rematch` returns exactly ``policy.pairs(queue, now)[:len(session_ids)]``; the
       user who waited longer is the initiator.
+    * A join that would queue a user beyond ``max_queue`` fails; one that pairs never does.
+    * :meth:`stats` leaves out chains with nobody queued.
 
     Args:
         policy: the matching rules.
-        max_queue: the most users queued at once, over all lanes; beyond it a join that
-            would queue raises ``Unavailable(code="queue_full")``.
+        max_queue: the most users queued at once, over all lanes.
     """
 
     def __init__(self, policy: MatchPolicy, *, max_queue: int = 100_000) -> None:
@@ -69,14 +70,15 @@ class MemoryLobby:
         if entry.address in self._session_of:
             raise Conflict("end the current session before joining", code="already_in_session")
         self._check_new_ids([session_id])
-        if entry.address not in self._lane_of and len(self._lane_of) >= self._max_queue:
-            raise Unavailable("the queue is full; try again later", code="queue_full")
         self._dequeue(entry.address)
         line = self._lines.get(entry.lane)
         candidate = line.best_for(entry, now) if line is not None else None
         if candidate is None:
-            self._enqueue(entry)
-            return Queued(position=self._line(entry.lane).position(entry.address) or 0)
+            # Checked last: a user who pairs at once shrinks a full queue. Nothing has changed
+            # yet for a new user, and a re-joining one just freed its own place.
+            if len(self._lane_of) >= self._max_queue:
+                raise Unavailable("the queue is full; try again later", code="queue_full")
+            return Queued(position=self._enqueue(entry))
         self._dequeue(candidate.address)
         return Paired(self._start(session_id, candidate, entry, now))
 
@@ -126,9 +128,10 @@ class MemoryLobby:
             InvalidState: an id is repeated or names a live session.
         """
         self._check_new_ids(session_ids)
-        # Every other queued user was offered the whole lane when it joined and nothing that
-        # could make it acceptable has changed since, so sweeping from these starters gives
-        # exactly the result of sweeping from everyone (``policy.pairs``).
+        # Each queued pair was unacceptable when the later of the two joined. Only time (an
+        # interest window opening, and the older one's opens first) or an unblock can change
+        # that, so every user with an acceptable later partner is a starter, and sweeping from
+        # the starters gives exactly ``policy.pairs`` of the whole queue.
         starters = sorted(self._rematch_starters(now), key=waiting_order)
         made = sweep(self._lines, starters, now, limit=len(session_ids))
         sessions = []
@@ -136,7 +139,7 @@ class MemoryLobby:
             for user in (older, younger):
                 del self._lane_of[user.address]
                 self._unblocked.discard(user.address)
-            sessions.append(self._start(session_id, younger, older, now))
+            sessions.append(self._start(session_id, older, younger, now))
         self._drop_empty_lines()
         return sessions
 
@@ -168,12 +171,15 @@ class MemoryLobby:
     def _line(self, lane: Lane) -> WaitingLine:
         return self._lines[lane]
 
-    def _enqueue(self, entry: QueueEntry) -> None:
+    def _enqueue(self, entry: QueueEntry) -> int:
         line = self._lines.get(entry.lane)
         if line is None:
             line = self._lines[entry.lane] = WaitingLine(self._policy)
         line.add(entry)
         self._lane_of[entry.address] = entry.lane
+        position = line.position(entry.address)
+        assert position is not None, "a user just queued has a place"
+        return position
 
     def _dequeue(self, address: Address) -> QueueEntry | None:
         lane = self._lane_of.pop(address, None)
@@ -209,8 +215,8 @@ class MemoryLobby:
             chosen.update((e.address, e) for e in line.waited_out(now))
         for address in self._unblocked:
             entry = self._line(self._lane_of[address]).get(address)
-            if entry is not None:
-                chosen[address] = entry
+            assert entry is not None, "unblocked users are queued users"
+            chosen[address] = entry
         return chosen.values()
 
     # ------------------------------------------------------------ sessions

@@ -16,6 +16,7 @@ from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId
 __all__ = [
     "BanRecord",
     "BlockRecord",
+    "EndedSession",
     "Bus",
     "Lobby",
     "LobbyStats",
@@ -23,6 +24,7 @@ __all__ = [
     "NonceStore",
     "Paired",
     "Queued",
+    "SessionHistory",
     "TokenFamilies",
     "WorkerInfo",
     "WorkerRegistry",
@@ -272,4 +274,25 @@ class TokenFamilies(Protocol):
 
     async def is_active(self, family_id: str, *, now: float) -> bool:
         """True when the family exists, is not revoked and has not expired."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EndedSession:
+    """A session from history: who met, when, and why it ended."""
+
+    session: Session
+    ended_at: float
+    reason: str
+
+
+class SessionHistory(Protocol):
+    """Every session, durable: for moderation (reports name a session) and tips after the end."""
+
+    async def record_end(self, session: Session, *, ended_at: float, reason: str) -> None:
+        """Write the finished session (idempotent: a second call keeps the first record)."""
+        ...
+
+    async def ended(self, session_id: SessionId) -> EndedSession | None:
+        """The finished session with this id, if it is in the history."""
         ...

@@ -14,7 +14,7 @@ from roulette.storage.sql.database import (
     upgrade,
 )
 from roulette.storage.sql.moderation import SqlModeration
-from roulette.storage.sql.schema import metadata
+from roulette.storage.sql.schema import declared_metadata, metadata
 from roulette.storage.sql.tokens import SqlTokenFamilies
 
 __all__ = [
@@ -24,6 +24,7 @@ __all__ = [
     "connect",
     "create_engine",
     "current_revision",
+    "declared_metadata",
     "head_revision",
     "metadata",
     "upgrade",

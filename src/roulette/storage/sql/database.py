@@ -1,7 +1,7 @@
 """Engines, migrations and transactions for the durable store (SQLite or PostgreSQL).
 
-Every store opens its connections through :func:`begin` or :func:`connect`, so that an outage
-of the database reaches the caller as one error, :class:`~roulette.errors.Unavailable` (503).
+Stores open connections through :func:`begin` or :func:`connect`, which turn driver failures
+into the service's errors: an outage is :class:`~roulette.errors.Unavailable` (503).
 """
 
 from __future__ import annotations
@@ -124,6 +124,7 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
     Raises:
         Unavailable: the database is unreachable, overloaded or not migrated.
+        BadRequest: a parameter the database refuses (PostgreSQL: a NUL character).
     """
     try:
         async with engine.connect() as connection:
@@ -188,6 +189,7 @@ async def upgrade(url: str) -> None:
     Safe when several processes start at once: the migration environment first takes a lock
     held until its commit (PostgreSQL: an advisory lock; SQLite: the write lock), so the
     others wait and then find nothing to do.
+
     Alembic drives one migration at a time per process (its ``context`` is module-global), so
     call this once per process, at start-up.
 

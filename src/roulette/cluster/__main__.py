@@ -1,0 +1,39 @@
+"""``python -m roulette.cluster``: run the cluster until ``roulette cluster`` exists in the CLI.
+
+Its only options tune liveness deadlines (tests use short ones); everything else comes from
+the environment through :meth:`Config.from_env`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from roulette.cluster.node import BOOT_TIMEOUT, EXIT_CONFIG, HEARTBEAT_TIMEOUT, run_cluster
+from roulette.config import Config
+from roulette.errors import ConfigError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the options, read the settings, run the cluster; returns the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m roulette.cluster", description=__doc__)
+    parser.add_argument("--heartbeat-timeout", type=float, default=HEARTBEAT_TIMEOUT)
+    parser.add_argument("--boot-timeout", type=float, default=BOOT_TIMEOUT)
+    args = parser.parse_args(argv)
+    try:
+        config = Config.from_env()
+    except ConfigError as exc:
+        print(f"roulette cluster: {exc.message}", file=sys.stderr)
+        return EXIT_CONFIG
+    logging.basicConfig(
+        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    return run_cluster(
+        config, heartbeat_timeout=args.heartbeat_timeout, boot_timeout=args.boot_timeout
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+"""One worker child process as the supervisor holds it: its Popen, its heartbeat pipe, its state.
+
+The parent binds the listening sockets once (:class:`Listeners`); every worker inherits the same
+two file descriptors, so the kernel spreads new connections over whoever calls ``accept``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from roulette.cluster.policy import WorkerState, WorkerView
+
+__all__ = ["LISTEN_BACKLOG", "Listeners", "WorkerProcess", "spawn_worker"]
+
+LISTEN_BACKLOG = 4096
+"""Connections the kernel queues while every worker is busy or restarting."""
+
+MAX_HEARTBEAT_BUFFER = 65_536
+"""A worker writes ~200-byte lines; anything longer is garbage and is dropped."""
+
+
+@dataclass
+class Listeners:
+    """The HTTP and WebSocket listening sockets every worker shares."""
+
+    http: socket.socket
+    ws: socket.socket
+
+    @classmethod
+    def bind(cls, host: str, port: int, ws_port: int) -> Listeners:
+        """Bind both ports (0 = any free port).
+
+        Raises:
+            OSError: a port is taken or the address is not ours.
+        """
+        http = _listen(host, port)
+        try:
+            ws = _listen(host, ws_port)
+        except OSError:
+            http.close()
+            raise
+        return cls(http, ws)
+
+    @property
+    def ports(self) -> tuple[int, int]:
+        """The bound (HTTP, WebSocket) ports."""
+        return self.http.getsockname()[1], self.ws.getsockname()[1]
+
+    def close(self) -> None:
+        """Close the parent's copies; workers' copies keep serving until they exit."""
+        self.http.close()
+        self.ws.close()
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
+
+
+@dataclass(eq=False)
+class WorkerProcess:
+    """A spawned worker and what its heartbeats said (times are monotonic seconds)."""
+
+    slot: int
+    worker_id: str
+    popen: subprocess.Popen[bytes]
+    heartbeat_fd: int
+    started_at: float
+    state: WorkerState = WorkerState.STARTING
+    last_heartbeat: float | None = None
+    stopping_since: float | None = None
+    connections: int = 0
+    counters: dict[str, int] = field(default_factory=dict)
+    _pending: bytes = b""
+
+    @property
+    def pid(self) -> int:
+        """The child's process id."""
+        return self.popen.pid
+
+    @property
+    def ever_ready(self) -> bool:
+        """True once a heartbeat arrived: the worker booted and its loop runs."""
+        return self.last_heartbeat is not None
+
+    def view(self) -> WorkerView:
+        """The immutable snapshot :func:`~roulette.cluster.policy.reconcile` reads."""
+        return WorkerView(
+            pid=self.pid,
+            slot=self.slot,
+            state=self.state,
+            started_at=self.started_at,
+            last_heartbeat=self.last_heartbeat,
+            stopping_since=self.stopping_since,
+        )
+
+    def read_heartbeats(self, now: float) -> bool:
+        """Consume what the pipe holds; returns False at end of file (the child is gone)."""
+        try:
+            chunk = os.read(self.heartbeat_fd, MAX_HEARTBEAT_BUFFER)
+        except BlockingIOError:
+            return True
+        except OSError:
+            return False
+        if not chunk:
+            return False
+        *lines, self._pending = (self._pending + chunk).split(b"\n")
+        if len(self._pending) > MAX_HEARTBEAT_BUFFER:
+            self._pending = b""
+        for line in lines:
+            self._beat(line, now)
+        return True
+
+    def _beat(self, line: bytes, now: float) -> None:
+        try:
+            beat = json.loads(line)
+        except ValueError:
+            return
+        if not isinstance(beat, dict):
+            return
+        self.last_heartbeat = now
+        if self.state is WorkerState.STARTING:
+            self.state = WorkerState.READY
+        connections = beat.get("connections")
+        if isinstance(connections, int):
+            self.connections = connections
+        counters = beat.get("counters")
+        if isinstance(counters, dict):
+            self.counters = {k: v for k, v in counters.items() if isinstance(v, int)}
+
+    def terminate(self, now: float) -> None:
+        """SIGTERM: drain and exit. The stop deadline starts now."""
+        if self.state in (WorkerState.STOPPING, WorkerState.KILLED):
+            return
+        self.state = WorkerState.STOPPING
+        self.stopping_since = now
+        self._signal(signal.SIGTERM)
+
+    def kill(self) -> None:
+        """SIGKILL: it works on a stopped (SIGSTOP) process too."""
+        self.state = WorkerState.KILLED
+        self._signal(signal.SIGKILL)
+
+    def _signal(self, sig: signal.Signals) -> None:
+        # The child may have exited since the last reap; the next reap will see it.
+        with contextlib.suppress(ProcessLookupError):
+            self.popen.send_signal(sig)
+
+    def close(self) -> None:
+        """Release the heartbeat pipe (after the child was reaped)."""
+        with contextlib.suppress(OSError):
+            os.close(self.heartbeat_fd)
+
+
+def spawn_worker(
+    *,
+    slot: int,
+    worker_id: str,
+    listeners: Listeners,
+    env: Mapping[str, str],
+    now: float,
+) -> WorkerProcess:
+    """Start ``python -m roulette worker`` with the shared sockets and a heartbeat pipe.
+
+    Raises:
+        OSError: the process could not be created (out of memory, pids or file descriptors).
+    """
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(read_fd, False)
+    http_fd, ws_fd = listeners.http.fileno(), listeners.ws.fileno()
+    command = [sys.executable, "-m", "roulette", "worker", "--worker-id", worker_id]
+    command += ["--http-fd", str(http_fd), "--ws-fd", str(ws_fd), "--heartbeat-fd", str(write_fd)]
+    try:
+        popen = subprocess.Popen(command, env=dict(env), pass_fds=(http_fd, ws_fd, write_fd))
+    except OSError:
+        os.close(read_fd)
+        raise
+    finally:
+        # Only the child writes: its exit then reads as end of file here, waking the loop.
+        os.close(write_fd)
+    return WorkerProcess(slot, worker_id, popen, read_fd, now)

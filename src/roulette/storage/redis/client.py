@@ -1,0 +1,129 @@
+"""The Redis client: built once from :class:`~roulette.config.RedisSettings`, and the one
+place a Redis failure turns into our :class:`~roulette.errors.Unavailable`.
+
+Standalone (``REDIS_URL``), Sentinel (``REDIS_SENTINELS`` + ``REDIS_SENTINEL_MASTER``) and
+Redis Cluster (``REDIS_CLUSTER_ENABLED`` + ``REDIS_CLUSTER_NODES``) give one client type to
+the stores. A call retries on its own, briefly: redis-py follows MOVED/ASK and reloads the
+cluster's slot map, and a lost connection is retried with jittered exponential backoff, so a
+failing Redis answers within about 3 s. After that the store fails closed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, TypeAlias
+from urllib.parse import urlsplit
+
+from redis.asyncio import Redis, RedisCluster
+from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.retry import Retry
+from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisClusterException, RedisError
+
+from roulette.config import RedisSettings
+from roulette.errors import ConfigError, Unavailable
+
+__all__ = [
+    "CONNECT_TIMEOUT_SECONDS",
+    "MAX_CONNECTIONS",
+    "RETRIES",
+    "SOCKET_TIMEOUT_SECONDS",
+    "RedisClient",
+    "close",
+    "connect",
+    "unavailable_on_failure",
+]
+
+RedisClient: TypeAlias = "Redis | RedisCluster"
+"""What every Redis store takes: a standalone or Sentinel-managed client, or a cluster one."""
+
+CONNECT_TIMEOUT_SECONDS = 0.5
+SOCKET_TIMEOUT_SECONDS = 0.8
+RETRIES = 2
+"""Retries after the first attempt. With the timeouts above and backoff capped at 0.5 s, a
+call against an unreachable Redis gives up after at most about 3 s (refused: well under 1 s)."""
+
+MAX_CONNECTIONS = 1024
+"""Per cluster node. The async cluster client fails at once, not waits, when its pool is
+empty, so it must cover every call a process has in flight (a burst of joins)."""
+
+
+def _retry() -> Retry:
+    # A fresh object per client: redis-py keeps backoff state inside it.
+    return Retry(ExponentialWithJitterBackoff(cap=0.5, base=0.1), RETRIES)
+
+
+def connect(settings: RedisSettings) -> RedisClient:
+    """Build the client ``settings`` select; it connects lazily, on the first command.
+
+    Cluster mode wins over Sentinel, which wins over a plain URL. A cluster needs no URL:
+    ``REDIS_CLUSTER_NODES`` names the startup nodes (falling back to the URL's host).
+
+    Args:
+        settings: where shared state lives.
+
+    Returns:
+        A client; hand it to the Redis stores and :func:`close` it at shutdown.
+
+    Raises:
+        ConfigError: no Redis mode is configured, or cluster mode has no node to start from.
+    """
+    timeouts: dict[str, Any] = {
+        "socket_connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "socket_timeout": SOCKET_TIMEOUT_SECONDS,
+    }
+    if settings.cluster_enabled:
+        nodes = [ClusterNode(host, port) for host, port in _cluster_nodes(settings)]
+        return RedisCluster(
+            startup_nodes=nodes, retry=_retry(), max_connections=MAX_CONNECTIONS, **timeouts
+        )
+    if settings.sentinels:
+        sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
+            list(settings.sentinels), sentinel_kwargs=timeouts, **timeouts
+        )
+        client: Redis = sentinel.master_for(settings.sentinel_master, retry=_retry(), **timeouts)
+        return client
+    if settings.url:
+        return Redis.from_url(settings.url, retry=_retry(), **timeouts)
+    raise ConfigError("set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_ENABLED", code="no_redis")
+
+
+def _cluster_nodes(settings: RedisSettings) -> tuple[tuple[str, int], ...]:
+    if settings.cluster_nodes:
+        return settings.cluster_nodes
+    if settings.url:
+        url = urlsplit(settings.url)
+        return ((url.hostname or "localhost", url.port or 6379),)
+    raise ConfigError(
+        "REDIS_CLUSTER_ENABLED needs REDIS_CLUSTER_NODES (host:port,...) or REDIS_URL",
+        code="no_redis",
+    )
+
+
+async def close(client: RedisClient) -> None:
+    """Close ``client`` and its connections (and the Sentinel connections behind it)."""
+    await client.aclose()
+    pool = getattr(client, "connection_pool", None)
+    if isinstance(pool, SentinelConnectionPool):
+        await pool.sentinel_manager.aclose()
+
+
+@contextmanager
+def unavailable_on_failure() -> Iterator[None]:
+    """Turn any Redis failure inside the block into ``Unavailable("state_unavailable")``.
+
+    Connection loss, timeouts, CLUSTERDOWN, TRYAGAIN, a read-only replica mid-failover or an
+    uncovered slot all mean the same to a caller: shared state cannot be trusted right now,
+    so fail closed with a clear error rather than guess (issue 3, "Redis unreachable").
+
+    Raises:
+        Unavailable: code ``state_unavailable``, chained to the Redis error for the log.
+    """
+    try:
+        yield
+    except (RedisError, RedisClusterException) as error:
+        raise Unavailable(
+            "shared state is unreachable; try again shortly", code="state_unavailable"
+        ) from error
