@@ -87,6 +87,7 @@ class _Handler(BaseHTTPRequestHandler):
     server: ManagementServer
     protocol_version = "HTTP/1.1"
     server_version = "roulette-cluster"
+    sys_version = ""  # no Python version in the Server header
 
     def do_GET(self) -> None:
         if not self._authorized():

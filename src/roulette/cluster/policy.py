@@ -30,6 +30,7 @@ __all__ = [
     "ExitKind",
     "Kill",
     "Retire",
+    "SlotHistory",
     "Spawn",
     "Stop",
     "Timeouts",
@@ -150,6 +151,20 @@ class Retire:
 
 
 Action = Spawn | Stop | Kill | Retire
+
+
+@dataclass(frozen=True, slots=True)
+class SlotHistory:
+    """The restart history of one slot: how often, the last backoff, when it may start again."""
+
+    restarts: int = 0
+    delay: float | None = None
+    restart_at: float = 0.0
+
+    def after_failure(self, uptime: float, now: float) -> SlotHistory:
+        """The history once a worker that ran ``uptime`` seconds died (or failed to start)."""
+        delay = next_delay(self.delay, uptime)
+        return SlotHistory(self.restarts + 1, delay, now + delay)
 
 
 def next_delay(previous: float | None, uptime: float) -> float:

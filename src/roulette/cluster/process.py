@@ -15,8 +15,9 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
-from roulette.cluster.policy import WorkerState, WorkerView
+from roulette.cluster.policy import SlotHistory, WorkerState, WorkerView
 
 __all__ = ["LISTEN_BACKLOG", "Listeners", "WorkerProcess", "spawn_worker"]
 
@@ -101,6 +102,21 @@ class WorkerProcess:
             last_heartbeat=self.last_heartbeat,
             stopping_since=self.stopping_since,
         )
+
+    def describe(self, now: float, wall: float, history: SlotHistory) -> dict[str, Any]:
+        """One entry of ``GET /cluster/status`` (``now`` monotonic, ``wall`` epoch seconds)."""
+        beat = self.last_heartbeat
+        return {
+            "id": self.slot,
+            "workerId": self.worker_id,
+            "pid": self.pid,
+            "state": self.state.value,
+            "uptime": round(now - self.started_at, 3),
+            "restarts": history.restarts,
+            "backoff": None if history.delay is None else round(history.delay, 3),
+            "connections": self.connections,
+            "lastHeartbeat": None if beat is None else round(wall - (now - beat), 3),
+        }
 
     def read_heartbeats(self, now: float) -> bool:
         """Consume what the pipe holds; returns False at end of file (the child is gone)."""

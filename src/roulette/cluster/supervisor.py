@@ -21,7 +21,6 @@ import sys
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -30,7 +29,7 @@ from prometheus_client import multiprocess
 
 from roulette.cluster import policy
 from roulette.cluster.channel import Command, Reply, SetCount, WakePipe
-from roulette.cluster.policy import Action, ExitKind, Kill, Retire, Spawn, Stop, WorkerState
+from roulette.cluster.policy import ExitKind, SlotHistory, WorkerState
 from roulette.cluster.process import Listeners, WorkerProcess, spawn_worker
 
 __all__ = ["EXIT_CRASH_LOOP", "SIGNALS", "Supervisor"]
@@ -46,15 +45,6 @@ TICK = 0.25
 
 MAX_PENDING_SIGNALS = 16
 """Signals beyond this, arriving faster than one pass handles them, are dropped."""
-
-
-@dataclass
-class _Slot:
-    """The restart history of one numbered place for a worker."""
-
-    restarts: int = 0
-    delay: float | None = None
-    restart_at: float = 0.0
 
 
 class Supervisor:
@@ -104,7 +94,7 @@ class Supervisor:
         self.crash_window = crash_window
         self.clock = clock
         self.workers: dict[int, WorkerProcess] = {}
-        self.slots: dict[int, _Slot] = {}
+        self.slots: dict[int, SlotHistory] = {}
         self.roll: list[int] = []
         self.failures: tuple[float, ...] = ()
         self.exit_code: int | None = None
@@ -136,10 +126,10 @@ class Supervisor:
             self._selector.close()
 
     def run_pass(self) -> None:
-        """One pass: signals and commands, reap, then reconcile."""
+        """One pass: signals and commands, reap, reconcile, then answer the commands."""
         while self._signals:
             self._dispatch(self._signals.popleft())
-        self._serve_commands()
+        answered = self._take_commands()
         now = self.clock()
         self.reap(now)
         restart_at = {slot: s.restart_at for slot, s in self.slots.items()}
@@ -149,6 +139,9 @@ class Supervisor:
         )
         for action in actions:
             self._apply(action, now)
+        # Answer after reconciling, so a reply shows the stops and spawns a change caused.
+        for command, reply in answered:
+            command.reply.put_nowait(reply or Reply(200, self.status()))
 
     # -- signals: the handler only enqueues; the loop dispatches by name ---------------------
 
@@ -201,9 +194,8 @@ class Supervisor:
         if self.is_draining:
             return self.desired
         self.desired = max(policy.MIN_WORKERS, min(count, self.max_workers))
-        for slot in [s for s in self.slots if s > self.desired]:
-            if not any(w.slot == slot for w in self.workers.values()):
-                del self.slots[slot]
+        for slot in list(self.slots):
+            self._drop_slot_if_unused(slot)
         log.info("desired_workers count=%d", self.desired)
         return self.desired
 
@@ -221,15 +213,17 @@ class Supervisor:
 
     # -- management commands ------------------------------------------------------------------
 
-    def _serve_commands(self) -> None:
+    def _take_commands(self) -> list[tuple[Command, Reply | None]]:
+        """Carry out queued commands; None stands for "reply with the status after the pass"."""
+        taken: list[tuple[Command, Reply | None]] = []
         while True:
             try:
                 command = self.commands.get_nowait()
             except queue.Empty:
-                return
-            command.reply.put_nowait(self._answer(command))
+                return taken
+            taken.append((command, self._carry_out(command)))
 
-    def _answer(self, command: Command) -> Reply:
+    def _carry_out(self, command: Command) -> Reply | None:
         if isinstance(command, SetCount):
             if self.is_draining:
                 return Reply.error(409, "draining", "the cluster is shutting down")
@@ -237,13 +231,17 @@ class Supervisor:
                 message = f"more than {self.max_workers} worker(s) needs Redis (REDIS_URL)"
                 return Reply.error(409, "needs_shared_state", message)
             self.set_desired(command.count)
-        return Reply(200, self.status())
+        return None
 
     def status(self) -> dict[str, Any]:
         """The management view: desired count and one entry per worker process."""
         now, wall = self.clock(), time.time()
-        state = "draining" if self.is_draining else "rolling" if self.roll else "running"
-        workers = [self._describe(w, now, wall) for w in sorted(self.workers.values(), key=_order)]
+        rolling = self.roll or any(w.state is WorkerState.RETIRING for w in self.workers.values())
+        state = "draining" if self.is_draining else "rolling" if rolling else "running"
+        workers = [
+            w.describe(now, wall, self.slots.get(w.slot, SlotHistory()))
+            for w in sorted(self.workers.values(), key=_order)
+        ]
         waiting = [
             {"id": n, "restarts": s.restarts, "restartIn": round(s.restart_at - now, 3)}
             for n, s in sorted(self.slots.items())
@@ -257,21 +255,6 @@ class Supervisor:
             "waiting": waiting,
         }
 
-    def _describe(self, worker: WorkerProcess, now: float, wall: float) -> dict[str, Any]:
-        slot = self.slots.get(worker.slot, _Slot())
-        beat = worker.last_heartbeat
-        return {
-            "id": worker.slot,
-            "workerId": worker.worker_id,
-            "pid": worker.pid,
-            "state": worker.state.value,
-            "uptime": round(now - worker.started_at, 3),
-            "restarts": slot.restarts,
-            "backoff": slot.delay,
-            "connections": worker.connections,
-            "lastHeartbeat": None if beat is None else round(wall - (now - beat), 3),
-        }
-
     # -- reap, apply -----------------------------------------------------------------------------
 
     def reap(self, now: float) -> None:
@@ -282,16 +265,22 @@ class Supervisor:
                 continue
             self._forget(worker)
             kind = policy.classify_exit(worker.state, returncode, ever_ready=worker.ever_ready)
-            log_at = logging.INFO if kind is ExitKind.EXPECTED else logging.WARNING
             log.log(
-                log_at,
+                logging.INFO if kind is ExitKind.EXPECTED else logging.WARNING,
                 "worker_exited slot=%d pid=%d code=%d kind=%s uptime=%.2f",
                 *(worker.slot, worker.pid, returncode, kind.value, now - worker.started_at),
             )
-            if kind is not ExitKind.EXPECTED and not self.is_draining:
+            if kind is ExitKind.EXPECTED:
+                self._drop_slot_if_unused(worker.slot)
+            elif not self.is_draining:
                 self._schedule_restart(worker, now)
                 if kind is ExitKind.BOOT_FAILURE:
                     self._count_boot_failure(now)
+
+    def _drop_slot_if_unused(self, slot: int) -> None:
+        """Forget the history of a slot scaled away, once its last worker is gone."""
+        if slot > self.desired and not any(w.slot == slot for w in self.workers.values()):
+            self.slots.pop(slot, None)
 
     def _forget(self, worker: WorkerProcess) -> None:
         with contextlib.suppress(KeyError, ValueError):
@@ -306,10 +295,8 @@ class Supervisor:
             multiprocess.mark_process_dead(worker.pid, str(self.metrics_dir))  # type: ignore[no-untyped-call]
 
     def _schedule_restart(self, worker: WorkerProcess, now: float) -> None:
-        slot = self.slots.setdefault(worker.slot, _Slot())
-        slot.restarts += 1
-        slot.delay = policy.next_delay(slot.delay, now - worker.started_at)
-        slot.restart_at = now + slot.delay
+        history = self.slots.get(worker.slot, SlotHistory())
+        self.slots[worker.slot] = history.after_failure(now - worker.started_at, now)
 
     def _count_boot_failure(self, now: float) -> None:
         self.failures = policy.recent_failures((*self.failures, now), now, self.crash_window)
@@ -317,12 +304,7 @@ class Supervisor:
             return
         self.failures = ()
         if self.roll or any(w.state is WorkerState.RETIRING for w in self.workers.values()):
-            # New code that cannot boot must not take the node down: keep the old workers.
-            log.error("rolling_restart_aborted reason=crash-loop")
-            for worker in self.workers.values():
-                if worker.state is WorkerState.RETIRING:
-                    worker.state = WorkerState.READY
-            self.roll = []
+            self._abort_roll()
             return
         message = (
             f"workers crash-loop at boot ({self.crash_limit} failed boots within "
@@ -332,34 +314,43 @@ class Supervisor:
         print(f"roulette cluster: {message}", file=sys.stderr, flush=True)
         self.begin_drain(EXIT_CRASH_LOOP, "crash-loop")
 
-    def _apply(self, action: Action, now: float) -> None:
-        if isinstance(action, Spawn):
+    def _abort_roll(self) -> None:
+        """New code that cannot boot must not take the node down: keep the old workers."""
+        log.error("rolling_restart_aborted reason=crash-loop")
+        kept = {w.slot for w in self.workers.values() if w.state is WorkerState.RETIRING}
+        for worker in list(self.workers.values()):
+            if worker.state is WorkerState.RETIRING:
+                worker.state = WorkerState.READY
+            elif worker.slot in kept and worker.state is WorkerState.STARTING:
+                worker.terminate(self.clock())  # one worker per slot: the old one serves
+        self.roll = []
+
+    def _apply(self, action: policy.Action, now: float) -> None:
+        if isinstance(action, policy.Spawn):
             self._spawn(action.slot, now)
             return
         worker = self.workers[action.pid]
-        if isinstance(action, Kill):
+        if isinstance(action, policy.Kill):
             log.warning(
                 "worker_killed slot=%d pid=%d reason=%s", *(worker.slot, worker.pid, action.reason)
             )
             worker.kill()
-        elif isinstance(action, Stop):
+        elif isinstance(action, policy.Stop):
             worker.terminate(now)
-        elif isinstance(action, Retire):
+        elif isinstance(action, policy.Retire):
             worker.state = WorkerState.RETIRING
             self.roll.remove(worker.pid)
 
     def _spawn(self, slot: int, now: float) -> None:
         worker_id = f"{self.node_id}-{slot}.{next(self._generation)}"
-        self.slots.setdefault(slot, _Slot())
+        self.slots.setdefault(slot, SlotHistory())
         try:
             worker = spawn_worker(
                 slot=slot, worker_id=worker_id, listeners=self.listeners, env=self.env, now=now
             )
         except OSError as exc:
             log.error("worker_spawn_failed slot=%d error=%s", slot, exc)
-            state = self.slots[slot]
-            state.delay = policy.next_delay(state.delay, 0.0)
-            state.restart_at = now + state.delay
+            self.slots[slot] = self.slots[slot].after_failure(0.0, now)
             return
         self.workers[worker.pid] = worker
         self._selector.register(worker.heartbeat_fd, selectors.EVENT_READ, worker)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from roulette.auth.tokens import TokenClaims
     from roulette.gateway.context import GatewayContext
 
-__all__ = ["Authenticate", "Closed", "Connection"]
+__all__ = ["Authenticate", "Closed", "Connection", "GraceExpired"]
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,26 @@ class Closed:
     __slots__ = ()
 
 
-ControlOp = m.JoinQueue | m.LeaveQueue | m.Next | m.EndSession | m.Reconnect | Authenticate | Closed
+class GraceExpired:
+    """Internal control op: the peer did not come back within the reconnect grace period."""
+
+    __slots__ = ("epoch", "session_id")
+
+    def __init__(self, session_id: SessionId, epoch: int) -> None:
+        self.session_id = session_id
+        self.epoch = epoch
+
+
+ControlOp = (
+    m.JoinQueue
+    | m.LeaveQueue
+    | m.Next
+    | m.EndSession
+    | m.Reconnect
+    | Authenticate
+    | Closed
+    | GraceExpired
+)
 
 
 class Connection(WSListener):
@@ -61,6 +80,7 @@ class Connection(WSListener):
 
     __slots__ = (
         "_fragments",
+        "_grace_timer",
         "_idle_timer",
         "address",
         "busy",
@@ -70,6 +90,7 @@ class Connection(WSListener):
         "limiter",
         "next_cooldown",
         "peer",
+        "peer_gone",
         "pending",
         "phase",
         "session",
@@ -92,6 +113,8 @@ class Connection(WSListener):
         self.transport: WSTransport | None = None
         self._fragments: bytearray | None = None
         self._idle_timer: asyncio.TimerHandle | None = None
+        self._grace_timer: asyncio.TimerHandle | None = None
+        self.peer_gone = False
 
     # ------------------------------------------------------------ picows callbacks
 
@@ -125,6 +148,7 @@ class Connection(WSListener):
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         self._cancel_idle_timer()
+        self._cancel_grace_timer()
         self.ctx.metrics.connections_closed += 1
         self.submit(Closed())
 
@@ -189,7 +213,8 @@ class Connection(WSListener):
         frame = m.encode(
             m.RelayOut(type=kind, sessionId=session.id, sender=self.address, data=msg.data)
         )
-        self.ctx.route(self.peer, session, frame)
+        if not self.ctx.hub.relay(self.peer, session, frame):
+            self.ctx.metrics.relay_dropped += 1
 
     def _relay_chat(self, msg: m.Chat) -> None:
         session = self.session
@@ -197,7 +222,8 @@ class Connection(WSListener):
             self._not_in_session(msg.session_id)
             return
         frame = m.encode(m.ChatOut(session_id=session.id, sender=self.address, text=msg.text))
-        self.ctx.route(self.peer, session, frame)
+        if not self.ctx.hub.relay(self.peer, session, frame):
+            self.ctx.metrics.relay_dropped += 1
 
     def _not_in_session(self, session_id: str) -> None:
         self.send(m.Error(code="not_in_session", message=f"you are not in session {session_id!r}"))
@@ -247,27 +273,48 @@ class Connection(WSListener):
         if self.phase is Phase.CLOSED:
             return
         self._cancel_idle_timer()
+        self._cancel_grace_timer()
         self.move(Event.MATCHED)
-        self.session = session
-        self.peer = session.peer_of(self.address)
+        self.session, self.peer, self.peer_gone = session, session.peer_of(self.address), False
         self.send(self.ctx.match_found(session, self.address, peer_name))
 
+    def on_resumed(self, session: Session) -> None:
+        """This socket took over its user's session after a reconnect."""
+        self._cancel_idle_timer()
+        self.move(Event.MATCHED)
+        self.session, self.peer, self.peer_gone = session, session.peer_of(self.address), False
+        self.send(m.SessionResumed(session_id=session.id, peer_id=self.peer))
+
+    def on_peer_resumed(self, session: Session) -> None:
+        """The peer came back (maybe on another worker): relay to where it is now."""
+        if self.session_id != session.id:
+            return
+        self._cancel_grace_timer()
+        self.session, self.peer_gone = session, False
+        self.send(m.SessionResumed(session_id=session.id, peer_id=session.peer_of(self.address)))
+
     def on_session_ended(self, session_id: SessionId, reason: str) -> None:
-        """The session ended (skip, end, time limit, ban)."""
+        """The session ended (skip, end, time limit, ban, the peer never came back)."""
         if self.session_id == session_id:
-            self.session, self.peer = None, None
+            self._cancel_grace_timer()
+            self.session, self.peer, self.peer_gone = None, None, False
             self.move(Event.SESSION_ENDED)
         self.send(m.SessionEnded(session_id=session_id, reason=reason))
 
-    def on_peer_disconnected(self, session_id: SessionId) -> None:
-        """The peer's socket closed; the session is over for us too."""
-        if self.session_id == session_id:
-            self.session, self.peer = None, None
-            self.move(Event.SESSION_ENDED)
+    def on_peer_disconnected(self, session_id: SessionId, epoch: int) -> None:
+        """The peer's socket closed: wait for it to resume, or end after the grace period."""
+        if self.session_id != session_id or self.peer_gone:
+            return
+        self.peer_gone = True
         self.send(m.PeerDisconnected(session_id=session_id))
+        grace = self.ctx.config.reconnect_grace_seconds
+        self._grace_timer = asyncio.get_running_loop().call_later(
+            grace, self.submit, GraceExpired(session_id, epoch)
+        )
 
     def on_closed(self) -> None:
         """The socket is gone; nothing more is sent or relayed to it."""
+        self._cancel_grace_timer()
         self.session, self.peer = None, None
         self.move(Event.CLOSED)
 
@@ -302,6 +349,11 @@ class Connection(WSListener):
         self._idle_timer = None
         if self.phase in (Phase.AUTHENTICATING, Phase.IDLE) and self.session is None:
             self.close(WSCloseCode.GOING_AWAY, "idle: never joined a queue")
+
+    def _cancel_grace_timer(self) -> None:
+        if self._grace_timer is not None:
+            self._grace_timer.cancel()
+            self._grace_timer = None
 
     def _cancel_idle_timer(self) -> None:
         if self._idle_timer is not None:

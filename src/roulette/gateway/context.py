@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +32,7 @@ class GatewayContext:
     metrics: Counters
     spawn_control: Callable[[Connection], None]
     ice_servers: list[dict[str, str | list[str]]] = field(default_factory=list)
+    resume_secret: bytes = b""
     monotonic: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
 
@@ -37,10 +41,10 @@ class GatewayContext:
         limits = self.config.limits
         return MessageLimiter(burst=limits.rate_burst, per_second=limits.rate_per_second)
 
-    def route(self, peer: Address, session: Session, frame: bytes) -> None:
-        """Deliver a relayed frame to ``peer`` (local fast path)."""
-        if not self.hub.relay(peer, session.id, frame):
-            self.metrics.relay_dropped += 1
+    def resume_token(self, session_id: str, address: Address) -> str:
+        """Proof, for a reconnecting socket, that ``address`` was in ``session_id``."""
+        mac = hmac.new(self.resume_secret, f"{session_id}:{address}".encode(), hashlib.sha256)
+        return base64.urlsafe_b64encode(mac.digest()[:18]).decode()
 
     def match_found(self, session: Session, me: Address, peer_name: str | None) -> m.MatchFound:
         """The ``match-found`` message for one user of ``session``."""
@@ -50,5 +54,6 @@ class GatewayContext:
             is_initiator=session.initiator == me,
             webrtc_config=m.WebRTCConfig(ice_servers=self.ice_servers),
             max_seconds=self.config.session_max_seconds,
+            resume_token=self.resume_token(session.id, me),
             peer_name=peer_name,
         )

@@ -7,6 +7,7 @@ happened so it can notify both users of a session.
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
@@ -18,15 +19,23 @@ from roulette.errors import (
     CLOSE_UNAUTHENTICATED,
     BadRequest,
     Conflict,
+    NotFound,
     PeerError,
     ServiceError,
 )
-from roulette.gateway.connection import Authenticate, Closed, Connection, ControlOp
+from roulette.gateway.connection import Authenticate, Closed, Connection, ControlOp, GraceExpired
 from roulette.gateway.context import GatewayContext
 from roulette.matchmaking.lifecycle import Phase
 from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId, WorkerId
 from roulette.protocol import messages as m
-from roulette.storage.ports import Lobby, Moderation, Paired, SessionHistory, TokenFamilies
+from roulette.storage.ports import (
+    Lobby,
+    Moderation,
+    Paired,
+    Queued,
+    SessionHistory,
+    TokenFamilies,
+)
 
 __all__ = ["CLOSE_REPLACED", "Controller", "GateCheck", "NameLookup", "new_session_id"]
 
@@ -96,8 +105,10 @@ class Controller:
             await self._next(conn)
         elif isinstance(op, m.EndSession):
             await self._end(conn, SessionId(op.session_id))
+        elif isinstance(op, GraceExpired):
+            await self._grace_expired(conn, op)
         else:
-            raise BadRequest("reconnect is not supported by this node", code="unsupported")
+            await self._reconnect(conn, op)
 
     async def _authenticate(self, conn: Connection) -> None:
         now = self.ctx.wall()
@@ -119,9 +130,11 @@ class Controller:
     async def join(self, conn: Connection, join: m.JoinQueue) -> None:
         """Queue the user, or pair them at once with a waiting candidate."""
         if conn.phase is Phase.PAIRED:
-            raise Conflict(
-                "already in a session; send next or end-session", code="already_in_session"
-            )
+            if not conn.peer_gone or conn.session_id is None:
+                raise Conflict(
+                    "already in a session; send next or end-session", code="already_in_session"
+                )
+            await self._end(conn, conn.session_id)  # the peer is gone: no need to wait for it
         if join.chain_id not in self.ctx.config.chain_ids:
             raise BadRequest(f"chain {join.chain_id} is not served here", code="chain_not_allowed")
         if join.queue is not None:
@@ -140,12 +153,26 @@ class Controller:
             excluded=await self.moderation.exclusions(conn.address),
             queue=join.queue,
         )
-        outcome = await self.lobby.join(entry, now=entry.enqueued_at, session_id=new_session_id())
+        outcome = await self._join_lobby(conn, entry)
         if isinstance(outcome, Paired):
             conn.on_queued(join, 1)
             await self.announce(outcome.session)
         else:
             conn.on_queued(join, outcome.position)
+
+    async def _join_lobby(self, conn: Connection, entry: QueueEntry) -> Queued | Paired:
+        try:
+            return await self.lobby.join(entry, now=entry.enqueued_at, session_id=new_session_id())
+        except Conflict:
+            # A session of this wallet's previous socket, waiting for a resume the user chose
+            # not to make: end it (the peer learns) and join as asked.
+            stale = await self.lobby.session_of(conn.address)
+            if stale is None or conn.phase is Phase.PAIRED:
+                raise
+            ended = await self.lobby.end_session(stale.id, by=conn.address)
+            if ended is not None:
+                await self.finish(ended, {ended.peer_of(conn.address): "peer-left"})
+            return await self.lobby.join(entry, now=entry.enqueued_at, session_id=new_session_id())
 
     async def announce(self, session: Session) -> None:
         """Tell both users of a new session, with their peers' display names if known."""
@@ -207,12 +234,45 @@ class Controller:
             await self._release(conn.address, held_session)
 
     async def _release(self, address: Address, session_id: SessionId | None) -> None:
-        """Free what a gone socket held: its queue entry and its session."""
+        """Free what a gone socket held: its queue entry; its session after the grace period.
+
+        With a grace period the session stays live so the user may resume it from a new
+        socket (``reconnect``); the peer hears ``peer-disconnected`` now, and its own socket
+        ends the session if nobody comes back in time.
+        """
         await self.lobby.leave(address)
         if session_id is None:
+            return
+        if self.ctx.config.reconnect_grace_seconds > 0:
+            session = await self.lobby.session(session_id)
+            if session is not None:
+                self.ctx.hub.peer_disconnected(session, address)
             return
         ended = await self.lobby.end_session(session_id, by=address)
         if ended is not None:
             self.ctx.metrics.sessions_ended += 1
             self.ctx.hub.peer_disconnected(ended, address)
             await self._remember(ended, "disconnected")
+
+    async def _grace_expired(self, conn: Connection, op: GraceExpired) -> None:
+        session = await self.lobby.session(op.session_id)
+        if session is None or session.epoch != op.epoch or conn.session_id != op.session_id:
+            return  # already ended, or resumed since
+        ended = await self.lobby.end_session(op.session_id, by=None)
+        if ended is not None:
+            await self.finish(ended, {conn.address: "peer-timeout"})
+
+    async def _reconnect(self, conn: Connection, op: m.Reconnect) -> None:
+        """Take over this wallet's session from a dropped socket (any worker)."""
+        expected = self.ctx.resume_token(op.session_id, conn.address)
+        if not hmac.compare_digest(expected, op.resume_token):
+            raise BadRequest("invalid resume token", code="invalid_resume_token")
+        if conn.phase is Phase.PAIRED:
+            raise Conflict("already in a session", code="already_in_session")
+        session = await self.lobby.rebind(
+            SessionId(op.session_id), conn.address, WorkerId(self.ctx.hub.worker_id)
+        )
+        if session is None:
+            raise NotFound("that session is over; join the queue", code="session_not_found")
+        conn.on_resumed(session)
+        self.ctx.hub.resumed(session, conn.address)

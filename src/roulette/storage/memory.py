@@ -9,10 +9,11 @@ from __future__ import annotations
 import heapq
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from roulette.errors import Conflict, InvalidState, Unavailable
 from roulette.matchmaking.policy import MatchPolicy, WaitingLine, sweep, waiting_order
-from roulette.matchmaking.records import Address, Lane, QueueEntry, Session, SessionId
+from roulette.matchmaking.records import Address, Lane, QueueEntry, Session, SessionId, WorkerId
 from roulette.storage.ports import LobbyStats, Paired, Queued
 
 __all__ = ["MemoryLobby", "MemoryNonceStore"]
@@ -102,6 +103,21 @@ class MemoryLobby:
     async def session(self, session_id: SessionId) -> Session | None:
         """A live session by id."""
         return self._sessions.get(session_id)
+
+    async def rebind(
+        self, session_id: SessionId, address: Address, worker: WorkerId
+    ) -> Session | None:
+        """Move ``address``'s end of a live session to ``worker``; the epoch grows by one."""
+        session = self._sessions.get(session_id)
+        if session is None or not session.has(address):
+            return None
+        moved = (
+            replace(session, initiator_worker=worker, epoch=session.epoch + 1)
+            if address == session.initiator
+            else replace(session, responder_worker=worker, epoch=session.epoch + 1)
+        )
+        self._sessions[session_id] = moved
+        return moved
 
     async def exclude(self, a: Address, b: Address) -> None:
         """Keep ``a`` and ``b`` apart; queued entries of either change at once."""

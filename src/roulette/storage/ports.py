@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId
+from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId, WorkerId
 
 __all__ = [
     "BanRecord",
     "BlockRecord",
-    "EndedSession",
     "Bus",
+    "EndedSession",
     "Lobby",
     "LobbyStats",
     "Moderation",
@@ -86,6 +86,16 @@ class Lobby(Protocol):
 
     async def session_of(self, address: Address) -> Session | None:
         """The live session of ``address``, if any."""
+        ...
+
+    async def rebind(
+        self, session_id: SessionId, address: Address, worker: WorkerId
+    ) -> Session | None:
+        """Move ``address``'s end of a live session to ``worker`` (a resume after a drop).
+
+        The session's ``epoch`` grows by one. Returns the updated session, or None when the
+        session is over or ``address`` is not one of its users.
+        """
         ...
 
     async def session(self, session_id: SessionId) -> Session | None:

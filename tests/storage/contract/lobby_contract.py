@@ -9,7 +9,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from roulette.errors import Conflict
+from roulette.matchmaking.records import SessionId, WorkerId
 from roulette.storage.ports import Lobby, Paired, Queued
 
 from .builders import WAIT, entry, sid, user
@@ -21,7 +23,9 @@ async def _paired(lobby: Lobby, *joins: tuple[str, float, tuple[str, ...]]) -> P
     """Queue every join but the last, which must pair; return that pairing."""
     *waiting, (last, at, interests) = joins
     for who, when, wanted in waiting:
-        queued = await lobby.join(entry(who, at=when, interests=wanted), now=when, session_id=sid(who))
+        queued = await lobby.join(
+            entry(who, at=when, interests=wanted), now=when, session_id=sid(who)
+        )
         assert isinstance(queued, Queued)
     result = await lobby.join(entry(last, at=at, interests=interests), now=at, session_id=sid(last))
     assert isinstance(result, Paired)
@@ -50,9 +54,7 @@ class LobbyContract:
         assert (session.initiator_worker, session.responder_worker) == ("worker-a", "worker-b")
         assert session.epoch == 0
 
-    async def test_a_paired_user_leaves_the_queue_and_holds_the_session(
-        self, lobby: Lobby
-    ) -> None:
+    async def test_a_paired_user_leaves_the_queue_and_holds_the_session(self, lobby: Lobby) -> None:
         session = (await _paired(lobby, ("a", 0.0, ()), ("b", 1.0, ()))).session
         for who in ("a", "b"):
             assert await lobby.position(user(who)) is None
@@ -124,7 +126,9 @@ class LobbyContract:
         assert result == Queued(position=2)
 
     @pytest.mark.parametrize(
-        ("waiting", "joining"), [((), ("x",)), (("x",), ())], ids=["waiting-flexible", "joiner-flexible"]
+        ("waiting", "joining"),
+        [((), ("x",)), (("x",), ())],
+        ids=["waiting-flexible", "joiner-flexible"],
     )
     async def test_a_user_without_interests_meets_anyone_at_once(
         self, lobby: Lobby, waiting: tuple[str, ...], joining: tuple[str, ...]
@@ -188,11 +192,11 @@ class LobbyContract:
     ) -> None:
         await lobby.join(entry("a"), now=0.0, session_id=sid(1))
         await lobby.exclude(user(blocker), user(blocked))
-        assert await lobby.join(entry("b", at=1.0), now=1.0, session_id=sid(2)) == Queued(position=2)
+        assert await lobby.join(entry("b", at=1.0), now=1.0, session_id=sid(2)) == Queued(
+            position=2
+        )
 
-    async def test_a_block_between_two_queued_users_outlives_the_window(
-        self, lobby: Lobby
-    ) -> None:
+    async def test_a_block_between_two_queued_users_outlives_the_window(self, lobby: Lobby) -> None:
         await lobby.join(entry("a", at=0.0, interests=["x"]), now=0.0, session_id=sid(1))
         await lobby.join(entry("b", at=1.0, interests=["y"]), now=1.0, session_id=sid(2))
         await lobby.exclude(user("b"), user("a"))
@@ -236,7 +240,9 @@ class LobbyContract:
         for who in ("a", "b"):
             assert await lobby.session_of(user(who)) is None
         assert (await lobby.stats()).active_sessions == 0
-        assert await lobby.join(entry("a", at=5.0), now=5.0, session_id=sid(9)) == Queued(position=1)
+        assert await lobby.join(entry("a", at=5.0), now=5.0, session_id=sid(9)) == Queued(
+            position=1
+        )
 
     async def test_an_outsider_cannot_end_a_session(self, lobby: Lobby) -> None:
         session = (await _paired(lobby, ("a", 0.0, ()), ("b", 1.0, ()))).session
@@ -298,9 +304,7 @@ class LobbyContract:
 
     # ------------------------------------------------------------ stats
 
-    async def test_stats_count_queued_users_per_chain_and_live_sessions(
-        self, lobby: Lobby
-    ) -> None:
+    async def test_stats_count_queued_users_per_chain_and_live_sessions(self, lobby: Lobby) -> None:
         await _paired(lobby, ("a", 0.0, ()), ("b", 0.0, ()))
         await lobby.join(entry("c", chain=1), now=1.0, session_id=sid("c"))
         await lobby.join(entry("d", chain=10, queue="vip"), now=1.0, session_id=sid("d"))
@@ -311,9 +315,7 @@ class LobbyContract:
     # ------------------------------------------------------------ concurrency
 
     async def test_200_users_joining_at_once_make_100_sessions(self, lobby: Lobby) -> None:
-        joins = [
-            lobby.join(entry(f"u{n}", at=1.0), now=1.0, session_id=sid(n)) for n in range(200)
-        ]
+        joins = [lobby.join(entry(f"u{n}", at=1.0), now=1.0, session_id=sid(n)) for n in range(200)]
         results = await asyncio.gather(*joins)
         sessions = [r.session for r in results if isinstance(r, Paired)]
         assert len(sessions) == 100
@@ -335,3 +337,26 @@ class LobbyContract:
             queued = await lobby.position(user(who)) is not None
             assert in_session != queued
         assert (await lobby.stats()).active_sessions == 1
+
+    # ------------------------------------------------------------ resuming after a drop
+
+    async def test_rebind_moves_one_end_to_a_new_worker_and_bumps_the_epoch(
+        self, lobby: Lobby
+    ) -> None:
+        session = (await _paired(lobby, ("a", 0.0, ()), ("b", 1.0, ()))).session
+        moved = await lobby.rebind(session.id, user("b"), WorkerId("worker-z"))
+        assert moved is not None
+        assert (moved.responder_worker, moved.initiator_worker) == ("worker-z", "worker-a")
+        assert moved.epoch == session.epoch + 1
+        assert await lobby.session(session.id) == moved
+        assert await lobby.session_of(user("a")) == moved
+        again = await lobby.rebind(session.id, user("a"), WorkerId("worker-y"))
+        assert again is not None
+        assert (again.initiator_worker, again.epoch) == ("worker-y", session.epoch + 2)
+
+    async def test_rebind_refuses_strangers_and_ended_sessions(self, lobby: Lobby) -> None:
+        session = (await _paired(lobby, ("a", 0.0, ()), ("b", 1.0, ()))).session
+        assert await lobby.rebind(session.id, user("c"), WorkerId("w")) is None
+        assert await lobby.rebind(SessionId("nope"), user("a"), WorkerId("w")) is None
+        await lobby.end_session(session.id, by=None)
+        assert await lobby.rebind(session.id, user("a"), WorkerId("w")) is None

@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
+
 from roulette.errors import Conflict
 from roulette.matchmaking.policy import MatchPolicy, waiting_order
 from roulette.matchmaking.records import Address, Lane, QueueEntry, Session, SessionId, WorkerId
@@ -36,13 +37,13 @@ users = st.sampled_from(USERS)
 two_users = st.tuples(users, users).filter(lambda pair: pair[0] != pair[1])
 waits = st.sampled_from((0.0, 0.0, 1.0, 4.0, 10.0))
 interest_sets = st.sampled_from(tuple(map(frozenset, ("", "x", "y", "z", "xy"))))
-join_args = {
-    "who": users,
-    "chain": st.sampled_from((1, 1, 2)),
-    "queue": st.sampled_from((None, None, None, "gated")),
-    "interests": interest_sets,
-    "wait": waits,
-}
+join_rule = rule(
+    who=users,
+    chain=st.sampled_from((1, 1, 2)),
+    queue=st.sampled_from((None, None, None, "gated")),
+    interests=interest_sets,
+    wait=waits,
+)
 
 
 class LobbyMachine(RuleBasedStateMachine):
@@ -80,7 +81,7 @@ class LobbyMachine(RuleBasedStateMachine):
         for who, wanted in zip(USERS, interests, strict=True):
             self.join(who, 1, None, wanted, 0.0)
 
-    @rule(**join_args)
+    @join_rule
     def next_partner(
         self, who: Address, chain: int, queue: str | None, interests: frozenset[str], wait: float
     ) -> None:
@@ -91,7 +92,7 @@ class LobbyMachine(RuleBasedStateMachine):
             del self.sessions[session.id]
         self.join(who, chain, queue, interests, wait)
 
-    @rule(**join_args)
+    @join_rule
     def join(
         self, who: Address, chain: int, queue: str | None, interests: frozenset[str], wait: float
     ) -> None:
@@ -233,7 +234,9 @@ class LobbyMachine(RuleBasedStateMachine):
                 queued = self.queued[address]
                 self.queued[address] = replace(queued, excluded=self._blocked_with(address))
 
-    def _start(self, session_id: SessionId, initiator: QueueEntry, responder: QueueEntry) -> Session:
+    def _start(
+        self, session_id: SessionId, initiator: QueueEntry, responder: QueueEntry
+    ) -> Session:
         assert POLICY.is_acceptable(initiator, responder, self.now)
         assert (initiator.address, responder.address) not in self.blocks
         assert (responder.address, initiator.address) not in self.blocks

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+
 from roulette.storage.ports import NonceStore
 
 __all__ = ["NonceStoreContract"]
@@ -28,7 +29,9 @@ class NonceStoreContract:
         await nonces.issue("issued000000000001", now=10.0, ttl=TTL)
         assert await nonces.consume("forged000000000001", now=11.0) is False
 
-    @pytest.mark.parametrize(("age", "valid"), [(TTL - 0.001, True), (TTL, False), (TTL + 60, False)])
+    @pytest.mark.parametrize(
+        ("age", "valid"), [(TTL - 0.001, True), (TTL, False), (TTL + 60, False)]
+    )
     async def test_a_nonce_is_valid_until_its_ttl_runs_out(
         self, nonces: NonceStore, age: float, valid: bool
     ) -> None:

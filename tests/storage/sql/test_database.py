@@ -130,8 +130,9 @@ _UPGRADE_IN_A_PROCESS = "\n".join(
 )
 
 
+@pytest.mark.slow
 async def test_processes_migrating_at_once_all_succeed(empty_url: str) -> None:
-    """Without the lock each would find no tables, create them, and all but one would crash."""
+    """Without the lock both would find no tables, create them, and one would crash."""
     processes = [
         await asyncio.create_subprocess_exec(
             sys.executable,
@@ -141,7 +142,7 @@ async def test_processes_migrating_at_once_all_succeed(empty_url: str) -> None:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
-        for _ in range(3)
+        for _ in range(2)
     ]
     for process in processes:
         assert process.stdout is not None
@@ -152,7 +153,7 @@ async def test_processes_migrating_at_once_all_succeed(empty_url: str) -> None:
         await process.stdin.drain()
         process.stdin.close()
 
-    assert [await process.wait() for process in processes] == [0, 0, 0]
+    assert [await process.wait() for process in processes] == [0, 0]
     assert await current_revision(empty_url) == head_revision()
 
 

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.connection import BlockingConnectionPool
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel, SentinelConnectionPool
 from redis.backoff import ExponentialWithJitterBackoff
@@ -28,6 +29,7 @@ from roulette.errors import ConfigError, Unavailable
 __all__ = [
     "CONNECT_TIMEOUT_SECONDS",
     "MAX_CONNECTIONS",
+    "POOL_TIMEOUT_SECONDS",
     "RETRIES",
     "SOCKET_TIMEOUT_SECONDS",
     "RedisClient",
@@ -46,8 +48,11 @@ RETRIES = 2
 call against an unreachable Redis gives up after at most about 3 s (refused: well under 1 s)."""
 
 MAX_CONNECTIONS = 1024
-"""Per cluster node. The async cluster client fails at once, not waits, when its pool is
-empty, so it must cover every call a process has in flight (a burst of joins)."""
+"""Per server. Only a standalone client waits for a free connection (up to
+:data:`POOL_TIMEOUT_SECONDS`); the cluster and Sentinel pools fail at once when empty, so the
+bound must cover every call a process has in flight (a burst of joins)."""
+
+POOL_TIMEOUT_SECONDS = 2.0
 
 
 def _retry() -> Retry:
@@ -83,10 +88,21 @@ def connect(settings: RedisSettings) -> RedisClient:
         sentinel = Sentinel(  # type: ignore[no-untyped-call]  # redis-py leaves it unannotated
             list(settings.sentinels), sentinel_kwargs=timeouts, **timeouts
         )
-        client: Redis = sentinel.master_for(settings.sentinel_master, retry=_retry(), **timeouts)
+        client: Redis = sentinel.master_for(
+            settings.sentinel_master, retry=_retry(), max_connections=MAX_CONNECTIONS, **timeouts
+        )
         return client
     if settings.url:
-        return Redis.from_url(settings.url, retry=_retry(), **timeouts)
+        # A blocking pool: a burst of calls waits for a free connection (bounded) instead of
+        # failing, and the number of connections to the one server stays bounded too.
+        pool = BlockingConnectionPool.from_url(
+            settings.url,
+            max_connections=MAX_CONNECTIONS,
+            timeout=POOL_TIMEOUT_SECONDS,
+            retry=_retry(),
+            **timeouts,
+        )
+        return Redis.from_pool(pool)
     raise ConfigError("set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_ENABLED", code="no_redis")
 
 
