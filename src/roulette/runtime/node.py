@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import signal
 import socket
@@ -27,20 +28,21 @@ from roulette.api.status_routes import ice_servers
 from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
 from roulette.config import Config
+from roulette.gateway.bridge import Bridge
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
 from roulette.gateway.hub import Hub
 from roulette.gateway.server import Gateway
-from roulette.matchmaking.policy import MatchPolicy
 from roulette.matchmaking.records import Address
 from roulette.observability.counters import Counters
 from roulette.observability.metrics import MetricsSync
 from roulette.relay.keyed import KeyedLimiter
+from roulette.runtime.membership import Membership
 from roulette.runtime.onchain import OnChain, build_onchain
 from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
+from roulette.runtime.state import SharedState, shared_state
 from roulette.runtime.sweeper import Sweeper
-from roulette.storage.memory import MemoryLobby, MemoryNonceStore
 from roulette.storage.sql import SqlModeration, SqlTokenFamilies, create_engine, upgrade
 from roulette.storage.sql.history import SqlSessionHistory
 
@@ -77,7 +79,9 @@ class Node:
     http: uvicorn.Server
     sweeper: Sweeper
     engine: AsyncEngine
+    state: SharedState
     onchain: OnChain | None = None
+    membership: Membership | None = None
 
     @classmethod
     async def build(cls, config: Config, *, worker_id: str | None = None) -> Node:
@@ -85,11 +89,12 @@ class Node:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         await upgrade(config.sql_url)
         engine = create_engine(config.sql_url)
-        svc = _services(config, engine, worker_id)
+        state = shared_state(config)
+        svc = _services(config, engine, state, worker_id)
         history = SqlSessionHistory(engine)
         onchain = build_onchain(config, engine, svc.lobby, history, svc.hub)
         gateway, controller = _gateway(svc, history, onchain)
-        svc.kick = _kicker(svc)
+        svc.kick = _kicker(svc, state)
         if onchain is not None:
             svc.extra["routers"] = [onchain.router]
         app = create_app(svc, WEB_DIR)
@@ -103,7 +108,11 @@ class Node:
             wall=time.time,
             every_pass=svc.metrics_sync.sync,
         )
-        return cls(config, svc, gateway, http, sweeper, engine, onchain)
+        membership = None
+        if state.bus is not None and state.workers is not None:
+            svc.hub.bridge = Bridge(state.bus, svc.hub.worker_id, svc.hub.deliver)
+            membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
+        return cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership)
 
     async def serve(
         self,
@@ -119,9 +128,7 @@ class Node:
             tasks.create_task(self.http.serve(sockets=[http_sock]))
             tasks.create_task(self.gateway.serve(ws_sock, gateway_up))
             tasks.create_task(self.sweeper.run())
-            recheck = None
-            if self.onchain is not None:
-                recheck = tasks.create_task(self.onchain.recheck.run())
+            background = self._background(tasks)
             await gateway_up.wait()
             while not self.http.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
                 await asyncio.sleep(0.01)
@@ -129,11 +136,25 @@ class Node:
                 ready()
             await stop.wait()
             await self.shutdown()
-            if recheck is not None:
-                recheck.cancel()  # it loops until cancelled; nothing it holds needs a drain
+            for task in background:
+                task.cancel()  # loops that only end when cancelled; nothing to drain
         if self.onchain is not None:
             await self.onchain.aclose()
+        await self.state.aclose()
         await self.engine.dispose()
+
+    def _background(self, tasks: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
+        """Start the optional loops; returns those that stop only when cancelled."""
+        cancel_at_exit = []
+        if self.onchain is not None:
+            cancel_at_exit.append(tasks.create_task(self.onchain.recheck.run()))
+        bridge = self.services.hub.bridge
+        if bridge is not None:
+            tasks.create_task(bridge.run_sender())
+            cancel_at_exit.append(tasks.create_task(bridge.run_receiver()))
+        if self.membership is not None:
+            tasks.create_task(self.membership.run())
+        return cancel_at_exit
 
     async def shutdown(self) -> None:
         """Ordered stop: sockets (1001, bounded wait), then HTTP, then the sweeper."""
@@ -141,9 +162,15 @@ class Node:
         await self.gateway.shutdown(self.config.shutdown_timeout_seconds)
         self.http.should_exit = True
         self.sweeper.stop()
+        if self.membership is not None:
+            self.membership.stop()
+        if self.services.hub.bridge is not None:
+            self.services.hub.bridge.stop()
 
 
-def _services(config: Config, engine: AsyncEngine, worker_id: str | None) -> Services:
+def _services(
+    config: Config, engine: AsyncEngine, state: SharedState, worker_id: str | None
+) -> Services:
     access_secret, refresh_secret = jwt_secrets(config)
     counters = Counters()
     hub = Hub(worker_id or f"w-{uuid.uuid4().hex[:8]}")
@@ -157,8 +184,8 @@ def _services(config: Config, engine: AsyncEngine, worker_id: str | None) -> Ser
             refresh_ttl=config.refresh_ttl_seconds,
         ),
         siwe_rules=SiweRules(domain=config.siwe_domain, chain_ids=frozenset(config.chain_ids)),
-        nonces=MemoryNonceStore(),
-        lobby=MemoryLobby(MatchPolicy(interest_wait_seconds=config.interest_wait_seconds)),
+        nonces=state.nonces,
+        lobby=state.lobby,
         moderation=SqlModeration(engine),
         families=SqlTokenFamilies(engine),
         hub=hub,
@@ -166,6 +193,8 @@ def _services(config: Config, engine: AsyncEngine, worker_id: str | None) -> Ser
         started_at=time.time(),
         database_ok=_database_check(engine),
         metrics_sync=MetricsSync(counters, hub),
+        # Resume tokens are keyed apart from JWTs, but every worker derives the same key.
+        resume_secret=hashlib.sha256(b"roulette-resume:" + access_secret.encode()).digest(),
         auth_limiter=KeyedLimiter(burst=limits.auth_burst, per_second=limits.auth_per_second),
         reports_limiter=KeyedLimiter(
             burst=limits.reports_burst, per_second=limits.reports_per_second
@@ -183,6 +212,7 @@ def _gateway(
         metrics=svc.counters,
         spawn_control=lambda conn: gateway_ref[0].spawn_control(conn),  # noqa: PLW0108 - late-bound
         ice_servers=ice_servers(svc.config.stun_servers),
+        resume_secret=svc.resume_secret,
     )
     controller = Controller(
         ctx,
@@ -198,11 +228,10 @@ def _gateway(
     return gateway, controller
 
 
-def _kicker(svc: Services) -> Callable[[str, int, str], Awaitable[None]]:
+def _kicker(svc: Services, state: SharedState) -> Callable[[str, int, str], Awaitable[None]]:
     async def kick(address: str, code: int, reason: str) -> None:
-        conn = svc.hub.get(Address(address))
-        if conn is not None:
-            conn.close(code, reason)
+        workers = [w.worker_id for w in await state.workers.alive()] if state.workers else []
+        svc.hub.kick(Address(address), code, reason, workers)
 
     return kick
 

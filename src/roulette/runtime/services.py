@@ -35,5 +35,6 @@ class Services:
     auth_limiter: KeyedLimiter
     reports_limiter: KeyedLimiter
     metrics_sync: MetricsSync
+    resume_secret: bytes
     kick: Callable[[str, int, str], Awaitable[None]] | None = None
     extra: dict[str, object] = field(default_factory=dict)

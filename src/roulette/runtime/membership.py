@@ -1,0 +1,79 @@
+"""Worker membership: beat every second; notice dead workers and fail their sessions over.
+
+A worker that stops beating (SIGKILL, a hung loop, a lost machine) drops out of the registry
+after ``ttl`` seconds. Every other worker then tells its users whose peer lived there
+(``peer-disconnected``), and the usual grace period lets those peers resume elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+
+from roulette.gateway.hub import Hub
+from roulette.storage.ports import WorkerInfo, WorkerRegistry
+
+__all__ = ["BEAT_SECONDS", "TTL_SECONDS", "Membership"]
+
+log = logging.getLogger(__name__)
+
+BEAT_SECONDS = 1.0
+TTL_SECONDS = 3.0
+"""A worker silent this long is dead for everyone: peers hear of it within ~4 s."""
+
+
+class Membership:
+    """Keeps this worker in the registry and reaps sessions whose peer's worker died."""
+
+    def __init__(self, registry: WorkerRegistry, hub: Hub, *, started_at: float) -> None:
+        self.registry = registry
+        self.hub = hub
+        self.started_at = started_at
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the loop (the worker leaves the registry)."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Beat and reap once per second until stopped; failures are logged, not fatal."""
+        while not self._stop.is_set():
+            try:
+                await self.beat()
+                self.reap({w.worker_id for w in await self.registry.alive()})
+            except Exception as exc:  # Redis down: keep serving local sessions
+                log.warning("membership_failed error=%s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), BEAT_SECONDS)
+        with contextlib.suppress(Exception):
+            await self.registry.leave(self.hub.worker_id)
+
+    async def beat(self) -> None:
+        """Say this worker is alive for another ``TTL_SECONDS``."""
+        info = WorkerInfo(
+            worker_id=self.hub.worker_id,
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            connections=len(self.hub),
+            started_at=self.started_at,
+        )
+        await self.registry.beat(info, ttl=TTL_SECONDS)
+
+    def reap(self, alive: set[str]) -> int:
+        """Tell local users whose peer's worker is gone; returns how many were told."""
+        told = 0
+        for conn in self.hub:
+            session, peer = conn.session, conn.peer
+            if session is None or peer is None or conn.peer_gone:
+                continue
+            worker = session.worker_of(peer)
+            if worker != self.hub.worker_id and worker not in alive:
+                conn.on_peer_disconnected(session.id, session.epoch)
+                told += 1
+        if told:
+            log.info("reaped_sessions count=%d at=%.0f", told, time.time())
+        return told
