@@ -25,7 +25,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="HTTP port (PORT, default 3001)")
     serve.add_argument("--ws-port", type=int, help="WebSocket port (WS_PORT, default port+1)")
 
-    worker = sub.add_parser("worker", help=argparse.SUPPRESS)  # started by `roulette cluster`
+    cluster = sub.add_parser(
+        "cluster", help="a supervisor and CLUSTER_WORKERS workers sharing the ports (needs Redis)"
+    )
+    cluster.add_argument("--host", help="address to listen on (HOST)")
+    cluster.add_argument("--port", type=int, help="HTTP port (PORT)")
+    cluster.add_argument("--ws-port", type=int, help="WebSocket port (WS_PORT)")
+    cluster.add_argument("--workers", type=int, help="worker count (CLUSTER_WORKERS, 0 = CPUs)")
+
+    loadtest = sub.add_parser("loadtest", help="simulate wallet users against a running service")
+    _add_loadtest_arguments(loadtest)
+
+    worker = sub.add_parser("worker", help="(internal) one worker, started by roulette cluster")
     worker.add_argument("--http-fd", type=int, required=True)
     worker.add_argument("--ws-fd", type=int, required=True)
     worker.add_argument("--worker-id", required=True)
@@ -43,6 +54,12 @@ def _parser() -> argparse.ArgumentParser:
     unban.add_argument("address")
     sub.add_parser("bans", help="list bans")
     return parser
+
+
+def _add_loadtest_arguments(parser: argparse.ArgumentParser) -> None:
+    from roulette.loadtest import add_arguments  # noqa: PLC0415 - keep other commands light
+
+    add_arguments(parser)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -68,19 +85,39 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return _serve(args, config)
     if args.command == "worker":
         return _worker(args, config)
+    if args.command == "cluster":
+        return _cluster(args, config)
+    if args.command == "loadtest":
+        from roulette.loadtest import options_from_args, run_loadtest  # noqa: PLC0415
+
+        return run_loadtest(options_from_args(args))
     if args.command == "db":
         return asyncio.run(_db(args.db_command, config))
     return asyncio.run(_moderation(args, config))
 
 
+def _with_listen_args(args: argparse.Namespace, config: Config) -> Config:
+    port = config.port if args.port is None else args.port
+    if args.ws_port is not None:
+        ws_port = args.ws_port
+    else:
+        ws_port = port + 1 if args.port is not None else config.ws_port
+    return replace(config, host=args.host or config.host, port=port, ws_port=ws_port)
+
+
+def _cluster(args: argparse.Namespace, config: Config) -> int:
+    from roulette.cluster import run_cluster  # noqa: PLC0415
+
+    config = _with_listen_args(args, config)
+    if args.workers is not None:
+        config = replace(config, cluster_workers=args.workers)
+    return run_cluster(config)
+
+
 def _serve(args: argparse.Namespace, config: Config) -> int:
     from roulette.runtime.node import run  # noqa: PLC0415 - keep `roulette db` light
 
-    port = config.port if args.port is None else args.port
-    ws_port = (
-        args.ws_port if args.ws_port is not None else (port + 1 if args.port else config.ws_port)
-    )
-    config = replace(config, host=args.host or config.host, port=port, ws_port=ws_port)
+    config = _with_listen_args(args, config)
     try:
         import uvloop  # noqa: PLC0415 - optional speed-up
 
