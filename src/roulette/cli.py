@@ -33,8 +33,11 @@ def _parser() -> argparse.ArgumentParser:
     cluster.add_argument("--ws-port", type=int, help="WebSocket port (WS_PORT)")
     cluster.add_argument("--workers", type=int, help="worker count (CLUSTER_WORKERS, 0 = CPUs)")
 
-    loadtest = sub.add_parser("loadtest", help="simulate wallet users against a running service")
-    _add_loadtest_arguments(loadtest)
+    # Its options live with the load generator (a heavy import): parsed only when asked for.
+    loadtest = sub.add_parser(
+        "loadtest", help="simulate wallet users against a running service", add_help=False
+    )
+    loadtest.add_argument("loadtest_args", nargs=argparse.REMAINDER)
 
     worker = sub.add_parser("worker", help="(internal) one worker, started by roulette cluster")
     worker.add_argument("--http-fd", type=int, required=True)
@@ -56,10 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _add_loadtest_arguments(parser: argparse.ArgumentParser) -> None:
-    from roulette.loadtest import add_arguments  # noqa: PLC0415 - keep other commands light
+def _loadtest(raw: list[str]) -> int:
+    from roulette.loadtest import add_arguments, options_from_args, run_loadtest  # noqa: PLC0415
 
+    parser = argparse.ArgumentParser(prog="roulette loadtest")
     add_arguments(parser)
+    return run_loadtest(options_from_args(parser.parse_args(raw)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -88,9 +93,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     if args.command == "cluster":
         return _cluster(args, config)
     if args.command == "loadtest":
-        from roulette.loadtest import options_from_args, run_loadtest  # noqa: PLC0415
-
-        return run_loadtest(options_from_args(args))
+        return _loadtest(args.loadtest_args)
     if args.command == "db":
         return asyncio.run(_db(args.db_command, config))
     return asyncio.run(_moderation(args, config))
