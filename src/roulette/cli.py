@@ -69,6 +69,9 @@ def _loadtest(raw: list[str]) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["loadtest"]:
+        return _loadtest(argv[1:])
     args = _parser().parse_args(argv)
     try:
         config = Config.from_env()
@@ -92,8 +95,6 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return _worker(args, config)
     if args.command == "cluster":
         return _cluster(args, config)
-    if args.command == "loadtest":
-        return _loadtest(args.loadtest_args)
     if args.command == "db":
         return asyncio.run(_db(args.db_command, config))
     return asyncio.run(_moderation(args, config))
