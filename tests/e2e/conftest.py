@@ -13,15 +13,22 @@ from pathlib import Path
 from typing import Protocol
 
 import pytest
-from e2e.wallet_pages import CHROMIUM, CHROMIUM_ARGS, InjectedWallet, WalletPage
 from playwright.sync_api import Browser, sync_playwright
+
+from e2e.wallet_pages import CHROMIUM, CHROMIUM_ARGS, InjectedWallet, OpenPage, WalletPage
 from support.server import running_server
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts"
 
 # What every browser test server needs: no external STUN (host candidates suffice on one
-# machine), matching without the interest wait, and the throwaway test wallet offered.
-E2E_ENV = {"STUN_SERVERS": "", "INTEREST_WAIT_SECONDS": "0", "TEST_WALLET_MODE": "1"}
+# machine), matching without the interest wait, the throwaway test wallet offered, and a
+# short reconnect grace so a partner who left is given up on quickly.
+E2E_ENV = {
+    "STUN_SERVERS": "",
+    "INTEREST_WAIT_SECONDS": "0",
+    "TEST_WALLET_MODE": "1",
+    "RECONNECT_GRACE_SECONDS": "2",
+}
 
 
 class Deployment(Protocol):
@@ -36,7 +43,8 @@ Launcher = Callable[[Path, Mapping[str, str]], AbstractContextManager[Deployment
 
 def launch_serve(data_dir: Path, env: Mapping[str, str]) -> AbstractContextManager[Deployment]:
     """``roulette serve``: one process, in-process state, SQLite in ``data_dir``."""
-    return running_server(data_dir, env)
+    started: AbstractContextManager[Deployment] = running_server(data_dir, env)
+    return started
 
 
 SERVER_LAUNCHERS = [pytest.param(launch_serve, id="serve")]
@@ -63,20 +71,25 @@ def browser() -> Iterator[Browser]:
         chromium.close()
 
 
-OpenPage = Callable[..., WalletPage]
-
-
 @pytest.fixture
 def open_page(browser: Browser, web_server: Deployment) -> Iterator[OpenPage]:
     """Open the client in a fresh browser context; all contexts close after the test.
 
-    ``open_page(*wallets, deny_camera=False)``: with no wallet, the page has no
-    ``window.ethereum`` at all.
+    ``open_page(*wallets, deny_camera=False, keep_sockets=False)``: with no wallet, the page
+    has no ``window.ethereum`` at all.
     """
     opened: list[WalletPage] = []
 
-    def open_(*wallets: InjectedWallet, deny_camera: bool = False) -> WalletPage:
-        page = WalletPage.open(browser, web_server.http_url, list(wallets), deny_camera=deny_camera)
+    def open_(
+        *wallets: InjectedWallet, deny_camera: bool = False, keep_sockets: bool = False
+    ) -> WalletPage:
+        page = WalletPage.open(
+            browser,
+            web_server.http_url,
+            list(wallets),
+            deny_camera=deny_camera,
+            keep_sockets=keep_sockets,
+        )
         opened.append(page)
         return page
 

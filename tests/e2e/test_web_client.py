@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from e2e.conftest import OpenPage
-from e2e.wallet_pages import InjectedWallet, WalletPage
 from playwright.sync_api import expect
+
+from e2e.wallet_pages import InjectedWallet, OpenPage, WalletPage
 
 pytestmark = pytest.mark.browser
 
@@ -93,6 +93,35 @@ def test_two_wallets_meet_talk_skip_block_and_report(open_page: OpenPage, artifa
     assert bob.matches == [alice.address, carol.address, dave.address]
     assert carol.matches == [bob.address, dave.address]
     assert dave.matches == [first, second_page.address]
+
+    # A partner who closes the window: the other side is told at once, waits for a resume
+    # during the server's grace period (2 s here), then learns that the partner left.
+    dave.close()
+    expect(second_page.page.locator("#call-banner")).to_contain_text("connection dropped")
+    expect(second_page.page.locator("#view-lobby")).to_be_visible()
+    expect(second_page.page.locator("#last-call-text")).to_have_text(
+        "Your partner left: their connection dropped."
+    )
+
+
+def test_a_dropped_socket_reconnects_and_resumes_the_call(open_page: OpenPage) -> None:
+    """The client reconnects and sends ``reconnect`` with its resume token; the call goes on."""
+    erin, frank = open_page(wallet("Erin"), keep_sockets=True), open_page(wallet("Frank"))
+    erin.sign_in()
+    frank.sign_in()
+    erin.join()
+    frank.join()
+    erin.expect_matched_with(frank)
+    frank.expect_matched_with(erin)
+
+    erin.drop_socket()
+    expect(frank.page.locator("#call-banner")).to_contain_text("connection dropped")
+    expect(frank.page.locator(".toast", has_text="Your partner is back")).to_be_visible()
+    expect(frank.page.locator("#call-banner")).to_be_hidden()
+    frank.send_chat("still there?")
+    erin.expect_chat_from_peer("still there?")
+    assert "session-resumed" in erin.received, erin.received
+    erin.expect_media_flowing()
 
 
 def test_the_page_explains_a_missing_wallet(open_page: OpenPage) -> None:

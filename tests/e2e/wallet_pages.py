@@ -8,6 +8,7 @@ Playwright's ``expose_function``), so the service verifies a real signature.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from playwright.sync_api import Browser, BrowserContext, Page, WebSocket, expect
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "InjectedWallet", "WalletPage"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "InjectedWallet", "OpenPage", "WalletPage"]
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -44,7 +45,8 @@ _PROVIDER_JS = """
 (() => {
   const wallets = __WALLETS__;
   const icon = "data:image/svg+xml," + encodeURIComponent(
-    "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 8 8'><rect width='8' height='8' fill='#f5a524'/></svg>");
+    "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 8 8'>" +
+    "<rect width='8' height='8' fill='#f5a524'/></svg>");
   const rpcError = (code, message) => Object.assign(new Error(message), { code });
   wallets.forEach((w, i) => {
     const provider = {
@@ -66,9 +68,15 @@ _PROVIDER_JS = """
       on() {},
       removeListener() {},
     };
-    const info = Object.freeze({ uuid: "00000000-0000-4000-8000-00000000000" + i, name: w.name, icon, rdns: "org.example.e2e" + i });
+    const info = Object.freeze({
+      uuid: "00000000-0000-4000-8000-00000000000" + i,
+      name: w.name,
+      icon,
+      rdns: "org.example.e2e" + i,
+    });
     const detail = Object.freeze({ info, provider });
-    const announce = () => window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail }));
+    const announce = () =>
+      window.dispatchEvent(new CustomEvent("eip6963:announceProvider", { detail }));
     window.addEventListener("eip6963:requestProvider", announce);
     announce();
     if (i === 0) window.ethereum = provider;
@@ -81,12 +89,27 @@ navigator.mediaDevices.getUserMedia = () =>
   Promise.reject(new DOMException("Permission denied", "NotAllowedError"));
 """
 
+# Keeps every WebSocket the page opens, so a test can drop one as a network failure would.
+_KEEP_SOCKETS_JS = """
+window.__e2eSockets = [];
+window.WebSocket = class extends WebSocket {
+  constructor(...args) {
+    super(...args);
+    window.__e2eSockets.push(this);
+  }
+};
+"""
+
 # Resolves with the number of remote video frames painted within `ms` (at most `want`).
 _COUNT_FRAMES_JS = """
 ([want, ms]) => new Promise((resolve) => {
   const video = document.getElementById("remote-video");
   let frames = 0;
-  const onFrame = () => { frames += 1; if (frames >= want) resolve(frames); else video.requestVideoFrameCallback(onFrame); };
+  const onFrame = () => {
+    frames += 1;
+    if (frames >= want) resolve(frames);
+    else video.requestVideoFrameCallback(onFrame);
+  };
   video.requestVideoFrameCallback(onFrame);
   setTimeout(() => resolve(frames), ms);
 })
@@ -135,6 +158,7 @@ class WalletPage:
         wallets: list[InjectedWallet],
         *,
         deny_camera: bool = False,
+        keep_sockets: bool = False,
     ) -> WalletPage:
         """A new context on ``base_url`` with ``wallets`` injected (none: no wallet at all)."""
         context = browser.new_context(base_url=base_url, viewport={"width": 1100, "height": 720})
@@ -155,6 +179,8 @@ class WalletPage:
             context.add_init_script(_PROVIDER_JS.replace("__WALLETS__", json.dumps(described)))
         if deny_camera:
             context.add_init_script(_DENY_CAMERA_JS)
+        if keep_sockets:
+            context.add_init_script(_KEEP_SOCKETS_JS)
         page = context.new_page()
         self = cls(context, page, wallets)
         page.goto("/")
@@ -164,6 +190,11 @@ class WalletPage:
     @property
     def address(self) -> str:
         return self.wallets[0].address
+
+    def _why(self, what: str) -> str:
+        """A failure message with this page's wallet and the server messages it received."""
+        name = self.wallets[0].name if self.wallets else "no wallet"
+        return f"{name}: {what}; server messages so far: {self.received}"
 
     def _watch_socket(self, ws: WebSocket) -> None:
         ws.on("framereceived", self._on_frame)
@@ -175,7 +206,9 @@ class WalletPage:
             return
         if not isinstance(msg, dict):
             return
-        self.received.append(str(msg.get("type")) + (f":{msg['reason']}" if "reason" in msg else ""))
+        self.received.append(
+            str(msg.get("type")) + (f":{msg['reason']}" if "reason" in msg else "")
+        )
         if msg.get("type") == "match-found":
             self.matches.append(msg["peerId"])
 
@@ -205,14 +238,18 @@ class WalletPage:
         )
 
     def expect_queued(self) -> None:
-        expect(self.page.locator("body")).to_have_attribute("data-queue", "queued")
+        expect(self.page.locator("body"), self._why("not queued")).to_have_attribute(
+            "data-queue", "queued"
+        )
         expect(self.page.locator("#queue-position")).to_contain_text("Position")
 
     # ------------------------------------------------------------ the call
 
     def expect_matched_with(self, peer: WalletPage) -> None:
-        expect(self.page.locator("#view-call")).to_be_visible()
-        expect(self.page.locator("#peer-label")).to_have_attribute("title", peer.address)
+        expect(self.page.locator("#view-call"), self._why("not in a call")).to_be_visible()
+        expect(
+            self.page.locator("#peer-label"), self._why(f"not matched with {peer.address}")
+        ).to_have_attribute("title", peer.address)
 
     def peer_address(self) -> str:
         expect(self.page.locator("#view-call")).to_be_visible()
@@ -220,7 +257,9 @@ class WalletPage:
 
     def expect_media_flowing(self) -> None:
         """RTCPeerConnection connected, and remote video frames decoded and painted."""
-        expect(self.page.locator("body")).to_have_attribute("data-pc-state", "connected")
+        expect(
+            self.page.locator("body"), self._why("RTCPeerConnection not connected")
+        ).to_have_attribute("data-pc-state", "connected")
         self.page.wait_for_function(
             "Number(document.getElementById('quality').dataset.framesDecoded) > 0"
         )
@@ -237,7 +276,7 @@ class WalletPage:
 
     def press_next(self) -> None:
         self.page.click("#next-btn")
-        expect(self.page.locator("#view-lobby")).to_be_visible()
+        expect(self.page.locator("#view-lobby"), self._why("still in the call")).to_be_visible()
         self.expect_queued()
 
     def block_peer(self) -> None:
@@ -260,8 +299,13 @@ class WalletPage:
         assert response.status == 201, response.text()
         expect(self.page.locator(".toast", has_text="Report sent")).to_be_visible()
         expect(self.page.locator("#report-dialog")).to_be_hidden()
-        body: dict[str, Any] = response.request.post_data_json
+        body = response.request.post_data_json
+        assert isinstance(body, dict), body
         return body
+
+    def drop_socket(self) -> None:
+        """Close the page's WebSocket under it (needs ``keep_sockets=True``)."""
+        self.page.evaluate("window.__e2eSockets.at(-1).close(4000, 'dropped by the test')")
 
     def screenshot(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -269,6 +313,10 @@ class WalletPage:
 
     def close(self) -> None:
         self.context.close()
+
+
+# The ``open_page`` fixture: ``open_page(*wallets, deny_camera=False) -> WalletPage``.
+OpenPage = Callable[..., "WalletPage"]
 
 
 def _post_to(path: str) -> Any:

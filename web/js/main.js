@@ -48,7 +48,8 @@ async function boot() {
   $("test-wallet-hint").hidden = !testMode;
   setupInterests();
   try {
-    const me = await getJSON("/auth/me");
+    // Only a visitor who signed in before can have a refresh cookie worth trying.
+    const me = await getJSON("/auth/me", { retry: Boolean(localStorage.getItem(ADDRESS_KEY)) });
     await enterLobby(me);
   } catch {
     showView("welcome");
@@ -349,6 +350,15 @@ function onServerMessage(msg) {
     case "session-ended":
       onSessionEnded(msg);
       return;
+    case "peer-disconnected":
+      // Without a resume token the service cannot bring the peer back: the call is over.
+      // With one, the peer may reconnect within the grace period (session.js waits).
+      if (state.session && msg.sessionId === state.session.id && !state.session.resumeToken) {
+        onSessionEnded({ sessionId: msg.sessionId, reason: "peer-disconnected" });
+      } else if (state.session) {
+        state.session.handle(msg);
+      }
+      return;
     case "error":
       onServerError(msg);
       return;
@@ -383,6 +393,9 @@ function api() {
     localStream: () => state.camera.stream,
     iceServers: () => (state.config && state.config.iceServers) || [],
     maxSeconds: () => (state.config && state.config.sessionMaxSeconds) || null,
+    peerLeft: (session) => {
+      if (state.session === session) onSessionEnded({ sessionId: session.id, reason: "peer-disconnected" });
+    },
     me: () => state.me,
   };
 }

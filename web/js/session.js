@@ -8,6 +8,8 @@ import { $, apiErrorText, displayName, formatClock, toast } from "./ui.js";
 // The gateway allows one `next` per 2 s; waiting here keeps a quick double-click from failing.
 const NEXT_INTERVAL_MS = 2100;
 const CONNECT_HINT_MS = 20000;
+// How long a dropped peer is waited for when the service offers resuming (its default grace).
+const RESUME_GRACE_MS = 30000;
 let lastNextAt = 0;
 
 const STATE_BANNERS = {
@@ -35,6 +37,7 @@ export class Session {
     this.leaving = false;
     this.resuming = false;
     this.nextTimer = null;
+    this.graceTimer = null;
     const iceServers = (msg.webrtcConfig && msg.webrtcConfig.iceServers) || app.iceServers();
     this.call = new Call({ sessionId: this.id, isInitiator: this.isInitiator, iceServers, localStream: app.localStream(), send: app.send });
     this.call.addEventListener("track", (e) => this.onTrack(e.detail));
@@ -128,6 +131,12 @@ export class Session {
         return;
       case "peer-disconnected":
         this.setBanner("Your partner's connection dropped. Waiting for them to come back… or press Next to meet someone else.", "warning");
+        clearTimeout(this.graceTimer);
+        this.graceTimer = setTimeout(() => {
+          // Our wait is over: end it on the server too, so joining again is not refused.
+          this.app.send({ type: "end-session", sessionId: this.id });
+          this.app.peerLeft(this);
+        }, RESUME_GRACE_MS);
         return;
       case "session-resumed":
         this.onResumed();
@@ -137,6 +146,7 @@ export class Session {
   }
 
   onResumed() {
+    clearTimeout(this.graceTimer);
     toast(this.resuming ? "Reconnected to the server." : "Your partner is back.", "success");
     this.resuming = false;
     this.setBanner("");
@@ -170,7 +180,7 @@ export class Session {
     el.dataset.level = level;
     el.dataset.framesDecoded = String(framesDecoded || 0);
     const parts = [];
-    if (rtt !== null && rtt !== undefined) parts.push(`${Math.round(rtt)} ms`);
+    if (rtt !== null && rtt !== undefined) parts.push(rtt < 1 ? "<1 ms" : `${Math.round(rtt)} ms`);
     if (loss !== null && loss !== undefined) parts.push(`${(loss * 100).toFixed(1)}% loss`);
     const words = { good: "Good", fair: "Fair", poor: "Poor", unknown: "…" };
     $("quality-text").textContent = parts.length ? `${words[level]} · ${parts.join(" · ")}` : words[level];
@@ -272,6 +282,7 @@ export class Session {
     clearInterval(this.timer);
     clearTimeout(this.connectHint);
     clearTimeout(this.nextTimer);
+    clearTimeout(this.graceTimer);
     this.call.close();
     $("remote-video").srcObject = null;
     $("remote-video").onplaying = null;

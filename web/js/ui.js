@@ -67,12 +67,13 @@ export function sessionEndedText(reason, { mine = false, maxSeconds = null } = {
       return "Your partner ended the call.";
     case "time-limit":
       return maxSeconds
-        ? `Time's up: calls last at most ${Math.round(maxSeconds / 60)} minutes.`
+        ? `Time's up: calls last at most ${durationText(maxSeconds)}.`
         : "Time's up: the call reached its time limit.";
     case "peer-disconnected":
     case "disconnected":
     case "timeout":
     case "peer-timeout":
+    case "peer-left":
       return "Your partner left: their connection dropped.";
     case "blocked":
       return "The call ended because of a block.";
@@ -113,6 +114,14 @@ export function apiErrorText(err, what) {
   if (err.status === 429 || err.code === "rate_limited") return `${what}: too many requests. Wait a little and try again.`;
   if (err.status >= 500) return `${what}: the server had a problem (${err.code}). Try again in a moment.`;
   return `${what}: ${err.message}`;
+}
+
+/** "30 minutes", "1 minute", "90 seconds". */
+export function durationText(seconds) {
+  const s = Math.round(seconds);
+  if (s % 60 !== 0 || s < 60) return s === 1 ? "1 second" : `${s} seconds`;
+  const m = s / 60;
+  return m === 1 ? "1 minute" : `${m} minutes`;
 }
 
 export function formatClock(seconds) {
