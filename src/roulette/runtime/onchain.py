@@ -8,20 +8,21 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fastapi import APIRouter
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from roulette.api.chain_routes import EndedSession as TipWindowSession
-from roulette.api.chain_routes import chain_router
-from roulette.api.deps import current_address
-from roulette.chain.recheck import TipRechecker
-from roulette.chain.service import ChainService
 from roulette.config import Config
 from roulette.gateway.hub import Hub
 from roulette.matchmaking.records import Address, Session, SessionId
 from roulette.storage.ports import Lobby, SessionHistory
-from roulette.storage.sql.tips import SqlTips
+
+if TYPE_CHECKING:  # the chain stack (RPC client, ABI codecs) loads only when configured
+    from fastapi import APIRouter
+
+    from roulette.api.chain_routes import EndedSession as TipWindowSession
+    from roulette.chain.recheck import TipRechecker
+    from roulette.chain.service import ChainService
 
 __all__ = ["OnChain", "build_onchain"]
 
@@ -45,6 +46,12 @@ def build_onchain(
     """The on-chain features, or None when no chain has an RPC endpoint."""
     if not config.chain.rpc_urls:
         return None
+    from roulette.api.chain_routes import chain_router  # noqa: PLC0415 - see TYPE_CHECKING
+    from roulette.api.deps import current_address  # noqa: PLC0415
+    from roulette.chain.recheck import TipRechecker  # noqa: PLC0415
+    from roulette.chain.service import ChainService  # noqa: PLC0415
+    from roulette.storage.sql.tips import SqlTips  # noqa: PLC0415
+
     service = ChainService.create(config.chain)
     tips = SqlTips(engine)
     notify = _notifier(hub)
@@ -70,6 +77,8 @@ def _notifier(hub: Hub) -> Callable[[Address, bytes], Awaitable[None]]:
 def _session_lookup(
     lobby: Lobby, history: SessionHistory
 ) -> Callable[[str], Awaitable[Session | TipWindowSession | None]]:
+    from roulette.api.chain_routes import EndedSession as TipWindowSession  # noqa: PLC0415
+
     async def lookup(session_id: str) -> Session | TipWindowSession | None:
         live = await lobby.session(SessionId(session_id))
         if live is not None:
