@@ -1,13 +1,21 @@
-"""Relay throughput between paired sockets through one ``roulette serve`` process.
+"""Relay throughput between paired sockets: one ``roulette serve`` process vs Node.js ``ws``.
 
-Starts a real server, signs in 2×PAIRS real wallets (EIP-4361 over HTTP), pairs them through
-the real queue over picows client sockets, then every initiator streams ``ice-candidate``
-messages to its peer with a bounded window in flight while the peers count what arrives.
-Reports relayed messages/s, and per second of server CPU time (from /proc), so the figure is
-"per server core" even when the client shares the machine. Prints one JSON object.
+Ours: start a real server, sign in 2×PAIRS real wallets (EIP-4361 over HTTP), pair them through
+the real queue over picows client sockets. The reference: benchmarks/node/relay.js (~30 lines
+of Node ``ws``, installed with ``npm ci`` when missing), which pairs sockets in arrival order
+and tells each side ``match-found`` the same way. Then the streaming phase is identical for
+both: every initiator streams the same ``ice-candidate`` messages to its peer with a bounded
+window in flight while the peers count what arrives. The server is pinned to core 0, the client
+to core 1. Reports relayed messages/s and per second of server CPU time (from /proc, all
+threads), so the figure is "per server core" even when the client shares the machine, and the
+ratio ours / Node. Prints one JSON object.
 
+Our server does more per message than the reference: it validates and decodes each message,
+checks the session, and re-encodes it with the sender's address (``from``).
 The per-socket rate limit (20/s by default) is lifted for the run: this measures the relay
-path, not the limiter. Usage: ``python benchmarks/bench_relay.py [--pairs 50] [--seconds 10]``.
+path, not the limiter. Usage: ``python benchmarks/bench_relay.py [--pairs 50] [--seconds 10]
+[--target both|roulette|node] [--profile FILE]`` (``--profile``: py-spy samples of our server
+during the timed window, collapsed stacks, and the top functions in the report).
 """
 
 from __future__ import annotations
@@ -16,22 +24,23 @@ import argparse
 import asyncio
 import json
 import os
-import platform
-import sys
-import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
+from _harness import client_cpus, cpu_seconds, machine, node_server, roulette_server, server_cpu
+from _profile import Profiler
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
 
-from support.server import RunningServer, running_server
+from support.server import RunningServer
 from support.users import signed_in_users
 
 WINDOW = 64
 """Messages one sender keeps in flight (a browser trickling ICE candidates does the same)."""
+JOIN = b'{"type":"join-queue","chainId":1}'
+
+Pair = tuple[WSTransport, "Client"]
 
 
 class Client(WSListener):  # type: ignore[misc]
@@ -63,6 +72,7 @@ class Client(WSListener):  # type: ignore[misc]
 
 
 async def stream(transport: WSTransport, me: Client, payload: bytes, stop: asyncio.Event) -> None:
+    """Keep WINDOW messages in flight to the peer until ``stop``."""
     peer = me.peer
     assert peer is not None
     while not stop.is_set():
@@ -73,49 +83,71 @@ async def stream(transport: WSTransport, me: Client, payload: bytes, stop: async
         await me.wakeup.wait()
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc/<pid>/stat, fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-async def connect_pairs(server: RunningServer, pairs: int) -> list[tuple[WSTransport, Client]]:
-    users = await signed_in_users(server, pairs * 2)
-    senders: list[tuple[WSTransport, Client]] = []
-    join = b'{"type":"join-queue","chainId":1}'
-    for a, b in zip(users[::2], users[1::2], strict=True):
-        ta, ca = await ws_connect(Client, server.ws_url, extra_headers=a.bearer)
-        tb, cb = await ws_connect(Client, server.ws_url, extra_headers=b.bearer)
+async def _pair(url: str, headers: tuple[dict[str, str], dict[str, str]], join: bool) -> Pair:
+    """Connect two sockets, get them matched, return the initiator's side."""
+    ta, ca = await ws_connect(Client, url, extra_headers=headers[0])
+    await asyncio.sleep(0.01)  # a arrives first (the Node reference pairs in arrival order)
+    tb, cb = await ws_connect(Client, url, extra_headers=headers[1])
+    if join:
         await asyncio.sleep(0.01)  # let "connected" arrive before joining
-        ta.send(WSMsgType.TEXT, join)
+        ta.send(WSMsgType.TEXT, JOIN)
         await asyncio.sleep(0.005)
-        tb.send(WSMsgType.TEXT, join)
-        await asyncio.wait_for(asyncio.gather(ca.matched.wait(), cb.matched.wait()), 10)
-        ca.peer, cb.peer = cb, ca
-        senders.append((ta, ca) if ca.initiator else (tb, cb))
+        tb.send(WSMsgType.TEXT, JOIN)
+    await asyncio.wait_for(asyncio.gather(ca.matched.wait(), cb.matched.wait()), 10)
+    ca.peer, cb.peer = cb, ca
+    return (ta, ca) if ca.initiator else (tb, cb)
+
+
+async def roulette_pairs(server: RunningServer, pairs: int) -> list[Pair]:
+    """Real wallets signed in over HTTP, paired through the real queue."""
+    users = await signed_in_users(server, pairs * 2)
+    senders = [
+        await _pair(server.ws_url, (a.bearer, b.bearer), join=True)
+        for a, b in zip(users[::2], users[1::2], strict=True)
+    ]
     for user in users:
         await user.http.aclose()
     return senders
 
 
-async def measure(server: RunningServer, pairs: int, seconds: float, size: int) -> dict[str, Any]:
-    senders = await connect_pairs(server, pairs)
+async def node_pairs(url: str, pairs: int) -> list[Pair]:
+    """Anonymous sockets the Node reference pairs in arrival order."""
+    return [await _pair(url, ({}, {}), join=False) for _ in range(pairs)]
+
+
+def _payload(client: Client, size: int) -> bytes:
+    pad = "x" * max(0, size - 90)
+    body = {"type": "ice-candidate", "sessionId": client.session_id, "data": {"candidate": pad}}
+    return json.dumps(body).encode()
+
+
+async def measure(
+    connect: Callable[[], Awaitable[list[Pair]]],
+    pid: int,
+    args: argparse.Namespace,
+    profiler: Profiler | None = None,
+) -> dict[str, Any]:
+    """Stream for ``args.seconds`` after a 1 s warm-up; count what the peers received."""
+    senders = await connect()
     stop = asyncio.Event()
-    tasks = []
+    payloads = [_payload(client, args.size) for _, client in senders]
+    async with asyncio.TaskGroup() as tasks:
+        for (transport, client), payload in zip(senders, payloads, strict=True):
+            tasks.create_task(stream(transport, client, payload, stop))
+        await asyncio.sleep(1.0)  # warm-up
+        received = lambda: sum(c.peer.received for _, c in senders if c.peer)  # noqa: E731
+        if profiler is not None:
+            profiler.start(pid, args.seconds)
+        count0, cpu0, t0 = received(), cpu_seconds(pid), time.perf_counter()
+        await asyncio.sleep(args.seconds)
+        count1, cpu1, t1 = received(), cpu_seconds(pid), time.perf_counter()
+        stop.set()
+        for _, client in senders:
+            client.wakeup.set()
     for transport, client in senders:
-        pad = "x" * max(0, size - 90)
-        body = {"type": "ice-candidate", "sessionId": client.session_id, "data": {"candidate": pad}}
-        payload = json.dumps(body).encode()
-        tasks.append(asyncio.create_task(stream(transport, client, payload, stop)))
-    await asyncio.sleep(1.0)  # warm-up
-    received = lambda: sum(c.peer.received for _, c in senders if c.peer)  # noqa: E731
-    count0, cpu0, t0 = received(), cpu_seconds(server.process.pid), time.perf_counter()
-    await asyncio.sleep(seconds)
-    count1, cpu1, t1 = received(), cpu_seconds(server.process.pid), time.perf_counter()
-    stop.set()
-    for _, client in senders:
-        client.wakeup.set()
-    await asyncio.gather(*tasks)
+        transport.disconnect()
+        if client.peer is not None:
+            client.peer.wakeup.set()
     relayed = count1 - count0
     return {
         "relayed_msgs": relayed,
@@ -123,30 +155,53 @@ async def measure(server: RunningServer, pairs: int, seconds: float, size: int) 
         "server_cpu_seconds": round(cpu1 - cpu0, 3),
         "msgs_per_second": round(relayed / (t1 - t0)),
         "msgs_per_server_cpu_second": round(relayed / max(cpu1 - cpu0, 1e-9)),
-        "payload_bytes": len(payload),
+        "payload_bytes": len(payloads[0]),
     }
 
 
+def run_roulette(args: argparse.Namespace) -> dict[str, Any]:
+    """Our figure (and the profile of our server, when asked)."""
+    env = {"WS_RATE_BURST": "1000000", "WS_RATE_PER_SECOND": "1000000"}
+    profiler = Profiler(Path(args.profile)) if args.profile else None
+    with roulette_server(env, cpus=server_cpu()) as server:
+        connect = lambda: roulette_pairs(server, args.pairs)  # noqa: E731
+        result = asyncio.run(measure(connect, server.process.pid, args, profiler))
+    if profiler is not None:
+        result["profile_top_self"] = profiler.finish()
+    return result | {"implementation": "roulette (picows gateway)"}
+
+
+def run_node(args: argparse.Namespace) -> dict[str, Any]:
+    """The Node ``ws`` reference's figure, same client, same sizes, same pinning."""
+    with node_server(cpus=server_cpu()) as server:
+        connect = lambda: node_pairs(server.ws_url, args.pairs)  # noqa: E731
+        result = asyncio.run(measure(connect, server.process.pid, args))
+    return result | {"implementation": "node ws (benchmarks/node/relay.js)"}
+
+
 def main() -> None:
+    """Measure and print the JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--size", type=int, default=200, help="approximate bytes per message")
+    parser.add_argument("--target", choices=("both", "roulette", "node"), default="both")
+    parser.add_argument("--profile", help="py-spy collapsed stacks of our server to this file")
     args = parser.parse_args()
-    env = {"WS_RATE_BURST": "1000000", "WS_RATE_PER_SECOND": "1000000", "LOG_LEVEL": "warning"}
-    with tempfile.TemporaryDirectory() as tmp, running_server(Path(tmp), env) as server:
-        os.sched_setaffinity(server.process.pid, {0})  # the server gets one core
-        if os.cpu_count() and os.cpu_count() > 1:  # type: ignore[operator]
-            os.sched_setaffinity(0, {1})  # the client the other
-        result = asyncio.run(measure(server, args.pairs, args.seconds, args.size))
-    result.update(
-        benchmark="relay",
-        implementation="roulette (picows gateway)",
-        pairs=args.pairs,
-        python=platform.python_version(),
-        cpus=os.cpu_count(),
-    )
-    print(json.dumps(result))
+    if (cpus := client_cpus()) is not None:
+        os.sched_setaffinity(0, cpus)  # the client on the other core(s)
+    report: dict[str, Any] = {"benchmark": "relay", "pairs": args.pairs}
+    if args.target in ("both", "roulette"):
+        report["roulette"] = run_roulette(args)
+    if args.target in ("both", "node"):
+        report["node_ws"] = run_node(args)
+    if args.target == "both":
+        ours = report["roulette"]["msgs_per_server_cpu_second"]
+        report["ratio_ours_to_node"] = round(
+            ours / report["node_ws"]["msgs_per_server_cpu_second"], 3
+        )
+    report.update(machine())
+    print(json.dumps(report))
 
 
 if __name__ == "__main__":

@@ -19,13 +19,25 @@ OTHER_CHAIN = 31338
 ETHER = 10**18
 
 
+_installed: list[Path | NodeToolsMissing] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Install the node (``npm ci`` into tools/node) while collecting, outside any test's
+    timeout: on a fresh clone the download takes longer than one test may."""
+    try:
+        _installed.append(anvil_binary())
+    except NodeToolsMissing as exc:
+        _installed.append(exc)
+
+
 @pytest.fixture(scope="session")
 def anvil_bin() -> Path:
     """The anvil binary from npm (installed into tools/node when missing)."""
-    try:
-        return anvil_binary()
-    except NodeToolsMissing as exc:
-        pytest.skip(f"no local EVM node: {exc}")
+    found = _installed[0] if _installed else anvil_binary()
+    if isinstance(found, NodeToolsMissing):
+        pytest.skip(f"no local EVM node: {found}")
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -6,9 +6,11 @@ a client sees in ``{"error": {"code", "message"}}``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
@@ -20,9 +22,16 @@ from fastapi.responses import JSONResponse
 
 from chain.conftest import CHAIN, ETHER, OTHER_CHAIN, World
 from roulette.api.chain_routes import EndedSession, chain_router
-from roulette.chain import ChainService, ChainSettings, TipRechecker
+from roulette.chain import ChainService, ChainSettings, TipRechecker, TipRecord
 from roulette.chain.abi import call_data
-from roulette.errors import RouletteError, Unauthenticated, http_status, public_message
+from roulette.chain.recheck import notify_tip
+from roulette.errors import (
+    RouletteError,
+    Unauthenticated,
+    Unavailable,
+    http_status,
+    public_message,
+)
 from roulette.matchmaking.records import Address, Session, SessionId, WorkerId
 from roulette.storage.sql.database import create_engine, upgrade
 from roulette.storage.sql.tips import SqlTips
@@ -85,6 +94,7 @@ def _app(harness_ref: list[Harness], service: ChainService, tips: SqlTips) -> Fa
     return app
 
 
+@asynccontextmanager
 async def _harness(settings: ChainSettings, tmp_path: Path) -> AsyncIterator[Harness]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'roulette.db'}"
     await upgrade(url)
@@ -102,7 +112,7 @@ async def _harness(settings: ChainSettings, tmp_path: Path) -> AsyncIterator[Har
 
 @pytest.fixture
 async def api(settings: ChainSettings, tmp_path: Path) -> AsyncIterator[Harness]:
-    async for harness in _harness(settings, tmp_path):
+    async with _harness(settings, tmp_path) as harness:
         yield harness
 
 
@@ -281,7 +291,7 @@ async def test_a_malformed_hash_is_a_bad_request(api: Harness, world: World) -> 
 async def test_a_tip_under_too_few_confirmations_is_pending_until_rechecked(
     settings: ChainSettings, tmp_path: Path, world: World
 ) -> None:
-    async for api in _harness(replace(settings, tip_confirmations=3), tmp_path):
+    async with _harness(replace(settings, tip_confirmations=3), tmp_path) as api:
         sid = api.session(world.alice, world.bob)
         tx = world.evm.send(world.bob, world.alice, value=ETHER // 1000)
 
@@ -319,3 +329,48 @@ async def test_balances_route_refuses_an_unknown_chain(api: Harness, world: Worl
     )
 
     assert (response.status_code, _error(response)) == (400, "unsupported_chain")
+
+
+async def test_the_recheck_loop_runs_in_a_task_group_until_cancelled(
+    settings: ChainSettings, tmp_path: Path, world: World
+) -> None:
+    async with _harness(replace(settings, tip_confirmations=2), tmp_path) as api:
+        sid = api.session(world.alice, world.bob)
+        tx = world.evm.send(world.bob, world.alice, value=ETHER // 1000)
+        assert (await api.post_tip(world.bob, sid, tx)).status_code == 202
+        told = asyncio.Event()
+
+        async def notify(address: Address, data: bytes) -> None:
+            await _notify(api, address, data)
+            told.set()
+
+        world.evm.mine(1)
+        rechecker = TipRechecker(api.service, api.tips, notify, interval=0.01)
+        async with asyncio.TaskGroup() as tg:
+            loop = tg.create_task(rechecker.run())
+            await asyncio.wait_for(told.wait(), timeout=5)
+            loop.cancel()
+
+        assert [n[1]["txHash"] for n in api.notified] == [tx]
+
+
+async def test_a_failed_notification_leaves_the_tip_recorded(
+    settings: ChainSettings, tmp_path: Path, world: World
+) -> None:
+    async with _harness(settings, tmp_path) as api:
+        sid = api.session(world.alice, world.bob)
+
+        async def offline(address: Address, data: bytes) -> None:
+            raise Unavailable("the peer is offline")
+
+        tx = world.evm.send(world.bob, world.alice, value=7)
+        await notify_tip(offline, await _verified(api, world, sid, tx))
+
+        assert (await api.tips.get(tx)) is not None
+
+
+async def _verified(api: Harness, world: World, sid: str, tx: str) -> TipRecord:
+    assert (await api.post_tip(world.bob, sid, tx)).status_code == 201
+    tip = await api.tips.get(tx)
+    assert tip is not None
+    return tip

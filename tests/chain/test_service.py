@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import pytest
 from eth_abi.abi import encode
 from eth_account import Account
 
-from chain.conftest import CHAIN, ETHER, OTHER_CHAIN, World
+from chain.conftest import CHAIN, ETHER, OTHER_CHAIN, World, chain_env
 from roulette.auth.address import keccak256
-from roulette.chain import ChainService
+from roulette.chain import ChainService, ChainSettings
 from roulette.chain.abi import EIP6492_SUFFIX, call_data, decode_address
-from roulette.errors import BadRequest, Forbidden
+from roulette.errors import BadRequest, Forbidden, RateLimited
 from roulette.matchmaking.records import Address
 
 
@@ -103,8 +104,6 @@ async def test_an_erc721_gate_on_a_token_that_does_not_exist_refuses(
 ) -> None:
     settings = service.settings
     queue = settings.gated_queues["seven"]
-    from dataclasses import replace
-
     missing = replace(queue, name="missing", token_id=404)
     svc = ChainService.create(replace(settings, gated_queues={"missing": missing}))
     try:
@@ -228,3 +227,17 @@ async def test_contract_signature_on_a_chain_without_rpc_is_refused(
     service: ChainService, world: World
 ) -> None:
     assert not await service.verify_contract_signature(world.alice, b"\x00" * 32, b"\x01" * 65, 5)
+
+
+async def test_contract_signature_checks_are_rate_limited_per_address(world: World) -> None:
+    env = chain_env(world, CONTRACT_SIG_BURST="2", CONTRACT_SIG_PER_MINUTE="1")
+    service = ChainService.create(ChainSettings.from_env(env))
+    digest = eip191_hash("hello")
+    try:
+        for _ in range(2):
+            assert not await service.verify_contract_signature(world.bob, digest, bytes(65), CHAIN)
+        with pytest.raises(RateLimited):
+            await service.verify_contract_signature(world.bob, digest, bytes(65), CHAIN)
+        assert not await service.verify_contract_signature(world.carol, digest, bytes(65), CHAIN)
+    finally:
+        await service.aclose()

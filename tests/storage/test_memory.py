@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import pytest
+
 from roulette.errors import InvalidState, Unavailable
 from roulette.matchmaking.policy import MatchPolicy
 from roulette.matchmaking.records import QueueEntry
 from roulette.storage.memory import MemoryLobby, MemoryNonceStore
-from roulette.storage.ports import Lobby, Paired, Queued
+from roulette.storage.ports import Lobby, NonceStore, Paired, Queued
 from storage.contract import LobbyContract, LobbyMachine, NonceStoreContract, lobby_machine_test
 from storage.contract.builders import WAIT, entry, sid, user
 
@@ -108,12 +109,18 @@ async def test_a_full_queue_still_takes_a_rejoin() -> None:
     assert rejoined == Queued(position=2)
 
 
-async def test_a_full_queue_refuses_even_a_user_who_could_pair() -> None:
-    """The bound is checked first, so the store never does work it would have to undo."""
+async def test_a_full_queue_still_pairs_a_user_who_can_pair() -> None:
+    """Pairing shrinks the queue, so a full queue must not refuse it."""
     lobby = MemoryLobby(MatchPolicy(), max_queue=1)
     await lobby.join(entry("a"), now=0.0, session_id=sid(1))
-    with pytest.raises(Unavailable):
-        await lobby.join(entry("b"), now=0.0, session_id=sid(2))
+    assert isinstance(await lobby.join(entry("b"), now=0.0, session_id=sid(2)), Paired)
+
+
+def test_the_memory_stores_implement_the_ports() -> None:
+    lobby: Lobby = MemoryLobby(MatchPolicy())
+    nonces: NonceStore = MemoryNonceStore()
+    assert lobby is not None
+    assert nonces is not None
 
 
 async def test_a_live_session_id_is_never_reused() -> None:
@@ -188,7 +195,9 @@ async def test_joins_and_rematch_do_not_scan_the_queue() -> None:
     n = 10_000
     for i in range(n):
         queued = await lobby.join(
-            entry(f"u{i}", at=i / 10_000, interests=[f"topic{i}"]), now=i / 10_000, session_id=sid(i)
+            entry(f"u{i}", at=i / 10_000, interests=[f"topic{i}"]),
+            now=i / 10_000,
+            session_id=sid(i),
         )
         assert queued == Queued(position=i + 1)
     assert policy.comparisons[0] < 5 * n

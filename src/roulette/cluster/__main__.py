@@ -1,7 +1,7 @@
 """``python -m roulette.cluster``: run the cluster until ``roulette cluster`` exists in the CLI.
 
-Its only options tune liveness deadlines (tests use short ones); everything else comes from
-the environment through :meth:`Config.from_env`.
+Its only options tune liveness deadlines and the crash-loop limit (tests use small ones);
+everything else comes from the environment through :meth:`Config.from_env`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from roulette.cluster.node import BOOT_TIMEOUT, EXIT_CONFIG, HEARTBEAT_TIMEOUT, run_cluster
+from roulette.cluster.policy import CRASH_LOOP_LIMIT
 from roulette.config import Config
 from roulette.errors import ConfigError
 
@@ -21,6 +22,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m roulette.cluster", description=__doc__)
     parser.add_argument("--heartbeat-timeout", type=float, default=HEARTBEAT_TIMEOUT)
     parser.add_argument("--boot-timeout", type=float, default=BOOT_TIMEOUT)
+    parser.add_argument("--crash-limit", type=int, default=CRASH_LOOP_LIMIT)
     args = parser.parse_args(argv)
     try:
         config = Config.from_env()
@@ -31,7 +33,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
     return run_cluster(
-        config, heartbeat_timeout=args.heartbeat_timeout, boot_timeout=args.boot_timeout
+        config,
+        heartbeat_timeout=args.heartbeat_timeout,
+        boot_timeout=args.boot_timeout,
+        crash_limit=args.crash_limit,
     )
 
 

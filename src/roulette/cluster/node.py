@@ -42,6 +42,7 @@ def run_cluster(
     *,
     heartbeat_timeout: float = HEARTBEAT_TIMEOUT,
     boot_timeout: float = BOOT_TIMEOUT,
+    crash_limit: int = policy.CRASH_LOOP_LIMIT,
     announce: Callable[[str], None] = print,
 ) -> int:
     """Run ``roulette cluster`` in this (main) thread until it drains.
@@ -50,18 +51,23 @@ def run_cluster(
         config: the node's settings (``CLUSTER_WORKERS``, ``MANAGEMENT_*``, ports, Redis).
         heartbeat_timeout: seconds of silence after which a worker counts as hung.
         boot_timeout: seconds a worker may take to send its first heartbeat.
+        crash_limit: failed boots within a minute that stop the cluster.
         announce: where the one "serving on …" line goes.
 
     Returns:
         0 after a drain (SIGTERM/SIGINT), 2 when a setting prevents starting (more than one
         worker without Redis, a port taken), 3 when workers crash-loop at boot.
     """
+    timeouts = policy.Timeouts(
+        heartbeat=heartbeat_timeout,
+        boot=boot_timeout,
+        stop=config.shutdown_timeout_seconds + STOP_MARGIN,
+    )
     try:
         desired, max_workers = _worker_bounds(config)
         listeners = _bind(config)
     except ConfigError as exc:
-        print(f"roulette cluster: {exc.message}", file=sys.stderr, flush=True)
-        return EXIT_CONFIG
+        return _refuse(exc)
     commands: queue.Queue[Command] = queue.Queue(maxsize=COMMAND_QUEUE)
     wake = WakePipe()
     # A fresh directory per run: stale files of an earlier run's pids would be summed in.
@@ -75,27 +81,28 @@ def run_cluster(
             listeners=listeners,
             # Workers read their settings from the environment we were started with.
             env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
-            timeouts=policy.Timeouts(
-                heartbeat=heartbeat_timeout,
-                boot=boot_timeout,
-                stop=config.shutdown_timeout_seconds + STOP_MARGIN,
-            ),
+            timeouts=timeouts,
             commands=commands,
             wake=wake,
             node_id=uuid.uuid4().hex[:8],
             metrics_dir=metrics_dir,
+            crash_limit=crash_limit,
         )
         announce(_banner(config, listeners, management, desired))
         return supervisor.run()
     except ConfigError as exc:
-        print(f"roulette cluster: {exc.message}", file=sys.stderr, flush=True)
-        return EXIT_CONFIG
+        return _refuse(exc)
     finally:
         if management is not None:
             management.close()
         listeners.close()
         wake.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _refuse(exc: ConfigError) -> int:
+    print(f"roulette cluster: {exc.message}", file=sys.stderr, flush=True)
+    return EXIT_CONFIG
 
 
 def _worker_bounds(config: Config) -> tuple[int, int]:

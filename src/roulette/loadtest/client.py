@@ -19,8 +19,15 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 import msgspec
-from picows import WSCloseCode, WSFrame, WSHandshakeError, WSListener, WSMsgType, WSTransport
-from picows import ws_connect
+from picows import (
+    WSCloseCode,
+    WSFrame,
+    WSHandshakeError,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    ws_connect,
+)
 
 from roulette.loadtest.scenario import sent_at_of
 from roulette.loadtest.stats import HEARTBEAT_RTT, RELAY_LATENCY, RELAYED, SENT, Recorder
@@ -153,7 +160,7 @@ class UserSocket(WSListener):
         if frame.msg_type is WSMsgType.TEXT:
             self._on_text(frame.get_payload_as_bytes())
         elif frame.msg_type is WSMsgType.CLOSE:
-            self.close_code = frame.get_close_code()
+            self.close_code = frame.get_close_code().value  # an IntEnum at run time
             transport.send_close(WSCloseCode.OK)
             transport.disconnect()
 
@@ -211,9 +218,7 @@ class UserSocket(WSListener):
                 self.transport.disconnect()
 
 
-async def open_socket(
-    info: ServerInfo, token: str, source: str, recorder: Recorder
-) -> UserSocket:
+async def open_socket(info: ServerInfo, token: str, source: str, recorder: Recorder) -> UserSocket:
     """Open the user's WebSocket from ``source`` with its bearer token.
 
     Args:
@@ -241,11 +246,10 @@ async def open_socket(
     except WSHandshakeError as exc:
         status = int(exc.response.status) if exc.response is not None else 0
         raise UserError(f"handshake_{status or 'invalid'}") from exc
-    except (TimeoutError, asyncio.TimeoutError) as exc:
+    except TimeoutError as exc:
         raise UserError("timeout_handshake") from exc
     except OSError as exc:
         name = errno.errorcode.get(exc.errno or 0, type(exc).__name__)
         raise UserError(f"connect_{name}") from exc
     assert isinstance(listener, UserSocket)
     return listener
-

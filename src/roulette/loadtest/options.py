@@ -98,8 +98,7 @@ class LoadtestOptions:
         per_process = math.ceil(self.users / self.process_count)
         _check(
             per_process <= MAX_SOCKETS_PER_PROCESS,
-            f"{per_process} users per process is over {MAX_SOCKETS_PER_PROCESS}: "
-            "raise --processes",
+            f"{per_process} users per process is over {MAX_SOCKETS_PER_PROCESS}: raise --processes",
         )
         per_source = math.ceil(self.users / self.source_count)
         _check(
@@ -178,4 +177,3 @@ def options_from_args(args: argparse.Namespace) -> LoadtestOptions:
         plot=args.plot,
         live=not args.no_live,
     ).validate()
-

@@ -117,6 +117,16 @@ class RedisLobby:
         """The live session of ``address``, if any."""
         return _maybe_session(await self._run("session_of", address))
 
+    async def rebind(
+        self, session_id: SessionId, address: Address, worker: WorkerId
+    ) -> Session | None:
+        """Move ``address``'s end of a live session to ``worker``; the epoch grows by one.
+
+        Returns:
+            The updated session, or None when it is over or ``address`` is not in it.
+        """
+        return _maybe_session(await self._run("rebind", session_id, address, worker))
+
     async def session(self, session_id: SessionId) -> Session | None:
         """A live session by id (one ``HGET``)."""
         with unavailable_on_failure():

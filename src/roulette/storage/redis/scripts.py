@@ -25,6 +25,7 @@ LOBBY_OPERATIONS = (
     "leave",
     "end_session",
     "session_of",
+    "rebind",
     "position",
     "stats",
     "exclusions",

@@ -1,0 +1,174 @@
+"""Shared parts of the benchmarks: start our server or the Node ``ws`` reference, read /proc.
+
+Servers are started pinned to one core (the affinity is set before ``exec``, so every thread
+of the process inherits it) and stopped on exit. Our server runs with a data directory in
+/dev/shm when it exists, so sign-ins are not bound by the disk of a shared machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from support.server import RunningServer, _wait_healthy, free_port, server_env  # noqa: E402
+
+NODE_DIR = ROOT / "benchmarks" / "node"
+
+# Runs `roulette serve` with picows' initial read buffer forced to SIZE bytes (argv[1]):
+# the benchmark-only variant that measures what a smaller Limits.read_buffer_bytes would save.
+_READ_BUFFER_VARIANT = """
+import sys
+import roulette.gateway.server as gateway
+size = int(sys.argv.pop(1))
+original = gateway.ws_create_server
+async def sized(*args, **kwargs):
+    kwargs["read_buffer_init_size"] = size
+    return await original(*args, **kwargs)
+gateway.ws_create_server = sized
+from roulette.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def machine() -> dict[str, Any]:
+    """Where a figure was measured: cores, CPU model, Python, load at the time."""
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu_model": model,
+        "python": platform.python_version(),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all threads (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process (VmRSS in /proc/<pid>/status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def pinned(cmd: list[str], cpus: set[int] | None) -> list[str]:
+    """``cmd`` run under ``taskset`` on ``cpus`` (every thread it starts inherits them)."""
+    if not cpus or shutil.which("taskset") is None:
+        return cmd
+    return ["taskset", "-c", ",".join(map(str, sorted(cpus))), *cmd]
+
+
+def server_cpu() -> set[int] | None:
+    """The core servers run on (core 0), when the machine has more than one."""
+    return {0} if (os.cpu_count() or 1) > 1 else None
+
+
+def client_cpus() -> set[int] | None:
+    """The cores benchmark clients run on: all but the server's."""
+    count = os.cpu_count() or 1
+    return set(range(1, count)) if count > 1 else None
+
+
+@contextlib.contextmanager
+def roulette_server(
+    env: Mapping[str, str], *, read_buffer: int | None = None, cpus: set[int] | None = None
+) -> Iterator[RunningServer]:
+    """A ``roulette serve`` process on free ports, healthy on return, stopped on exit."""
+    shm = Path("/dev/shm")
+    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as tmp:
+        data_dir = Path(tmp)
+        port, ws_port = free_port(), free_port()
+        cmd = [sys.executable, "-m", "roulette"]
+        if read_buffer is not None:
+            cmd = [sys.executable, "-c", _READ_BUFFER_VARIANT, str(read_buffer)]
+        cmd += ["serve", "--host", "127.0.0.1", "--port", str(port), "--ws-port", str(ws_port)]
+        log_path = data_dir / "server.log"
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                pinned(cmd, cpus),
+                env=server_env(port, data_dir, {"LOG_LEVEL": "warning", **env}),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        server = RunningServer(process, port, ws_port, data_dir, log_path)
+        try:
+            _wait_healthy(server, 60.0)
+            yield server
+        finally:
+            server.stop()
+
+
+@dataclass
+class NodeServer:
+    """The Node ``ws`` reference relay (benchmarks/node/relay.js)."""
+
+    process: subprocess.Popen[str]
+    port: int
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/"
+
+
+def ensure_node_modules() -> None:
+    """Install the locked ``ws`` package (``npm ci``) unless it is already there."""
+    if (NODE_DIR / "node_modules" / "ws" / "package.json").exists():
+        return
+    if shutil.which("npm") is None:
+        raise RuntimeError("the Node reference needs node and npm (apt install nodejs npm)")
+    subprocess.run(
+        ["npm", "ci", "--prefix", str(NODE_DIR), "--no-audit", "--no-fund", "--silent"],
+        check=True,
+    )
+
+
+@contextlib.contextmanager
+def node_server(cpus: set[int] | None = None) -> Iterator[NodeServer]:
+    """The Node reference relay on a free port, stopped on exit."""
+    ensure_node_modules()
+    port = free_port()
+    process = subprocess.Popen(
+        pinned(["node", str(NODE_DIR / "relay.js"), str(port)], cpus),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        if not line.startswith("listening"):
+            raise RuntimeError(f"node relay did not start: {line!r}")
+        yield NodeServer(process, port)
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def settle(seconds: float) -> None:
+    """Give a server time to finish work in flight before a reading."""
+    time.sleep(seconds)

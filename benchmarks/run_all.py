@@ -1,0 +1,113 @@
+"""Run every benchmark, one after the other, and write ``benchmarks/results/latest.json``.
+
+Each benchmark prints one JSON object; this collects them with the exact command, its wall
+time and the machine (cores, CPU model, Python, load average before each run: a shared machine
+makes figures noisy, and the load says how much). Benchmarks run one at a time so they do not
+compete for the cores. Any ``bench_*.py`` not listed below runs too, with no arguments.
+
+Usage: ``python benchmarks/run_all.py [--only relay memory …] [--quick]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from _harness import ROOT, machine
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+PLANNED: dict[str, list[str]] = {
+    "siwe": [],
+    "relay": ["--profile", "benchmarks/results/relay-profile.txt"],
+    "memory": ["--connections", "10000", "--read-buffer", "2048"],
+    "capacity": [],
+    "lobby": [],
+    "loadtest": ["--plot", "benchmarks/results/loadtest.png"],
+}
+QUICK: dict[str, list[str]] = {
+    "relay": ["--seconds", "3", "--pairs", "20"],
+    "memory": ["--connections", "1000", "--read-buffer", "2048"],
+    "capacity": ["--step", "500", "--max", "1000", "--sample", "100", "--probe-seconds", "1"],
+    "lobby": ["--users", "1000"],
+    "loadtest": ["--users", "100", "--duration", "10", "--ramp", "2"],
+}
+TIMEOUT_SECONDS = 3600
+
+
+def _names(only: list[str] | None) -> list[str]:
+    found = sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
+    names = [n for n in PLANNED if n in found] + [n for n in found if n not in PLANNED]
+    return [n for n in names if not only or n in only]
+
+
+def run_one(name: str, quick: bool) -> dict[str, Any]:
+    """Run ``benchmarks/bench_<name>.py``; its JSON, command, time and exit code."""
+    args = (QUICK if quick else PLANNED).get(name, PLANNED.get(name, []))
+    command = [sys.executable, f"benchmarks/bench_{name}.py", *args]
+    load = round(os.getloadavg()[0], 2)
+    started = time.monotonic()
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False
+    )
+    entry: dict[str, Any] = {
+        "command": " ".join(["python", *command[1:]]),
+        "seconds": round(time.monotonic() - started, 1),
+        "exit_code": done.returncode,
+        "load_average_before": load,
+    }
+    lines = done.stdout.strip().splitlines()
+    try:
+        entry["result"] = json.loads(lines[-1])
+    except (IndexError, json.JSONDecodeError):
+        entry["error"] = (done.stderr or done.stdout)[-2000:]
+    return entry
+
+
+def _commit() -> str:
+    rev = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    return rev.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def main() -> None:
+    """Run the benchmarks and write the results file."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="*", help="benchmark names (relay, memory, …)")
+    parser.add_argument("--quick", action="store_true", help="small sizes: a smoke run")
+    parser.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    results: dict[str, Any] = {}
+    for name in _names(args.only):
+        print(f"run_all: {name} …", file=sys.stderr, flush=True)
+        results[name] = run_one(name, args.quick)
+        print(f"run_all: {name} done in {results[name]['seconds']} s", file=sys.stderr)
+    report = {
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "commit": _commit(),
+        "quick": args.quick,
+        "machine": machine(),
+        "benchmarks": results,
+    }
+    args.output.write_text(json.dumps(report, indent=2) + "\n")
+    print(json.dumps({name: entry.get("exit_code") for name, entry in results.items()}))
+
+
+if __name__ == "__main__":
+    main()
