@@ -98,6 +98,12 @@ class Config:
     lb_algorithm: str = "round-robin"
     prometheus_multiproc_dir: Path | None = None
     chain: ChainSettings = field(default_factory=ChainSettings)
+    environment: tuple[tuple[str, str], ...] = ()
+    """The raw environment this config came from: what child processes (workers) inherit."""
+
+    def child_environment(self, **extra: str) -> dict[str, str]:
+        """The environment for a worker process: ours, plus ``extra``."""
+        return {**dict(self.environment), **extra}
 
     @property
     def sql_url(self) -> str:
@@ -169,6 +175,7 @@ class Config:
             lb_algorithm=e.get("LB_ALGORITHM", _lb_algorithm, "round-robin"),
             prometheus_multiproc_dir=e.get("PROMETHEUS_MULTIPROC_DIR", Path, None),
             chain=ChainSettings.from_env(e.env),
+            environment=tuple(e.env.items()),
         )
 
 

@@ -80,7 +80,7 @@ def run_cluster(
             max_workers=max_workers,
             listeners=listeners,
             # Workers read their settings from the environment we were started with.
-            env={**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)},
+            env=config.child_environment(PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)),
             timeouts=timeouts,
             commands=commands,
             wake=wake,

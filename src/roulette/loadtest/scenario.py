@@ -218,7 +218,7 @@ def sent_at_of(data: object) -> float | None:
     """The send time embedded by :func:`ice_candidate`, if ``data`` carries one."""
     if isinstance(data, dict):
         value = data.get(SENT_AT_FIELD)
-        if isinstance(value, int | float) and math.isfinite(value):
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
             return float(value)
     return None
 

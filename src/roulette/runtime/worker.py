@@ -72,7 +72,12 @@ async def _heartbeat(node: Node, fd: int, stop: asyncio.Event) -> None:
         )
         try:
             os.write(fd, line.encode() + b"\n")
-        except (BrokenPipeError, BlockingIOError, OSError):
-            return  # the supervisor is gone or not reading; its own checks take over
+        except BrokenPipeError:
+            # The supervisor is gone: an orphan must not serve on with nobody watching it.
+            log.warning("supervisor_gone worker=%s", node.services.hub.worker_id)
+            stop.set()
+            return
+        except OSError:
+            pass  # a full pipe: the supervisor is busy; its own deadline judges us
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), HEARTBEAT_INTERVAL)
