@@ -268,6 +268,11 @@ class Connection(WSListener):
         self.move(Event.LEFT_QUEUE)
         self.send(m.QueueLeft())
 
+    def on_queue_lost(self) -> None:
+        """The shared queue no longer holds this user: ask the client to join again."""
+        self.move(Event.LEFT_QUEUE)
+        self.send(m.QueueReset(reason="state-lost"))
+
     def on_matched(self, session: Session, peer_name: str | None = None) -> None:
         """A session with ``session.peer_of(self.address)`` began (or resumed)."""
         if self.phase is Phase.CLOSED:

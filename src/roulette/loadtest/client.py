@@ -52,6 +52,11 @@ class UserError(Exception):
     """A virtual user's step failed; ``kind`` is the error's name in the report."""
 
     def __init__(self, kind: str) -> None:
+        """Name the failure.
+
+        Args:
+            kind: the error's name in the report, e.g. ``http_503`` or ``ws_closed_1008``.
+        """
         super().__init__(kind)
         self.kind = kind
 
@@ -145,6 +150,12 @@ class UserSocket(WSListener):
     """One user's WebSocket: measures relayed traffic, queues the rest for the user."""
 
     def __init__(self, recorder: Recorder, clock: Callable[[], float] = time.time) -> None:
+        """A socket that is not connected yet.
+
+        Args:
+            recorder: where the socket counts what it sees.
+            clock: wall-clock seconds (the same clock in every client process).
+        """
         super().__init__()
         self.recorder = recorder
         self.clock = clock
@@ -154,9 +165,11 @@ class UserSocket(WSListener):
         self.heartbeat_sent_at: float | None = None
 
     def on_ws_connected(self, transport: WSTransport) -> None:
+        """Picows callback: the handshake succeeded."""
         self.transport = transport
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        """Picows callback: measure relayed traffic, queue the rest, answer a close."""
         if frame.msg_type is WSMsgType.TEXT:
             self._on_text(frame.get_payload_as_bytes())
         elif frame.msg_type is WSMsgType.CLOSE:
@@ -165,6 +178,7 @@ class UserSocket(WSListener):
             transport.disconnect()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
+        """Picows callback: the connection is gone; wake the user with a ``_closed`` message."""
         self._enqueue({"type": CLOSED, "code": self.close_code})
 
     def _on_text(self, payload: bytes) -> None:

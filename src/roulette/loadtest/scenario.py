@@ -133,11 +133,22 @@ def session_description(
     target = rng.randint(*size_range)
     lines = _sdp_session_lines(rng)
     payload = 96
-    while len("\r\n".join(lines)) < target - 120:
+    while _length(lines) < target:
         lines += _sdp_codec_lines(payload, rng)
         payload += 1
-    sdp = "\r\n".join(lines)[: target - 2] + "\r\n"
-    return {"type": kind, "sdp": sdp}
+    room = target - len(_PAD) - 2  # the padding line's own text and CRLF
+    while _length(lines) > room:
+        lines.pop()
+    lines.append(_PAD + "x" * (room - _length(lines)))
+    return {"type": kind, "sdp": "".join(line + "\r\n" for line in lines)}
+
+
+_PAD: Final = "a=x-pad:"
+"""An attribute line browsers ignore (RFC 8866 §5.13), used to reach an exact size."""
+
+
+def _length(lines: list[str]) -> int:
+    return sum(len(line) + 2 for line in lines)
 
 
 def _sdp_session_lines(rng: random.Random) -> list[str]:

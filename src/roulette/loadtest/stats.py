@@ -60,6 +60,7 @@ class Histogram:
     __slots__ = ("buckets", "count", "maximum", "total")
 
     def __init__(self) -> None:
+        """An empty histogram."""
         self.buckets: Counter[int] = Counter()
         self.count = 0
         self.total = 0.0
@@ -133,6 +134,7 @@ class Recorder:
     __slots__ = ("counters", "errors", "gauges", "histograms")
 
     def __init__(self) -> None:
+        """Nothing recorded yet."""
         self.counters: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.histograms: dict[str, Histogram] = {}
@@ -191,6 +193,7 @@ class Aggregate:
     """All snapshots of a run: totals, the latest levels and a one-second timeline."""
 
     def __init__(self) -> None:
+        """No snapshot yet."""
         self.counters: Counter[str] = Counter()
         self.errors: Counter[str] = Counter()
         self.histograms: dict[str, Histogram] = {}

@@ -1,5 +1,7 @@
-"""Virtual users: an active one (sign in, queue, signal, chat, stay, skip or leave, repeat) and
-an idle one (sign in, connect, heartbeat now and then).
+"""Virtual users: an active one and an idle one, each one asyncio coroutine.
+
+The active user signs in, queues, signals, chats, stays, skips or leaves, and repeats; the
+idle one signs in, connects and sends a heartbeat now and then.
 
 Every wait is bounded by the run's deadline, and every failure is counted by kind and followed
 by a pause and a fresh start, so one user's trouble never stops the others.
@@ -45,6 +47,8 @@ ANSWER_TIMEOUT: Final = 15.0
 """How long a peer may take to answer an offer (or send one) before it counts as an error."""
 BACKOFF: Final = (1.0, 3.0)
 """Seconds to wait after a failure before starting again (uniform in this range)."""
+DEADLINE_GRACE: Final = 0.25
+"""Seconds past the deadline after which a still-running step (a slow sign-in) is cut."""
 _SESSION_OVER: Final = frozenset({"session-ended", "peer-disconnected"})
 _IDLE_CLOSE: Final = "ws_closed_1001"
 """The server closes a socket that never joins after IDLE_TIMEOUT_SECONDS (1001)."""
@@ -103,7 +107,8 @@ class _User:
         await self.pause(start_at - self.ctx.clock())
         while self.left() > 0:
             try:
-                async with asyncio.timeout(self.left()):  # no step outlives the run
+                # No step outlives the run; the grace lets deadline-bounded waits end first.
+                async with asyncio.timeout(self.left() + DEADLINE_GRACE):
                     await self.connect()
                     await self.act()
             except TimeoutError:

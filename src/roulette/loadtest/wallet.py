@@ -88,7 +88,7 @@ def siwe_message(
         statement: the human-readable line (free text; the server does not check it).
 
     Returns:
-        The message text, lines joined with ``\\n``.
+        The message text, its lines joined with line feeds.
     """
     issued = issued_at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     return "\n".join(

@@ -34,6 +34,7 @@ __all__ = [
     "Preferences",
     "QueueJoined",
     "QueueLeft",
+    "QueueReset",
     "Reconnect",
     "RelayOut",
     "ServerMessage",
@@ -193,6 +194,12 @@ class PeerDisconnected(_Server, tag="peer-disconnected"):
     session_id: str
 
 
+class QueueReset(_Server, tag="queue-reset"):
+    """The shared queue lost this user's entry (a Redis failover): send ``join-queue`` again."""
+
+    reason: str
+
+
 class SessionEnded(_Server, tag="session-ended"):
     """The session is over; ``reason`` says why (next, peer-next, ended, time-limit, …)."""
 
@@ -230,6 +237,7 @@ ServerMessage = (
     Connected
     | QueueJoined
     | QueueLeft
+    | QueueReset
     | MatchFound
     | PeerDisconnected
     | SessionEnded

@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 PAIRS_PER_PASS = 256
 """Bounded work per pass; the next pass (a second later) takes the rest."""
 
+AUDIT_EVERY = 5
+"""Passes between two audits of this worker's queued users against the shared queue."""
+
 
 class Sweeper:
     """Runs :meth:`pass_once` every ``interval`` seconds until :meth:`stop`."""
@@ -38,6 +41,7 @@ class Sweeper:
         self.wall = wall
         self.every_pass = every_pass
         self._stop = asyncio.Event()
+        self._passes = 0
 
     def stop(self) -> None:
         """Finish after the current pass."""
@@ -63,3 +67,8 @@ class Sweeper:
         for session in await self.lobby.expire(now=now, max_age=self.session_max_seconds):
             reasons = {session.initiator: "time-limit", session.responder: "time-limit"}
             await self.controller.finish(session, reasons)
+        self._passes += 1
+        if self._passes % AUDIT_EVERY == 0:
+            lost = await self.controller.audit_queue()
+            if lost:
+                log.warning("queue_entries_lost count=%d", lost)
