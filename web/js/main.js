@@ -344,6 +344,10 @@ function onServerMessage(msg) {
     case "queue-left":
       if (!state.session) setQueue("idle");
       return;
+    case "queue-reset":
+      // The service lost our place (a failover of its shared state): take a new one.
+      if (!state.session && state.queue !== "idle") sendJoin();
+      return;
     case "match-found":
       startSession(msg);
       return;
