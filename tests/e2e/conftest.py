@@ -7,6 +7,7 @@ more entry in ``SERVER_LAUNCHERS``.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from pathlib import Path
@@ -15,7 +16,9 @@ from typing import Protocol
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from cluster.running import running_cluster
 from e2e.wallet_pages import CHROMIUM, CHROMIUM_ARGS, InjectedWallet, OpenPage, WalletPage
+from storage.redis_fixtures import running_server as running_redis
 from support.server import running_server
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / ".artifacts"
@@ -47,7 +50,24 @@ def launch_serve(data_dir: Path, env: Mapping[str, str]) -> AbstractContextManag
     return started
 
 
-SERVER_LAUNCHERS = [pytest.param(launch_serve, id="serve")]
+@contextlib.contextmanager
+def launch_cluster(data_dir: Path, env: Mapping[str, str]) -> Iterator[Deployment]:
+    """``roulette cluster``: a supervisor and two workers sharing one redis-server."""
+    with running_redis(data_dir / "redis") as redis:
+        cluster_env = {
+            **env,
+            "REDIS_URL": redis.url,
+            "CLUSTER_WORKERS": "2",
+            "AUTH_RATE_BURST": "100000",
+        }
+        with running_cluster(data_dir, cluster_env) as cluster:
+            yield cluster
+
+
+SERVER_LAUNCHERS = [
+    pytest.param(launch_serve, id="serve"),
+    pytest.param(launch_cluster, id="cluster"),
+]
 
 
 @pytest.fixture(scope="module", params=SERVER_LAUNCHERS)
