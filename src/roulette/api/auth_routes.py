@@ -11,7 +11,8 @@ from pydantic import BaseModel, Field
 
 from roulette.api.deps import CurrentClaims, ServicesDep, limit_auth_by_ip
 from roulette.auth.nonces import new_nonce
-from roulette.auth.siwe import verify_sign_in
+from roulette.auth.signature import personal_message_hash
+from roulette.auth.siwe import SiweMessage, parse_message, verify_sign_in
 from roulette.auth.tokens import TokenClaims, TokenKind
 from roulette.errors import BadRequest, Forbidden, RouletteError, Unauthenticated
 from roulette.gateway.server import bearer_or_cookie
@@ -28,10 +29,10 @@ REFRESH_COOKIE_PATH = "/auth"
 
 
 class VerifyBody(BaseModel):
-    """``POST /auth/siwe/verify`` body."""
+    """``POST /auth/siwe/verify`` body (EIP-6492 signatures carry a deployment: up to 8 KiB)."""
 
     message: str = Field(max_length=65_536)
-    signature: str = Field(max_length=200)
+    signature: str = Field(max_length=16_384)
 
 
 @router.get("/siwe/nonce", dependencies=limited)
@@ -51,7 +52,7 @@ async def siwe_verify(body: VerifyBody, response: Response, svc: ServicesDep) ->
         raise BadRequest(f"the message is over {limit} bytes", code="message_too_large")
     now = time.time()
     try:
-        message = verify_sign_in(body.message, body.signature, svc.siwe_rules, now=now)
+        message = await _verified(body, svc, now)
         if not await svc.nonces.consume(message.nonce, now=now):
             raise Unauthenticated("unknown, used or expired nonce", code="invalid_nonce")
     except RouletteError:
@@ -84,6 +85,30 @@ async def siwe_verify(body: VerifyBody, response: Response, svc: ServicesDep) ->
         "chainId": message.chain_id,
         "expiresIn": svc.config.access_ttl_seconds,
     }
+
+
+async def _verified(body: VerifyBody, svc: Services, now: float) -> SiweMessage:
+    """An EOA signature (EIP-191), else a contract wallet's (EIP-1271 / EIP-6492) on chain."""
+    try:
+        return verify_sign_in(body.message, body.signature, svc.siwe_rules, now=now)
+    except Unauthenticated as exc:
+        if exc.code not in _CONTRACT_WALLET_CANDIDATES or svc.contract_signatures is None:
+            raise
+        failure = exc
+    # Every check but the signature passed (verify_sign_in checks the cheap rules first).
+    message = parse_message(body.message, max_bytes=svc.config.limits.siwe_max_bytes)
+    try:
+        signature = bytes.fromhex(body.signature.removeprefix("0x"))
+    except ValueError:
+        raise failure from None
+    digest = personal_message_hash(body.message.encode())
+    if not await svc.contract_signatures(message.address, digest, signature, message.chain_id):
+        raise failure
+    return message
+
+
+_CONTRACT_WALLET_CANDIDATES = frozenset({"signature_mismatch", "invalid_signature"})
+"""Recovery failures that a smart-contract wallet's signature would also produce."""
 
 
 @router.post("/refresh", dependencies=limited)

@@ -97,6 +97,7 @@ class Node:
         svc.kick = _kicker(svc, state)
         if onchain is not None:
             svc.extra["routers"] = [onchain.router]
+            svc.contract_signatures = onchain.service.verify_contract_signature
         app = create_app(svc, WEB_DIR)
         http = _Uvicorn(
             uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", loop="none")

@@ -9,6 +9,7 @@ from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
 from roulette.config import Config
 from roulette.gateway.hub import Hub
+from roulette.matchmaking.records import Address
 from roulette.observability.counters import Counters
 from roulette.observability.metrics import MetricsSync
 from roulette.relay.keyed import KeyedLimiter
@@ -36,5 +37,6 @@ class Services:
     reports_limiter: KeyedLimiter
     metrics_sync: MetricsSync
     resume_secret: bytes
+    contract_signatures: Callable[[Address, bytes, bytes, int], Awaitable[bool]] | None = None
     kick: Callable[[str, int, str], Awaitable[None]] | None = None
     extra: dict[str, object] = field(default_factory=dict)
