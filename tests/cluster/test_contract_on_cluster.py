@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from cluster.running import RunningCluster, running_cluster
@@ -78,6 +79,9 @@ async def test_users_spread_over_workers_meet_and_relay(node: RunningCluster) ->
     await asyncio.sleep(1.5)  # the next heartbeat carries the connection counts
     spread = connections_by_worker(node)
     assert all(count > 0 for count in spread), f"every worker holds sockets: {spread}"
+    await expect_node_metrics(
+        node, {"roulette_matches_total": 8.0, "roulette_ws_connections": 16.0}
+    )
     for a, b, found, _ in pairs:
         await a.send({"type": "chat", "sessionId": found["sessionId"], "text": "hi"})
         assert (await b.expect("chat"))["from"] == a.address
@@ -85,6 +89,24 @@ async def test_users_spread_over_workers_meet_and_relay(node: RunningCluster) ->
         assert (await b.expect("session-ended"))["reason"] == "next"
         assert (await a.expect("session-ended"))["reason"] == "peer-next"
     await close_all(pairs)
+
+
+async def expect_node_metrics(node: RunningCluster, expected: dict[str, float]) -> None:
+    """Any worker's /metrics shows the whole node (prometheus_client multiprocess mode)."""
+    seen: dict[str, float] = {}
+    for _ in range(40):
+        async with httpx.AsyncClient() as http:
+            text = (await http.get(f"{node.http_url}/metrics")).text
+        seen = {
+            name: float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            for name in expected
+            if line.startswith(name + " ")
+        }
+        if seen == expected:
+            return
+        await asyncio.sleep(0.25)
+    raise AssertionError(f"node-wide metrics {seen}, expected {expected}")
 
 
 def is_open(user: User) -> bool:

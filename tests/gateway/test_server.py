@@ -136,3 +136,19 @@ async def test_a_reader_that_never_reads_is_dropped_and_memory_stays_flat(tmp_pa
         assert _rss_kib(server.process.pid) - before < 40_000
         await a.close()
         await b.close()
+
+
+async def test_a_full_worker_refuses_new_handshakes_with_503(tmp_path: Path) -> None:
+    """Each worker caps its sockets below its open-file limit (here: 2)."""
+    with running_server(tmp_path, {"MAX_CONNECTIONS": "2"}) as server:
+        users = await signed_in_users(server, 3)
+        await users[0].connect()
+        await users[1].connect()
+        with pytest.raises(InvalidStatus) as refused:
+            await users[2].connect()
+        assert refused.value.response.status_code == 503
+        await users[0].close()
+        await asyncio.sleep(0.3)
+        await users[2].connect()  # a freed slot is usable again
+        for user in users:
+            await user.close()

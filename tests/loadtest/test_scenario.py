@@ -41,12 +41,14 @@ def test_counts_and_gaps_stay_in_their_ranges() -> None:
 @pytest.mark.parametrize("kind", ["offer", "answer"])
 def test_a_session_description_is_an_sdp_of_the_asked_size(kind: str) -> None:
     rng = random.Random(4)
+    assert len(sc.session_description(rng, kind, (3000, 3000))["sdp"]) == 3000
     for _ in range(20):
         description = sc.session_description(rng, kind, (2048, 4096))
         assert description["type"] == kind
         assert description["sdp"].startswith("v=0\r\n")
         assert description["sdp"].endswith("\r\n")
         assert 2048 <= len(description["sdp"]) <= 4096
+        assert description["sdp"].count("\r\n") == description["sdp"].count("\n")
 
 
 def test_an_ice_candidate_carries_its_send_time() -> None:
