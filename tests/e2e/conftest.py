@@ -80,9 +80,13 @@ def web_server(
         yield deployment
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Debian's Chromium, headless, with a fake camera and microphone."""
+    """Debian's Chromium, headless, with a fake camera and microphone.
+
+    Module-scoped on purpose: Playwright's sync API runs an event loop in the main thread while
+    it is open, and the async tests of later modules need that thread's loop free.
+    """
     if not CHROMIUM.exists():
         pytest.skip(f"{CHROMIUM} is not installed (scripts/bootstrap --system installs it)")
     with sync_playwright() as playwright:
