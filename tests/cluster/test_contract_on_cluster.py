@@ -50,22 +50,37 @@ def node(tmp_path: Path, state_env: dict[str, str]) -> Iterator[RunningCluster]:
 Pair = tuple[User, User, dict[str, object], dict[str, object]]
 
 
-async def matched_pairs(node: RunningCluster, pairs: int) -> list[Pair]:
-    users = await signed_in_users(node, 2 * pairs)
+async def connected_on_two_workers(
+    node: RunningCluster, each: int
+) -> tuple[list[User], list[User]]:
+    """``each`` connected users on each of two workers (the handshake names the worker)."""
+    by_worker: dict[str, list[User]] = {}
+    spare: list[User] = []
+    for _ in range(40):
+        (user,) = await signed_in_users(node, 1)
+        await user.connect()
+        group = by_worker.setdefault(user.worker, [])
+        (group if len(group) < each else spare).append(user)
+        full = [g for g in by_worker.values() if len(g) == each]
+        if len(full) >= 2:
+            for extra in spare:
+                await extra.close()
+            return full[0], full[1]
+    raise AssertionError(f"sockets never reached two workers: {list(by_worker)}")
+
+
+async def cross_worker_pairs(node: RunningCluster, pairs: int) -> list[Pair]:
+    """``pairs`` sessions, each between a user on one worker and a user on the other."""
+    left, right = await connected_on_two_workers(node, pairs)
     result = []
-    for a, b in zip(users[::2], users[1::2], strict=True):
-        await a.connect()
-        await b.connect()
+    for a, b in zip(left, right, strict=True):
         await a.join()
         await b.join()
         found_a = await a.expect("match-found", timeout=10)
         found_b = await b.expect("match-found", timeout=10)
+        assert found_a["peerId"] == b.address
         result.append((a, b, found_a, found_b))
     return result
-
-
-def connections_by_worker(node: RunningCluster) -> list[int]:
-    return [w["connections"] for w in node.status()["workers"]]
 
 
 async def close_all(pairs: list[Pair]) -> None:
@@ -74,21 +89,22 @@ async def close_all(pairs: list[Pair]) -> None:
         await b.close()
 
 
-async def test_users_spread_over_workers_meet_and_relay(node: RunningCluster) -> None:
-    pairs = await matched_pairs(node, 8)
-    await asyncio.sleep(1.5)  # the next heartbeat carries the connection counts
-    spread = connections_by_worker(node)
-    assert all(count > 0 for count in spread), f"every worker holds sockets: {spread}"
-    await expect_node_metrics(
-        node, {"roulette_matches_total": 8.0, "roulette_ws_connections": 16.0}
-    )
-    for a, b, found, _ in pairs:
-        await a.send({"type": "chat", "sessionId": found["sessionId"], "text": "hi"})
-        assert (await b.expect("chat"))["from"] == a.address
-        await b.send({"type": "next"})
-        assert (await b.expect("session-ended"))["reason"] == "next"
-        assert (await a.expect("session-ended"))["reason"] == "peer-next"
-    await close_all(pairs)
+async def test_users_on_different_workers_meet_and_relay(node: RunningCluster) -> None:
+    pairs = await cross_worker_pairs(node, 4)
+    try:
+        await expect_node_metrics(
+            node, {"roulette_matches_total": 4.0, "roulette_ws_connections": 8.0}
+        )
+        for a, b, found, _ in pairs:
+            assert a.worker != b.worker
+            for i in range(20):
+                await a.send({"type": "ice-candidate", "sessionId": found["sessionId"], "data": i})
+            assert [(await b.expect("ice-candidate"))["data"] for _ in range(20)] == list(range(20))
+            await b.send({"type": "next"})
+            assert (await b.expect("session-ended"))["reason"] == "next"
+            assert (await a.expect("session-ended"))["reason"] == "peer-next"
+    finally:
+        await close_all(pairs)
 
 
 async def expect_node_metrics(node: RunningCluster, expected: dict[str, float]) -> None:
@@ -109,40 +125,36 @@ async def expect_node_metrics(node: RunningCluster, expected: dict[str, float]) 
     raise AssertionError(f"node-wide metrics {seen}, expected {expected}")
 
 
-def is_open(user: User) -> bool:
-    return user.ws is not None and user.ws.state.name == "OPEN"
+def pid_of(node: RunningCluster, worker_id: str) -> int:
+    return next(w["pid"] for w in node.status()["workers"] if w["workerId"] == worker_id)
 
 
 async def test_a_sigkilled_worker_is_survived_by_resuming(node: RunningCluster) -> None:
-    pairs = await matched_pairs(node, 8)
-    os.kill(node.status()["workers"][0]["pid"], signal.SIGKILL)
-    killed_at = time.monotonic()
-    users = [u for a, b, _, _ in pairs for u in (a, b)]
-    for _ in range(50):  # the kernel resets the victim's sockets; wait until clients notice
-        await asyncio.sleep(0.1)
-        if any(not is_open(u) for u in users):
-            await asyncio.sleep(0.3)
-            break
-    split = [(a, b, fa, fb) for a, b, fa, fb in pairs if is_open(a) != is_open(b)]
-    assert split, "no pair had one user on each worker"
-    for a, b, found_a, found_b in split:
-        gone, stay, found = (a, b, found_a) if not is_open(a) else (b, a, found_b)
-        notice = await next_of(stay, "peer-disconnected", timeout=10)
-        assert notice["sessionId"] == found["sessionId"]
-        assert time.monotonic() - killed_at < 5.0 + 2 * len(split)
-        await gone.connect()
-        await gone.send(
-            {
-                "type": "reconnect",
-                "sessionId": found["sessionId"],
-                "resumeToken": found["resumeToken"],
-            }
-        )
-        await next_of(gone, "session-resumed", timeout=10)
-        await next_of(stay, "session-resumed", timeout=10)
-        await stay.send({"type": "chat", "sessionId": found["sessionId"], "text": "still here"})
-        assert (await next_of(gone, "chat", timeout=10))["text"] == "still here"
-    await close_all(pairs)
+    pairs = await cross_worker_pairs(node, 3)
+    try:
+        os.kill(pid_of(node, pairs[0][0].worker), signal.SIGKILL)  # every "a" lives there
+        killed_at = time.monotonic()
+        for _a, b, found_a, _ in pairs:
+            notice = await next_of(b, "peer-disconnected", timeout=10)
+            assert notice["sessionId"] == found_a["sessionId"]
+        told_after = time.monotonic() - killed_at
+        assert told_after < 5.0, f"peers told {told_after:.1f}s after the kill"
+        for a, b, found_a, _ in pairs:
+            await a.connect()  # lands on the surviving worker
+            await a.send(
+                {
+                    "type": "reconnect",
+                    "sessionId": found_a["sessionId"],
+                    "resumeToken": found_a["resumeToken"],
+                }
+            )
+            await next_of(a, "session-resumed", timeout=10)
+            await next_of(b, "session-resumed", timeout=10)
+            await b.send({"type": "chat", "sessionId": found_a["sessionId"], "text": "still here"})
+            assert (await next_of(a, "chat", timeout=10))["text"] == "still here"
+        print(f"peers told {told_after:.2f}s after SIGKILL")
+    finally:
+        await close_all(pairs)
 
 
 async def next_of(user: User, kind: str, timeout: float) -> dict[str, object]:

@@ -128,3 +128,11 @@ def test_the_latest_rates_of_an_empty_or_young_run() -> None:
     assert aggregate.latest_rates() == {}
     aggregate.add(_snapshot(0, 1.0, connected=1, relayed=1))
     assert aggregate.latest_rates()["relayed_per_s"] == 1
+
+
+def test_a_process_missing_from_a_second_keeps_its_last_levels() -> None:
+    aggregate = stats.Aggregate()
+    aggregate.add(_snapshot(0, 1.0, connected=10, relayed=1))
+    aggregate.add(_snapshot(1, 1.0, connected=5, relayed=1))
+    aggregate.add(_snapshot(0, 2.0, connected=10, relayed=1))  # process 1 is late
+    assert [row["connected"] for row in aggregate.timeline()] == [15, 15]

@@ -73,6 +73,12 @@ class User:
         assert connected["address"] == self.address
         return self.ws
 
+    @property
+    def worker(self) -> str:
+        """The worker that took this user's socket (the handshake's X-Roulette-Worker)."""
+        assert self.ws is not None and self.ws.response is not None
+        return str(self.ws.response.headers["X-Roulette-Worker"])
+
     async def send(self, message: dict[str, Any]) -> None:
         assert self.ws is not None
         await self.ws.send(json.dumps(message))

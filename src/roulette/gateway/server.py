@@ -27,11 +27,13 @@ from roulette.gateway.connection import Connection
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
 
-__all__ = ["Gateway", "bearer_or_cookie"]
+__all__ = ["WORKER_HEADER", "Gateway", "bearer_or_cookie"]
 
 log = logging.getLogger(__name__)
 
 WS_PATHS = frozenset({b"/ws", b"/", b"/ws/"})
+
+WORKER_HEADER = "X-Roulette-Worker"
 
 
 def bearer_or_cookie(authorization: str | None, cookie_header: str | None) -> str | None:
@@ -60,6 +62,9 @@ class Gateway:
         self._server: asyncio.Server | None = None
         self._tasks: asyncio.TaskGroup | None = None
         self._stop = asyncio.Event()
+        # Which worker took the socket: for operators and load balancers' logs, and for tests
+        # that must place two users on two workers. An opaque id, nothing secret.
+        self._headers = {WORKER_HEADER: ctx.hub.worker_id}
 
     # ------------------------------------------------------------ handshake
 
@@ -81,7 +86,7 @@ class Gateway:
             self.ctx.metrics.auth_failure += 1
             return self._refuse(exc.status, exc.code, exc.message)
         return WSUpgradeResponseWithListener(
-            WSUpgradeResponse.create_101_response(), Connection(self.ctx, claims)
+            WSUpgradeResponse.create_101_response(self._headers), Connection(self.ctx, claims)
         )
 
     @property
