@@ -37,6 +37,7 @@ class Limits:
     outbound_buffer_bytes: int = 1_048_576
     max_connections: int = 19_000
     read_buffer_bytes: int = 4096
+    ping_after_seconds: float = 20.0
     max_interests: int = 10
     max_interest_chars: int = 32
     max_body_bytes: int = 16_384
@@ -160,6 +161,7 @@ class Config:
                 rate_per_second=e.get("WS_RATE_PER_SECOND", _positive, 20.0),
                 outbound_buffer_bytes=e.get("WS_OUTBOUND_BUFFER_BYTES", _positive_int, 1_048_576),
                 auth_burst=e.get("AUTH_RATE_BURST", _positive_int, 30),
+                ping_after_seconds=e.get("WS_PING_SECONDS", _positive, 20.0),
                 auth_per_second=e.get("AUTH_RATE_PER_SECOND", _positive, 5.0),
             ),
             redis=RedisSettings(

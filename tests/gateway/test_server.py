@@ -8,6 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from picows import WSFrame, WSListener, WSTransport, ws_connect
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
@@ -151,4 +152,27 @@ async def test_a_full_worker_refuses_new_handshakes_with_503(tmp_path: Path) -> 
         await asyncio.sleep(0.3)
         await users[2].connect()  # a freed slot is usable again
         for user in users:
+            await user.close()
+
+
+class _Silent(WSListener):
+    """A client that never answers pings (picows with auto-pong off)."""
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        pass
+
+
+async def test_sockets_are_pinged_and_the_silent_ones_dropped(tmp_path: Path) -> None:
+    with running_server(tmp_path, {"WS_PING_SECONDS": "0.4"}) as server:
+        polite, mute = await signed_in_users(server, 2)
+        ws = await polite.connect()  # websockets answers pings by itself
+        transport, _ = await ws_connect(
+            _Silent, server.ws_url, extra_headers=mute.bearer, enable_auto_pong=False
+        )
+        await asyncio.wait_for(transport.wait_disconnected(), 5)  # dropped after ~1 s of silence
+        await asyncio.sleep(1.5)
+        await polite.send({"type": "heartbeat"})
+        assert (await polite.expect("heartbeat-ack"))["type"] == "heartbeat-ack"
+        assert ws.state.name == "OPEN"
+        for user in (polite, mute):
             await user.close()

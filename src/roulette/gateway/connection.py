@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 MAX_PENDING_CONTROL: Final = 16
 """Store operations queued per socket; a client that outruns its own store calls is abusive."""
 
+_TEXT: Final = WSMsgType.TEXT
+
 CLOSE_WAIT_SECONDS: Final = 2.0
 """How long a closing socket waits for the client's close frame before dropping TCP."""
 
@@ -87,6 +89,7 @@ class Connection(WSListener):
         "claims",
         "ctx",
         "last_join",
+        "last_seen",
         "limiter",
         "next_cooldown",
         "peer",
@@ -115,6 +118,7 @@ class Connection(WSListener):
         self._idle_timer: asyncio.TimerHandle | None = None
         self._grace_timer: asyncio.TimerHandle | None = None
         self.peer_gone = False
+        self.last_seen = ctx.monotonic()
 
     # ------------------------------------------------------------ picows callbacks
 
@@ -134,9 +138,10 @@ class Connection(WSListener):
         kind = frame.msg_type
         if transport.is_close_frame_sent and kind is not WSMsgType.CLOSE:
             return  # closing: RFC 6455 §5.5.1, nothing more is processed after our close
+        self.last_seen = now = self.ctx.monotonic()  # any frame, pongs too, proves liveness
         if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
             if frame.fin:
-                self._on_message(frame.get_payload_as_bytes())
+                self._on_message(frame.get_payload_as_bytes(), now)
             else:
                 self._fragments = bytearray(frame.get_payload_as_memoryview())
         elif kind is WSMsgType.CONTINUATION:
@@ -172,10 +177,10 @@ class Connection(WSListener):
             return
         if frame.fin:
             payload, self._fragments = bytes(self._fragments), None
-            self._on_message(payload)
+            self._on_message(payload, self.last_seen)
 
-    def _on_message(self, payload: bytes) -> None:
-        verdict = self.limiter.record(self.ctx.monotonic())
+    def _on_message(self, payload: bytes, now: float) -> None:
+        verdict = self.limiter.record(now)
         if verdict is not Verdict.ALLOW:
             self._on_rate_limited(verdict)
             return
@@ -191,7 +196,7 @@ class Connection(WSListener):
             self._relay_chat(msg)  # type: ignore[arg-type]
         elif kind is m.Heartbeat:
             self.send(m.HeartbeatAck())
-        elif kind is m.Next and not self.next_cooldown.allow(self.ctx.monotonic()):
+        elif kind is m.Next and not self.next_cooldown.allow(now):
             self.send_error(RateLimited("next at most once per 2 s", code="rate_limited"))
         else:
             self.submit(msg)  # type: ignore[arg-type]
@@ -330,9 +335,10 @@ class Connection(WSListener):
         self.send_frame(m.encode(message))
 
     def send_frame(self, frame: bytes) -> None:
-        """Send an encoded text frame (no-op once closed)."""
-        if self.transport is not None and not self.transport.is_close_frame_sent:
-            self.transport.send(WSMsgType.TEXT, frame)
+        """Send an encoded text frame (picows drops it once our close frame is out)."""
+        transport = self.transport
+        if transport is not None:
+            transport.send(_TEXT, frame)
 
     def send_error(self, error: BaseException) -> None:
         """Tell the client what went wrong; the socket stays open."""
@@ -349,6 +355,12 @@ class Connection(WSListener):
         # RFC 6455 §7.1.1: wait for the client's close before dropping TCP; dropping at once
         # with unread input makes the kernel send RST, and the client never sees our code.
         asyncio.get_running_loop().call_later(CLOSE_WAIT_SECONDS, self.transport.disconnect)
+
+    def drop(self, reason: str) -> None:
+        """Drop a peer that stopped answering: no close handshake, it would not answer it."""
+        log.info("socket_dropped address=%s reason=%s", self.address, reason)
+        if self.transport is not None:
+            self.transport.disconnect(graceful=False)
 
     def _on_idle(self) -> None:
         self._idle_timer = None

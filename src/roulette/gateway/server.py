@@ -8,6 +8,7 @@ non-browser client and is allowed (browsers always send it, RFC 6455 §10.2).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import socket
@@ -34,6 +35,9 @@ log = logging.getLogger(__name__)
 WS_PATHS = frozenset({b"/ws", b"/", b"/ws/"})
 
 WORKER_HEADER = "X-Roulette-Worker"
+
+DEAD_FACTOR = 2.5
+"""A socket silent this many ping intervals (no frame, no pong) is dropped."""
 
 
 def bearer_or_cookie(authorization: str | None, cookie_header: str | None) -> str | None:
@@ -127,11 +131,11 @@ class Gateway:
                 sock=sock,
                 max_frame_size=limits.max_message_bytes,
                 read_buffer_init_size=limits.read_buffer_bytes,
-                enable_auto_ping=True,
-                auto_ping_idle_timeout=30,
-                auto_ping_reply_timeout=20,
+                # One keepalive loop per worker, not picows' auto-ping task per socket.
+                enable_auto_ping=False,
                 websocket_handshake_timeout=5,
             )
+            tasks.create_task(self._keepalive())
             started.set()
             try:
                 await self._stop.wait()
@@ -139,6 +143,25 @@ class Gateway:
                 self._server.close()
         # Leaving the TaskGroup waited for the last control tasks (the sockets' Closed ops).
         self._tasks = None
+
+    async def _keepalive(self) -> None:
+        """Ping sockets silent for ``WS_PING_SECONDS``; drop those silent 2.5 times as long.
+
+        A peer whose machine vanished never closes its TCP connection; without this its socket,
+        its queue entry and its session would linger (RFC 6455 §5.5.2: ping, expect a pong).
+        """
+        ping_after = self.ctx.config.limits.ping_after_seconds
+        dead_after = ping_after * DEAD_FACTOR
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), ping_after / 2)
+            now = self.ctx.monotonic()
+            for conn in self.ctx.hub:
+                silent = now - conn.last_seen
+                if silent >= dead_after:
+                    conn.drop("no answer to pings")
+                elif silent >= ping_after and conn.transport is not None:
+                    conn.transport.send_ping()
 
     async def shutdown(self, grace: float) -> None:
         """Stop accepting, close every socket with 1001 (going away), wait up to ``grace`` s."""

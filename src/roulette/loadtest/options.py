@@ -124,23 +124,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add = parser.add_argument
     add("--url", default=d.url, help="HTTP base URL of the service (default %(default)s)")
     add("--users", type=int, default=d.users, help="virtual users (default %(default)s)")
-    add("--ramp", type=float, default=d.ramp, help="seconds to start all users")
-    add("--duration", type=float, default=d.duration, help="seconds the run lasts")
-    add("--think-min", type=float, default=d.think_min, help="shortest think time, s")
-    add("--think-max", type=float, default=d.think_max, help="longest think time, s")
-    add("--processes", type=int, default=d.processes, help="client processes (0: auto)")
+    add(
+        "--ramp",
+        type=float,
+        default=d.ramp,
+        help="seconds over which users start (default %(default)s)",
+    )
+    add(
+        "--duration",
+        type=float,
+        default=d.duration,
+        help="seconds the run lasts, ramp included (default %(default)s)",
+    )
+    add(
+        "--think-min",
+        type=float,
+        default=d.think_min,
+        help="shortest think time, s (default %(default)s)",
+    )
+    add(
+        "--think-max",
+        type=float,
+        default=d.think_max,
+        help="longest think time, s (default %(default)s)",
+    )
+    add(
+        "--processes",
+        type=int,
+        default=d.processes,
+        help="client processes, ≤ 15,000 users each (0: one per 12,000)",
+    )
     add(
         "--source-addresses",
         type=int,
         default=d.source_addresses,
-        help="loopback source addresses 127.0.0.2… to spread sockets over (0: auto)",
+        help="source addresses 127.0.0.2… to spread sockets over (0: one per 20,000)",
     )
-    add("--idle-fraction", type=float, default=d.idle_fraction, help="share of idle users")
+    add(
+        "--idle-fraction",
+        type=float,
+        default=d.idle_fraction,
+        help="share of users that only connect and heartbeat (default %(default)s)",
+    )
     add(
         "--heartbeat-interval",
         type=float,
         default=d.heartbeat_interval,
-        help="seconds between idle users' heartbeats",
+        help="seconds between idle users' heartbeats (default %(default)s)",
     )
     add("--seed", type=int, default=None, help="seed wallets and behaviour (default: random)")
     add("--output", type=Path, default=None, help="write the JSON report here")

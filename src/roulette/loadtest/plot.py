@@ -47,7 +47,9 @@ def write_plot(timeline: Sequence[dict[str, float]], path: Path, title: str) -> 
         ("match_p50_ms", "m-"),
         ("match_p99_ms", "m--"),
     ):
-        latency.plot(t, [max(row[key], 1e-3) for row in timeline], style, label=key)
+        # A second without samples is a gap, not a zero (the axis is logarithmic).
+        values = [row[key] if row[key] > 0 else float("nan") for row in timeline]
+        latency.plot(t, values, style, label=key)
     latency.set_yscale("log")
     latency.set_ylabel("ms")
     latency.set_xlabel("seconds since start")

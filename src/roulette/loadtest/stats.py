@@ -223,14 +223,16 @@ class Aggregate:
     def timeline(self) -> list[dict[str, float]]:
         """One row per second of the run: levels, rates per second, latency percentiles (ms)."""
         rows = []
+        levels: dict[int, dict[str, int]] = {}  # a late process's last levels carry forward
         for second in sorted(self._bins):
             slot = self._bins[second]
+            levels.update(slot.gauges)
             relay = slot.histograms.get(RELAY_LATENCY, Histogram())
             match = slot.histograms.get(TIME_TO_MATCH, Histogram())
             rows.append(
                 {
                     "t": second,
-                    "connected": sum(g.get(CONNECTED, 0) for g in slot.gauges.values()),
+                    "connected": sum(g.get(CONNECTED, 0) for g in levels.values()),
                     "logins_per_s": slot.counters[LOGINS],
                     "matches_per_s": slot.counters[MATCHES],
                     "relayed_per_s": slot.counters[RELAYED],

@@ -30,6 +30,8 @@ __all__ = ["WorkerSpec", "worker_main"]
 
 HTTP_CONNECTIONS: Final = 32
 """Pooled HTTP connections per source address and process (sign-ins are short requests)."""
+KEEPALIVE_SECONDS: Final = 2.0
+"""Below uvicorn's 5 s keep-alive: reusing a connection the server is closing fails the request."""
 HTTP_TIMEOUT: Final = 30.0
 """A sign-in slower than this under load is an error (``http_ReadTimeout``)."""
 
@@ -97,7 +99,9 @@ def _indices(spec: WorkerSpec) -> range:
 
 def _http_client(source: str) -> httpx.AsyncClient:
     limits = httpx.Limits(
-        max_connections=HTTP_CONNECTIONS, max_keepalive_connections=HTTP_CONNECTIONS
+        max_connections=HTTP_CONNECTIONS,
+        max_keepalive_connections=HTTP_CONNECTIONS,
+        keepalive_expiry=KEEPALIVE_SECONDS,
     )
     transport = httpx.AsyncHTTPTransport(local_address=source, limits=limits)
     return httpx.AsyncClient(transport=transport, timeout=HTTP_TIMEOUT)
@@ -126,7 +130,11 @@ async def _run_users(
 async def _report(
     spec: WorkerSpec, recorder: Recorder, out: Queue[Snapshot], done: asyncio.Event
 ) -> None:
-    """A snapshot at every whole second of the run, and a final one when ``done`` is set."""
+    """A snapshot at every whole second of the run, and a final one when ``done`` is set.
+
+    A snapshot is stamped with the second it was due, not when a busy loop got to it, so each
+    process fills each second of the timeline once; a lag over a second folds into one.
+    """
     second = 1
     while not done.is_set():
         wait = spec.started_at + second - time.time()
@@ -135,10 +143,9 @@ async def _report(
                 await done.wait()
         if done.is_set():
             break
-        at = time.time() - spec.started_at
-        if at > 0:
-            _put(out, recorder.take(spec.number, at))
-        second = max(second + 1, int(at) + 1)
+        second = max(second, int(time.time() - spec.started_at))
+        _put(out, recorder.take(spec.number, float(second)))
+        second += 1
     out.put(recorder.take(spec.number, time.time() - spec.started_at, final=True))
 
 

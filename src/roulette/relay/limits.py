@@ -107,7 +107,7 @@ class MessageLimiter:
         refusal_window: seconds to forgive ``max_refusals`` refusals.
     """
 
-    __slots__ = ("_messages", "_strikes")
+    __slots__ = ("_interval", "_span", "_strikes", "_tat")
 
     def __init__(
         self,
@@ -117,7 +117,15 @@ class MessageLimiter:
         max_refusals: float = 50.0,
         refusal_window: float = 10.0,
     ) -> None:
-        self._messages = TokenBucket(burst, per_second)
+        if not (burst > 0 and per_second > 0):
+            raise ValueError(f"burst and per_second must be positive, got {burst}, {per_second}")
+        # The message bucket runs on every frame, so it is kept as GCRA (the "virtual
+        # scheduling" form of a token bucket, ITU-T I.371): one float of state and one
+        # comparison instead of a refill computation. A message is allowed while the
+        # theoretical arrival time stays within burst/per_second seconds of now.
+        self._interval = 1.0 / per_second
+        self._span = burst / per_second
+        self._tat = -math.inf
         self._strikes = TokenBucket(max_refusals, max_refusals / refusal_window)
 
     def record(self, now: float, cost: float = 1.0) -> Verdict:
@@ -130,7 +138,10 @@ class MessageLimiter:
         Returns:
             ALLOW, REFUSE (answer ``rate_limited``) or CLOSE (close with 1008).
         """
-        if self._messages.allow(now, cost):
+        tat = self._tat if self._tat > now else now
+        tat += cost * self._interval
+        if tat - now <= self._span + 1e-9:  # tolerance: float sums of many intervals
+            self._tat = tat
             return Verdict.ALLOW
         if self._strikes.allow(now):
             return Verdict.REFUSE
