@@ -68,10 +68,10 @@ async def test_a_nonce_the_server_never_issued_is_refused(server: RunningServer)
         ({"domain": "evil.example"}, "domain_mismatch"),
         ({"uri": "http://evil.example/"}, "uri_mismatch"),
         ({"chain_id": 5}, "chain_not_allowed"),
-        ({"issued_at": datetime.now(UTC) - timedelta(minutes=10)}, "issued_at_out_of_range"),
-        ({"issued_at": datetime.now(UTC) + timedelta(minutes=5)}, "issued_at_out_of_range"),
-        ({"expiration_time": datetime.now(UTC) - timedelta(seconds=1)}, "message_expired"),
-        ({"not_before": datetime.now(UTC) + timedelta(minutes=1)}, "message_not_yet_valid"),
+        ({"issued_at": timedelta(minutes=-10)}, "issued_at_out_of_range"),
+        ({"issued_at": timedelta(minutes=5)}, "issued_at_out_of_range"),
+        ({"expiration_time": timedelta(seconds=-1)}, "message_expired"),
+        ({"not_before": timedelta(minutes=1)}, "message_not_yet_valid"),
         ({"version": "2"}, "unsupported_version"),
     ],
 )
@@ -79,7 +79,11 @@ async def test_each_failed_check_is_a_401_with_its_code(
     server: RunningServer, overrides: dict[str, object], code: str
 ) -> None:
     user = new_user(server)
-    message, signature = await user.sign_in_message(**overrides)
+    # Times are offsets from now, taken when the test runs (not when pytest collected it).
+    fields = {
+        k: datetime.now(UTC) + v if isinstance(v, timedelta) else v for k, v in overrides.items()
+    }
+    message, signature = await user.sign_in_message(**fields)
     response = await user.http.post(
         "/auth/siwe/verify", json={"message": message, "signature": signature}
     )
