@@ -56,7 +56,11 @@ class Envelope(msgspec.Struct, array_like=True, frozen=True):
 
 
 _encode = msgspec.msgpack.Encoder().encode
-_decode = msgspec.msgpack.Decoder(Envelope).decode
+_decode_batch = msgspec.msgpack.Decoder(list[Envelope]).decode
+
+MAX_BATCH_ENVELOPES: Final = 512
+"""Envelopes packed into one bus message (one SPUBLISH): Redis and redis-py cost per command,
+so a burst of ICE candidates to one worker travels as one message."""
 
 
 class Bridge:
@@ -73,7 +77,7 @@ class Bridge:
         self.worker_id = worker_id
         self.deliver = deliver
         self.dropped = 0
-        self._pending: dict[str, list[bytes]] = {}
+        self._pending: dict[str, list[Envelope]] = {}
         self._count = 0
         self._wake = asyncio.Event()
         self._stop = False
@@ -83,7 +87,7 @@ class Bridge:
         if self._count >= MAX_PENDING_ENVELOPES and envelope.kind is Kind.RELAY:
             self.dropped += 1
             return
-        self._pending.setdefault(inbox, []).append(_encode(envelope))
+        self._pending.setdefault(inbox, []).append(envelope)
         self._count += 1
         self._wake.set()
 
@@ -93,15 +97,19 @@ class Bridge:
             await self._wake.wait()
             self._wake.clear()
             batches, self._pending, self._count = self._pending, {}, 0
-            for inbox, payloads in batches.items():
+            for inbox, envelopes in batches.items():
+                payloads = [
+                    _encode(envelopes[i : i + MAX_BATCH_ENVELOPES])
+                    for i in range(0, len(envelopes), MAX_BATCH_ENVELOPES)
+                ]
                 try:
                     await self.bus.publish(inbox, payloads)
                 except Exception as exc:  # at most once: the receiver's reaper covers losses
-                    self.dropped += len(payloads)
+                    self.dropped += len(envelopes)
                     log.warning(
                         "bridge_publish_failed inbox=%s count=%d error=%s",
                         inbox,
-                        len(payloads),
+                        len(envelopes),
                         exc,
                     )
 
@@ -109,11 +117,12 @@ class Bridge:
         """Deliver every envelope sent to this worker, until cancelled."""
         async for payload in self.bus.subscribe(self.worker_id):
             try:
-                envelope = _decode(payload)
+                envelopes = _decode_batch(payload)
             except msgspec.DecodeError:
-                log.warning("bridge_bad_envelope size=%d", len(payload))
+                log.warning("bridge_bad_batch size=%d", len(payload))
                 continue
-            self.deliver(envelope)
+            for envelope in envelopes:
+                self.deliver(envelope)
 
     def stop(self) -> None:
         """Let the sender flush what is pending and finish."""
