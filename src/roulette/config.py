@@ -36,7 +36,7 @@ class Limits:
     next_interval_seconds: float = 2.0
     outbound_buffer_bytes: int = 1_048_576
     max_connections: int = 19_000
-    read_buffer_bytes: int = 4096
+    read_buffer_bytes: int = 2048  # picows grows it on demand; idle sockets stay small
     ping_after_seconds: float = 20.0
     max_interests: int = 10
     max_interest_chars: int = 32

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from typing import TYPE_CHECKING, Final, cast
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
@@ -111,7 +110,9 @@ class Connection(WSListener):
         self.last_join: m.JoinQueue | None = None
         self.limiter = ctx.new_limiter()
         self.next_cooldown = Cooldown(ctx.config.limits.next_interval_seconds)
-        self.pending: deque[ControlOp] = deque()
+        # A list, not a deque: an empty deque allocates a 64-slot block, and at most
+        # MAX_PENDING_CONTROL ops ever wait here (memory per idle socket is the scarce thing).
+        self.pending: list[ControlOp] = []
         self.busy = False
         self.transport: WSTransport | None = None
         self._fragments: bytearray | None = None

@@ -75,7 +75,7 @@ class Controller:
         """Run ``conn``'s pending operations in order; errors go back to that client only."""
         try:
             while conn.pending:
-                op = conn.pending.popleft()
+                op = conn.pending.pop(0)
                 try:
                     await self.handle(conn, op)
                 except PeerError as exc:
