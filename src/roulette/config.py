@@ -7,21 +7,26 @@ This is the only module that reads ``os.environ``. The variable names of the gui
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from roulette.chain.settings import ChainSettings
-from roulette.errors import ConfigError
+from roulette.envvars import (
+    EnvReader,
+    int_at_least,
+    nonnegative,
+    parse_bool,
+    parse_port,
+    positive,
+    strings,
+)
 
 __all__ = ["Config", "Limits", "RedisSettings"]
 
 T = TypeVar("T")
-
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off", ""}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,14 +134,14 @@ class Config:
         Raises:
             ConfigError: a variable is malformed; the message names it and its value.
         """
-        e = _Env(os.environ if env is None else env)
-        port = e.get("PORT", _port, 3001)
+        e = EnvReader(os.environ if env is None else env)
+        port = e.get("PORT", parse_port, 3001)
         domain = e.get("SIWE_DOMAIN", str, "localhost:3001")
         default_origins = (f"http://{domain}", f"https://{domain}")
         return cls(
             host=e.get("HOST", str, "127.0.0.1"),
             port=port,
-            ws_port=e.get("WS_PORT", _port, port + 1 if port else 0),
+            ws_port=e.get("WS_PORT", parse_port, port + 1 if port else 0),
             public_ws_url=e.get("PUBLIC_WS_URL", str, None),
             data_dir=e.get("DATA_DIR", Path, Path("data")),
             database_url=e.get("DATABASE_URL", _database_url, None),
@@ -146,33 +151,33 @@ class Config:
             jwt_access_secret=e.get("JWT_ACCESS_SECRET", _secret, None),
             jwt_refresh_secret=e.get("JWT_REFRESH_SECRET", _secret, None),
             admin_token=e.get("ADMIN_TOKEN", _secret, None),
-            stun_servers=e.get("STUN_SERVERS", _strings, ("stun:stun.l.google.com:19302",)),
-            interest_wait_seconds=e.get("INTEREST_WAIT_SECONDS", _nonneg, 10.0),
-            session_max_seconds=e.get("SESSION_MAX_SECONDS", _positive, 1800.0),
-            idle_timeout_seconds=e.get("IDLE_TIMEOUT_SECONDS", _positive, 300.0),
-            reconnect_grace_seconds=e.get("RECONNECT_GRACE_SECONDS", _nonneg, 30.0),
-            shutdown_timeout_seconds=e.get("SHUTDOWN_TIMEOUT_SECONDS", _nonneg, 10.0),
-            cookie_secure=e.get("COOKIE_SECURE", _bool, False),
-            test_wallet_mode=e.get("TEST_WALLET_MODE", _bool, False),
+            stun_servers=e.get("STUN_SERVERS", strings, ("stun:stun.l.google.com:19302",)),
+            interest_wait_seconds=e.get("INTEREST_WAIT_SECONDS", nonnegative, 10.0),
+            session_max_seconds=e.get("SESSION_MAX_SECONDS", positive, 1800.0),
+            idle_timeout_seconds=e.get("IDLE_TIMEOUT_SECONDS", positive, 300.0),
+            reconnect_grace_seconds=e.get("RECONNECT_GRACE_SECONDS", nonnegative, 30.0),
+            shutdown_timeout_seconds=e.get("SHUTDOWN_TIMEOUT_SECONDS", nonnegative, 10.0),
+            cookie_secure=e.get("COOKIE_SECURE", parse_bool, False),
+            test_wallet_mode=e.get("TEST_WALLET_MODE", parse_bool, False),
             log_level=e.get("LOG_LEVEL", str, "info").lower(),
             limits=Limits(
-                max_connections=e.get("MAX_CONNECTIONS", _positive_int, 19_000),
-                rate_burst=e.get("WS_RATE_BURST", _positive_int, 60),
-                rate_per_second=e.get("WS_RATE_PER_SECOND", _positive, 20.0),
-                outbound_buffer_bytes=e.get("WS_OUTBOUND_BUFFER_BYTES", _positive_int, 1_048_576),
-                auth_burst=e.get("AUTH_RATE_BURST", _positive_int, 30),
-                ping_after_seconds=e.get("WS_PING_SECONDS", _positive, 20.0),
-                auth_per_second=e.get("AUTH_RATE_PER_SECOND", _positive, 5.0),
+                max_connections=e.get("MAX_CONNECTIONS", int_at_least(1), 19_000),
+                rate_burst=e.get("WS_RATE_BURST", int_at_least(1), 60),
+                rate_per_second=e.get("WS_RATE_PER_SECOND", positive, 20.0),
+                outbound_buffer_bytes=e.get("WS_OUTBOUND_BUFFER_BYTES", int_at_least(1), 1_048_576),
+                auth_burst=e.get("AUTH_RATE_BURST", int_at_least(1), 30),
+                ping_after_seconds=e.get("WS_PING_SECONDS", positive, 20.0),
+                auth_per_second=e.get("AUTH_RATE_PER_SECOND", positive, 5.0),
             ),
             redis=RedisSettings(
                 url=e.get("REDIS_URL", str, None),
-                cluster_enabled=e.get("REDIS_CLUSTER_ENABLED", _bool, False),
+                cluster_enabled=e.get("REDIS_CLUSTER_ENABLED", parse_bool, False),
                 cluster_nodes=e.get("REDIS_CLUSTER_NODES", _hostports, ()),
                 sentinels=e.get("REDIS_SENTINELS", _hostports, ()),
                 sentinel_master=e.get("REDIS_SENTINEL_MASTER", str, "mymaster"),
             ),
-            cluster_workers=e.get("CLUSTER_WORKERS", _nonneg_int, 0),
-            management_port=e.get("MANAGEMENT_PORT", _port, 9001),
+            cluster_workers=e.get("CLUSTER_WORKERS", int_at_least(0), 0),
+            management_port=e.get("MANAGEMENT_PORT", parse_port, 9001),
             management_token=e.get("MANAGEMENT_TOKEN", _secret, None),
             lb_algorithm=e.get("LB_ALGORITHM", _lb_algorithm, "round-robin"),
             prometheus_multiproc_dir=e.get("PROMETHEUS_MULTIPROC_DIR", Path, None),
@@ -181,77 +186,14 @@ class Config:
         )
 
 
-class _Env:
-    """Typed reads of one mapping; every error names the variable and its value."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-
-    def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
-        raw = self.env.get(name)
-        if raw is None:
-            return default
-        try:
-            return parse(raw.strip())
-        except (ValueError, TypeError) as exc:
-            raise ConfigError(f"{name}={raw!r} is invalid: {exc}") from exc
-
-
 def _url_host(host: str) -> str:
     if host in {"0.0.0.0", "::", ""}:
         return "localhost"
     return f"[{host}]" if ":" in host else host
 
 
-def _bool(raw: str) -> bool:
-    if raw.lower() in _TRUE:
-        return True
-    if raw.lower() in _FALSE:
-        return False
-    raise ValueError("expected true or false")
-
-
-def _port(raw: str) -> int:
-    value = int(raw)
-    if not 0 <= value <= 65535:
-        raise ValueError("a port is 0..65535")
-    return value
-
-
-def _positive(raw: str) -> float:
-    value = float(raw)
-    if not value > 0:
-        raise ValueError("must be > 0")
-    return value
-
-
-def _nonneg(raw: str) -> float:
-    value = float(raw)
-    if value < 0:
-        raise ValueError("must be >= 0")
-    return value
-
-
-def _positive_int(raw: str) -> int:
-    value = int(raw)
-    if value <= 0:
-        raise ValueError("must be > 0")
-    return value
-
-
-def _nonneg_int(raw: str) -> int:
-    value = int(raw)
-    if value < 0:
-        raise ValueError("must be >= 0")
-    return value
-
-
-def _strings(raw: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
 def _ints(raw: str) -> tuple[int, ...]:
-    values = tuple(int(part) for part in _strings(raw))
+    values = tuple(int(part) for part in strings(raw))
     if not values or any(v <= 0 for v in values):
         raise ValueError("expected a comma-separated list of positive chain ids")
     return values
@@ -264,7 +206,7 @@ def _secret(raw: str) -> str:
 
 
 def _origins(raw: str) -> tuple[str, ...]:
-    origins = _strings(raw)
+    origins = strings(raw)
     for origin in origins:
         parts = urlsplit(origin)
         if parts.scheme not in {"http", "https"} or not parts.netloc or parts.path:
@@ -274,11 +216,11 @@ def _origins(raw: str) -> tuple[str, ...]:
 
 def _hostports(raw: str) -> tuple[tuple[str, int], ...]:
     result = []
-    for part in _strings(raw):
+    for part in strings(raw):
         host, sep, port = part.rpartition(":")
         if not sep or not host:
             raise ValueError(f"{part!r} is not host:port")
-        result.append((host.strip("[]"), _port(port)))
+        result.append((host.strip("[]"), parse_port(port)))
     return tuple(result)
 
 

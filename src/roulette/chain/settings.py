@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from roulette.auth.address import to_checksum_address
+from roulette.envvars import EnvReader, int_at_least, nonnegative, positive
 from roulette.errors import BadRequest, ConfigError
 from roulette.matchmaking.records import Address
 
@@ -106,7 +107,7 @@ class ChainSettings:
             ConfigError: a variable is malformed, or a token or queue names a chain without
                 an RPC endpoint; the message names the variable and its value.
         """
-        e = _Reader(env)
+        e = EnvReader(env)
         no_urls: dict[int, tuple[str, ...]] = {}
         no_tokens: dict[int, tuple[Address, ...]] = {}
         no_queues: dict[str, GatedQueue] = {}
@@ -114,21 +115,21 @@ class ChainSettings:
             rpc_urls=e.get("RPC_URLS", _rpc_urls, no_urls),
             tokens=e.get("TOKENS", _tokens, no_tokens),
             gated_queues=e.get("GATED_QUEUES", _gated_queues, no_queues),
-            tip_confirmations=e.get("TIP_CONFIRMATIONS", _int_at_least(1), 2),
-            tip_window_seconds=e.get("TIP_WINDOW_SECONDS", _seconds, 300.0),
-            tip_pending_timeout_seconds=e.get("TIP_PENDING_TIMEOUT_SECONDS", _seconds, 3600.0),
-            balance_cache_seconds=e.get("BALANCE_CACHE_SECONDS", _seconds, 30.0),
-            gate_cache_seconds=e.get("GATE_CACHE_SECONDS", _seconds, 30.0),
-            ens_cache_seconds=e.get("ENS_CACHE_SECONDS", _seconds, 900.0),
-            ens_chain_id=e.get("ENS_CHAIN_ID", _int_at_least(1), 1),
+            tip_confirmations=e.get("TIP_CONFIRMATIONS", int_at_least(1), 2),
+            tip_window_seconds=e.get("TIP_WINDOW_SECONDS", nonnegative, 300.0),
+            tip_pending_timeout_seconds=e.get("TIP_PENDING_TIMEOUT_SECONDS", nonnegative, 3600.0),
+            balance_cache_seconds=e.get("BALANCE_CACHE_SECONDS", nonnegative, 30.0),
+            gate_cache_seconds=e.get("GATE_CACHE_SECONDS", nonnegative, 30.0),
+            ens_cache_seconds=e.get("ENS_CACHE_SECONDS", nonnegative, 900.0),
+            ens_chain_id=e.get("ENS_CHAIN_ID", int_at_least(1), 1),
             ens_registry=e.get("ENS_REGISTRY", _address, ENS_REGISTRY),
-            rpc_timeout_seconds=e.get("RPC_TIMEOUT_SECONDS", _positive, 5.0),
-            rpc_retries=e.get("RPC_RETRIES", _int_at_least(0), 2),
-            rpc_batch_max=e.get("RPC_BATCH_MAX", _int_at_least(1), 50),
-            breaker_threshold=e.get("RPC_BREAKER_THRESHOLD", _int_at_least(1), 5),
-            breaker_reset_seconds=e.get("RPC_BREAKER_RESET_SECONDS", _positive, 30.0),
-            contract_sig_burst=e.get("CONTRACT_SIG_BURST", _int_at_least(1), 5),
-            contract_sig_per_minute=e.get("CONTRACT_SIG_PER_MINUTE", _positive, 10.0),
+            rpc_timeout_seconds=e.get("RPC_TIMEOUT_SECONDS", positive, 5.0),
+            rpc_retries=e.get("RPC_RETRIES", int_at_least(0), 2),
+            rpc_batch_max=e.get("RPC_BATCH_MAX", int_at_least(1), 50),
+            breaker_threshold=e.get("RPC_BREAKER_THRESHOLD", int_at_least(1), 5),
+            breaker_reset_seconds=e.get("RPC_BREAKER_RESET_SECONDS", positive, 30.0),
+            contract_sig_burst=e.get("CONTRACT_SIG_BURST", int_at_least(1), 5),
+            contract_sig_per_minute=e.get("CONTRACT_SIG_PER_MINUTE", positive, 10.0),
         )
         _check_chains(settings, env)
         return settings
@@ -148,47 +149,6 @@ def _check_chains(settings: ChainSettings, env: Mapping[str, str]) -> None:
             )
 
 
-class _Reader:
-    """Typed reads of one mapping; every error names the variable and its value."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-
-    def get(self, name: str, parse: Callable[[str], T], default: T) -> T:
-        raw = self._env.get(name)
-        if raw is None or not raw.strip():
-            return default
-        try:
-            return parse(raw.strip())
-        except (ValueError, TypeError, KeyError, BadRequest) as exc:
-            reason = exc.message if isinstance(exc, BadRequest) else exc
-            raise ConfigError(f"{name}={raw!r} is invalid: {reason}") from exc
-
-
-def _int_at_least(low: int) -> Callable[[str], int]:
-    def parse(raw: str) -> int:
-        value = int(raw)
-        if value < low:
-            raise ValueError(f"must be >= {low}")
-        return value
-
-    return parse
-
-
-def _positive(raw: str) -> float:
-    value = float(raw)
-    if not value > 0:
-        raise ValueError("must be > 0")
-    return value
-
-
-def _seconds(raw: str) -> float:
-    value = float(raw)
-    if not value >= 0:
-        raise ValueError("must be >= 0")
-    return value
-
-
 def _address(raw: str) -> Address:
     return to_checksum_address(raw)
 
@@ -202,7 +162,7 @@ def _pairs(raw: str) -> list[tuple[int, str]]:
         chain, sep, value = part.partition("=")
         if not sep or not value.strip():
             raise ValueError(f"{part!r} is not CHAIN_ID=VALUE")
-        pairs.append((_int_at_least(1)(chain.strip()), value.strip()))
+        pairs.append((int_at_least(1)(chain.strip()), value.strip()))
     return pairs
 
 
@@ -257,7 +217,7 @@ def _gated_queue(item: Any) -> GatedQueue:
         raise ValueError(f"queue {name!r}: minimum must be >= 1")
     return GatedQueue(
         name=name,
-        chain_id=_int_at_least(1)(str(item["chainId"])),
+        chain_id=int_at_least(1)(str(item["chainId"])),
         standard=standard,
         token=_address(str(item["token"])),
         token_id=token_id,
