@@ -133,6 +133,9 @@ class Gateway:
                 read_buffer_init_size=limits.read_buffer_bytes,
                 # One keepalive loop per worker, not picows' auto-ping task per socket.
                 enable_auto_ping=False,
+                # Measured (docs/performance.md): aiofastnet's transports cost ~7 KiB more per
+                # idle socket for ~2% relay throughput; idle sockets are the common case.
+                use_aiofastnet=False,
                 websocket_handshake_timeout=5,
             )
             tasks.create_task(self._keepalive())
