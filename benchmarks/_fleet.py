@@ -34,6 +34,7 @@ from roulette.loadtest.stats import HEARTBEAT_RTT, Recorder
 from roulette.loadtest.wallet import Wallet
 
 CONCURRENCY = 64
+RETRIES_WHEN_FULL = 10
 WAIT_LIVE_SECONDS = 60.0
 
 
@@ -59,10 +60,13 @@ class _Child:
         self.used = 0
         self.sockets: list[UserSocket] = []
         self.errors: dict[str, int] = {}
-        transport = httpx.AsyncHTTPTransport(local_address=source)
+        # Keep-alive under uvicorn's 5 s: reusing a connection the server is closing fails.
+        limits = httpx.Limits(keepalive_expiry=2.0)
+        transport = httpx.AsyncHTTPTransport(local_address=source, limits=limits)
         self.http = httpx.AsyncClient(transport=transport, timeout=120.0)
 
     async def login(self, count: int) -> dict[str, Any]:
+        self.errors = {}  # each command reports its own
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one() -> None:
@@ -78,6 +82,7 @@ class _Child:
         return {"tokens": len(self.tokens), "errors": self.errors}
 
     async def connect(self, count: int) -> dict[str, Any]:
+        self.errors = {}
         tokens = self.tokens[self.used :] if self.tokens else [""] * count
         self.used = len(self.tokens)
         gate = asyncio.Semaphore(CONCURRENCY)
@@ -85,7 +90,7 @@ class _Child:
         async def one(token: str) -> None:
             async with gate:
                 try:
-                    sock = await open_socket(self.info, token, self.source, self.recorder)
+                    sock = await self._open(token)
                     if token:  # ours: live once "connected" arrives (after the auth checks)
                         async with asyncio.timeout(WAIT_LIVE_SECONDS):
                             await sock.inbox.get()
@@ -96,6 +101,19 @@ class _Child:
 
         await asyncio.gather(*(one(token) for token in tokens))
         return {"open": sum(s.is_open for s in self.sockets), "errors": self.errors}
+
+    async def _open(self, token: str) -> UserSocket:
+        """Open one socket; a full worker (503) is retried, as a client reconnecting would:
+        the next connection may land on another worker of the node."""
+        for _ in range(RETRIES_WHEN_FULL):
+            try:
+                return await open_socket(self.info, token, self.source, self.recorder)
+            except UserError as exc:
+                if exc.kind != "handshake_503":
+                    raise
+                self.errors["retried_503"] = self.errors.get("retried_503", 0) + 1
+                await asyncio.sleep(0.05)
+        return await open_socket(self.info, token, self.source, self.recorder)
 
     async def probe(self, sockets: int, seconds: float) -> dict[str, Any]:
         live = [s for s in self.sockets if s.is_open]

@@ -8,6 +8,7 @@ of the process inherits it) and stopped on exit. Our server runs with a data dir
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import shutil
@@ -27,17 +28,19 @@ from support.server import RunningServer, _wait_healthy, free_port, server_env  
 
 NODE_DIR = ROOT / "benchmarks" / "node"
 
-# Runs `roulette serve` with picows' initial read buffer forced to SIZE bytes (argv[1]):
-# the benchmark-only variant that measures what a smaller Limits.read_buffer_bytes would save.
-_READ_BUFFER_VARIANT = """
-import sys
+# Runs `roulette serve` with extra keyword arguments for picows' ws_create_server (argv[1], as
+# JSON): the benchmark-only variants that measure what a gateway setting would change, e.g.
+# {"read_buffer_init_size": 2048} (config has Limits.read_buffer_bytes = 4096) or
+# {"use_aiofastnet": false} (picows uses aiofastnet's transports when it is installed).
+_GATEWAY_VARIANT = """
+import json, sys
 import roulette.gateway.server as gateway
-size = int(sys.argv.pop(1))
+overrides = json.loads(sys.argv.pop(1))
 original = gateway.ws_create_server
-async def sized(*args, **kwargs):
-    kwargs["read_buffer_init_size"] = size
+async def varied(*args, **kwargs):
+    kwargs.update(overrides)
     return await original(*args, **kwargs)
-gateway.ws_create_server = sized
+gateway.ws_create_server = varied
 from roulette.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -93,16 +96,22 @@ def client_cpus() -> set[int] | None:
 
 @contextlib.contextmanager
 def roulette_server(
-    env: Mapping[str, str], *, read_buffer: int | None = None, cpus: set[int] | None = None
+    env: Mapping[str, str],
+    *,
+    gateway: Mapping[str, Any] | None = None,
+    cpus: set[int] | None = None,
 ) -> Iterator[RunningServer]:
-    """A ``roulette serve`` process on free ports, healthy on return, stopped on exit."""
+    """A ``roulette serve`` process on free ports, healthy on return, stopped on exit.
+
+    ``gateway``: keyword arguments forced onto picows' ``ws_create_server`` (a variant).
+    """
     shm = Path("/dev/shm")
     with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as tmp:
         data_dir = Path(tmp)
         port, ws_port = free_port(), free_port()
         cmd = [sys.executable, "-m", "roulette"]
-        if read_buffer is not None:
-            cmd = [sys.executable, "-c", _READ_BUFFER_VARIANT, str(read_buffer)]
+        if gateway:
+            cmd = [sys.executable, "-c", _GATEWAY_VARIANT, json.dumps(gateway)]
         cmd += ["serve", "--host", "127.0.0.1", "--port", str(port), "--ws-port", str(ws_port)]
         log_path = data_dir / "server.log"
         with log_path.open("wb") as log:

@@ -5,10 +5,12 @@ fleet of client processes, read the server's RSS, open the N authenticated socke
 each got ``connected``, let the server settle, read the RSS again: (after − before) / N. The
 sign-ins happen before the first reading, so the figure is what a live socket costs.
 The same for the Node ``ws`` reference (benchmarks/node/relay.js) with N sockets (it needs
-no sign-in). ``--read-buffer 2048`` adds a run of our server with picows' initial read buffer
-forced to 2 KiB (a benchmark-only patch; config has ``Limits.read_buffer_bytes`` = 4096).
+no sign-in). Each ``--variant JSON`` adds a run of our server with those keyword arguments
+forced onto picows' ``ws_create_server`` (a benchmark-only patch), e.g.
+``'{"read_buffer_init_size": 2048}'`` (config has ``Limits.read_buffer_bytes`` = 4096) or
+``'{"use_aiofastnet": false}'`` (picows uses aiofastnet's transports when it is installed).
 
-Usage: ``python benchmarks/bench_memory.py [--connections 10000] [--read-buffer 2048]``.
+Usage: ``python benchmarks/bench_memory.py [--connections 10000] [--variant JSON …]``.
 Prints one JSON object.
 """
 
@@ -35,9 +37,9 @@ def _fleet_size(connections: int) -> int:
     return max(1, math.ceil(connections / PER_PROCESS))
 
 
-def measure_ours(connections: int, read_buffer: int | None) -> dict[str, Any]:
+def measure_ours(connections: int, variant: dict[str, Any] | None = None) -> dict[str, Any]:
     """RSS per authenticated idle socket of one ``roulette serve`` process."""
-    with roulette_server(SERVER_ENV, read_buffer=read_buffer) as server:
+    with roulette_server(SERVER_ENV, gateway=variant) as server:
         fleet = Fleet(server.http_url, server.ws_url, processes=_fleet_size(connections))
         try:
             tokens, login_errors = fleet.login(connections)
@@ -50,7 +52,7 @@ def measure_ours(connections: int, read_buffer: int | None) -> dict[str, Any]:
             fleet.close()
     return _figure(before, after, opened) | {
         "implementation": "roulette (picows gateway)",
-        "read_buffer_bytes": read_buffer or 4096,
+        "gateway_variant": variant or {},
         "signed_in": tokens,
         "errors": {**login_errors, **errors},
     }
@@ -85,13 +87,14 @@ def main() -> None:
     """Measure and print the JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--connections", type=int, default=10_000)
-    parser.add_argument("--read-buffer", type=int, default=None, help="also run with this size")
+    parser.add_argument(
+        "--variant", action="append", type=json.loads, default=[], help="ws_create_server kwargs"
+    )
     args = parser.parse_args()
-    ours = measure_ours(args.connections, None)
+    ours = measure_ours(args.connections)
     node = measure_node(args.connections)
     report: dict[str, Any] = {"benchmark": "memory", "roulette": ours, "node_ws": node}
-    if args.read_buffer:
-        report["roulette_read_buffer_variant"] = measure_ours(args.connections, args.read_buffer)
+    report["roulette_variants"] = [measure_ours(args.connections, v) for v in args.variant]
     report["ratio_ours_to_node"] = round(
         ours["bytes_per_connection"] / max(node["bytes_per_connection"], 1), 2
     )

@@ -14,8 +14,10 @@ Our server does more per message than the reference: it validates and decodes ea
 checks the session, and re-encodes it with the sender's address (``from``).
 The per-socket rate limit (20/s by default) is lifted for the run: this measures the relay
 path, not the limiter. Usage: ``python benchmarks/bench_relay.py [--pairs 50] [--seconds 10]
-[--target both|roulette|node] [--profile FILE]`` (``--profile``: py-spy samples of our server
-during the timed window, collapsed stacks, and the top functions in the report).
+[--target both|roulette|node] [--profile FILE] [--variant JSON]`` (``--profile``: py-spy
+samples of our server during the timed window, collapsed stacks, and the top functions in the
+report; ``--variant``: also measure our server with these keyword arguments forced onto picows'
+``ws_create_server``, e.g. ``'{"use_aiofastnet": false}'``).
 """
 
 from __future__ import annotations
@@ -159,16 +161,19 @@ async def measure(
     }
 
 
-def run_roulette(args: argparse.Namespace) -> dict[str, Any]:
+def run_roulette(args: argparse.Namespace, variant: dict[str, Any] | None = None) -> dict[str, Any]:
     """Our figure (and the profile of our server, when asked)."""
     env = {"WS_RATE_BURST": "1000000", "WS_RATE_PER_SECOND": "1000000"}
-    profiler = Profiler(Path(args.profile)) if args.profile else None
-    with roulette_server(env, cpus=server_cpu()) as server:
+    profiler = Profiler(Path(args.profile)) if args.profile and not variant else None
+    with roulette_server(env, gateway=variant, cpus=server_cpu()) as server:
         connect = lambda: roulette_pairs(server, args.pairs)  # noqa: E731
         result = asyncio.run(measure(connect, server.process.pid, args, profiler))
     if profiler is not None:
         result["profile_top_self"] = profiler.finish()
-    return result | {"implementation": "roulette (picows gateway)"}
+    return result | {
+        "implementation": "roulette (picows gateway)",
+        "gateway_variant": variant or {},
+    }
 
 
 def run_node(args: argparse.Namespace) -> dict[str, Any]:
@@ -187,6 +192,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=200, help="approximate bytes per message")
     parser.add_argument("--target", choices=("both", "roulette", "node"), default="both")
     parser.add_argument("--profile", help="py-spy collapsed stacks of our server to this file")
+    parser.add_argument("--variant", type=json.loads, help="ws_create_server kwargs to also try")
     args = parser.parse_args()
     if (cpus := client_cpus()) is not None:
         os.sched_setaffinity(0, cpus)  # the client on the other core(s)
@@ -195,6 +201,8 @@ def main() -> None:
         report["roulette"] = run_roulette(args)
     if args.target in ("both", "node"):
         report["node_ws"] = run_node(args)
+    if args.variant:
+        report["roulette_variant"] = run_roulette(args, args.variant)
     if args.target == "both":
         ours = report["roulette"]["msgs_per_server_cpu_second"]
         report["ratio_ours_to_node"] = round(

@@ -5,7 +5,8 @@ time and the machine (cores, CPU model, Python, load average before each run: a 
 makes figures noisy, and the load says how much). Benchmarks run one at a time so they do not
 compete for the cores. Any ``bench_*.py`` not listed below runs too, with no arguments.
 
-Usage: ``python benchmarks/run_all.py [--only relay memory …] [--quick]``.
+Usage: ``python benchmarks/run_all.py [--only relay memory …] [--quick]``; with ``--only`` the
+other entries of an existing results file are kept (each entry has its own load average).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -26,42 +28,62 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 PLANNED: dict[str, list[str]] = {
     "siwe": [],
-    "relay": ["--profile", "benchmarks/results/relay-profile.txt"],
-    "memory": ["--connections", "10000", "--read-buffer", "2048"],
+    "signin": ["--profile", "benchmarks/results/signin-profile.txt"],
+    "relay": [
+        "--profile",
+        "benchmarks/results/relay-profile.txt",
+        "--variant",
+        '{"use_aiofastnet": true}',
+    ],
+    "memory": [
+        "--connections",
+        "10000",
+        "--variant",
+        '{"use_aiofastnet": true}',
+        "--variant",
+        '{"read_buffer_init_size": 4096}',
+    ],
     "capacity": [],
+    "capacity_cluster": ["--workers", "2"],
     "lobby": [],
-    "loadtest": ["--plot", "benchmarks/results/loadtest.png"],
+    "loadtest": ["--ramp", "30", "--plot", "benchmarks/results/loadtest.png"],
 }
 QUICK: dict[str, list[str]] = {
+    "signin": ["--users", "300"],
     "relay": ["--seconds", "3", "--pairs", "20"],
-    "memory": ["--connections", "1000", "--read-buffer", "2048"],
+    "memory": ["--connections", "1000", "--variant", '{"use_aiofastnet": true}'],
     "capacity": ["--step", "500", "--max", "1000", "--sample", "100", "--probe-seconds", "1"],
+    "capacity_cluster": ["--workers", "2", "--step", "500", "--max", "1000", "--sample", "100"],
     "lobby": ["--users", "1000"],
     "loadtest": ["--users", "100", "--duration", "10", "--ramp", "2"],
 }
+SCRIPTS = {"capacity_cluster": "capacity"}
+"""Entries that run another entry's script with other arguments."""
 TIMEOUT_SECONDS = 3600
 
 
 def _names(only: list[str] | None) -> list[str]:
     found = sorted(p.stem.removeprefix("bench_") for p in HERE.glob("bench_*.py"))
-    names = [n for n in PLANNED if n in found] + [n for n in found if n not in PLANNED]
+    names = [n for n in PLANNED if SCRIPTS.get(n, n) in found]
+    names += [n for n in found if n not in PLANNED]
     return [n for n in names if not only or n in only]
 
 
 def run_one(name: str, quick: bool) -> dict[str, Any]:
-    """Run ``benchmarks/bench_<name>.py``; its JSON, command, time and exit code."""
+    """Run ``bench_<name>.py`` (or its SCRIPTS stand-in): its JSON, command, time, exit code."""
     args = (QUICK if quick else PLANNED).get(name, PLANNED.get(name, []))
-    command = [sys.executable, f"benchmarks/bench_{name}.py", *args]
+    command = [sys.executable, f"benchmarks/bench_{SCRIPTS.get(name, name)}.py", *args]
     load = round(os.getloadavg()[0], 2)
     started = time.monotonic()
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=TIMEOUT_SECONDS, check=False
     )
     entry: dict[str, Any] = {
-        "command": " ".join(["python", *command[1:]]),
+        "command": shlex.join(["python", *command[1:]]),
         "seconds": round(time.monotonic() - started, 1),
         "exit_code": done.returncode,
         "load_average_before": load,
+        "commit": _commit(),  # others may commit while a long run goes on
     }
     lines = done.stdout.strip().splitlines()
     try:
@@ -94,6 +116,8 @@ def main() -> None:
     args = parser.parse_args()
     RESULTS.mkdir(exist_ok=True)
     results: dict[str, Any] = {}
+    if args.only and args.output.exists():  # a partial run updates the other entries' file
+        results = json.loads(args.output.read_text()).get("benchmarks", {})
     for name in _names(args.only):
         print(f"run_all: {name} …", file=sys.stderr, flush=True)
         results[name] = run_one(name, args.quick)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import pickle
 import random
 
@@ -12,7 +13,7 @@ from roulette.loadtest import stats
 
 def _exact(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[max(1, -(-len(ordered) * q // 100)) - 1]  # type: ignore[index]
+    return ordered[max(1, math.ceil(len(ordered) * q / 100)) - 1]
 
 
 @pytest.mark.parametrize("q", [50, 95, 99, 100])
