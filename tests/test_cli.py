@@ -54,3 +54,9 @@ def test_usage_errors_exit_2() -> None:
     with pytest.raises(SystemExit) as exited:
         main(["frobnicate"])
     assert exited.value.code == 2
+
+
+def test_loadtest_bad_options_are_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["loadtest", "--users", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "users" in err.lower()

@@ -60,11 +60,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _loadtest(raw: list[str]) -> int:
-    from roulette.loadtest import add_arguments, options_from_args, run_loadtest  # noqa: PLC0415
+    from roulette.loadtest.__main__ import main as loadtest_main  # noqa: PLC0415
 
-    parser = argparse.ArgumentParser(prog="roulette loadtest")
-    add_arguments(parser)
-    return run_loadtest(options_from_args(parser.parse_args(raw)))
+    return loadtest_main(raw)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
