@@ -11,7 +11,6 @@ def test_the_public_names_are_exactly_these() -> None:
         "ChainService",
         "ChainSettings",
         "GatedQueue",
-        "RateLimit",
         "RpcClient",
         "RpcError",
         "TipLedger",

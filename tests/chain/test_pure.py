@@ -21,7 +21,7 @@ from roulette.chain.abi import (
 from roulette.chain.amounts import format_units
 from roulette.chain.cache import TtlCache
 from roulette.chain.ens import is_displayable, namehash, reverse_node
-from roulette.chain.policy import RateLimit, backoff_delays
+from roulette.chain.policy import backoff_delays
 from roulette.chain.signatures import (
     is_6492_wrapped,
     is_valid_1271_answer,
@@ -101,24 +101,6 @@ def test_backoff_is_jittered_below_a_doubling_capped_bound() -> None:
     assert len(delays) == 5
     for attempt, delay in enumerate(delays):
         assert 0 <= delay <= min(0.5, 0.1 * 2**attempt)
-
-
-def test_the_rate_limit_allows_a_burst_then_the_sustained_rate() -> None:
-    limit = RateLimit(burst=3, per_second=1.0)
-
-    assert [limit.allow("k", now=0.0) for _ in range(4)] == [True, True, True, False]
-    assert limit.allow("other", now=0.0)
-    assert not limit.allow("k", now=0.5)
-    assert limit.allow("k", now=1.0)
-    assert not limit.allow("k", now=1.0)
-
-
-def test_the_rate_limit_forgets_the_least_recent_keys() -> None:
-    limit = RateLimit(burst=1, per_second=0.001, max_keys=1)
-    assert limit.allow("a", now=0.0)
-    assert limit.allow("b", now=0.0)
-
-    assert limit.allow("a", now=0.0), "a was forgotten, so it starts with a full bucket"
 
 
 def test_namehash_matches_eip137() -> None:

@@ -22,3 +22,21 @@ def test_the_key_table_forgets_the_least_recently_seen_first() -> None:
     assert len(limiter) == 2
     assert limiter.allow("b", 0.0)  # b was forgotten: a fresh burst
     assert not limiter.allow("c", 0.0)
+
+
+def test_the_rate_limit_allows_a_burst_then_the_sustained_rate() -> None:
+    limit = KeyedLimiter(burst=3, per_second=1.0)
+
+    assert [limit.allow("k", 0.0) for _ in range(4)] == [True, True, True, False]
+    assert limit.allow("other", 0.0)
+    assert not limit.allow("k", 0.5)
+    assert limit.allow("k", 1.0)
+    assert not limit.allow("k", 1.0)
+
+
+def test_the_rate_limit_forgets_the_least_recent_keys() -> None:
+    limit = KeyedLimiter(burst=1, per_second=0.001, max_keys=1)
+    assert limit.allow("a", 0.0)
+    assert limit.allow("b", 0.0)
+
+    assert limit.allow("a", 0.0), "a was forgotten, so it starts with a full bucket"

@@ -11,7 +11,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from roulette.chain.policy import RateLimit
     from roulette.chain.recheck import TipRechecker, tip_received_message
     from roulette.chain.records import Balances, TipLedger, TipRecord, TipStatus, TokenBalance
     from roulette.chain.rpc import RpcClient, RpcError
@@ -23,7 +22,6 @@ __all__ = [
     "ChainService",
     "ChainSettings",
     "GatedQueue",
-    "RateLimit",
     "RpcClient",
     "RpcError",
     "TipLedger",
@@ -42,7 +40,6 @@ _HOMES = {
     "ChainService": "roulette.chain.service",
     "ChainSettings": "roulette.chain.settings",
     "GatedQueue": "roulette.chain.settings",
-    "RateLimit": "roulette.chain.policy",
     "RpcClient": "roulette.chain.rpc",
     "RpcError": "roulette.chain.rpc",
     "TipLedger": "roulette.chain.records",

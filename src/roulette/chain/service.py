@@ -25,7 +25,6 @@ from roulette.chain.amounts import format_units
 from roulette.chain.cache import TtlCache
 from roulette.chain.ens import is_displayable, namehash, reverse_node
 from roulette.chain.gates import gate_call, is_gate_met
-from roulette.chain.policy import RateLimit
 from roulette.chain.records import Balances, TipRecord, TipStatus, TokenBalance
 from roulette.chain.rpc import RpcClient, RpcError
 from roulette.chain.settings import ChainSettings
@@ -47,6 +46,7 @@ from roulette.chain.tipping import (
 )
 from roulette.errors import BadRequest, Conflict, Forbidden, RateLimited, Unavailable
 from roulette.matchmaking.records import Address
+from roulette.relay.keyed import KeyedLimiter
 
 __all__ = ["NATIVE_SYMBOLS", "ChainService"]
 
@@ -82,7 +82,7 @@ class ChainService:
         self._token_meta: TtlCache[tuple[int, Address], tuple[str, int]] = TtlCache()
         self._gates: TtlCache[tuple[str, Address], bool] = TtlCache()
         self._names: TtlCache[Address, tuple[str | None]] = TtlCache()
-        self._signature_limit = RateLimit(
+        self._signature_limit = KeyedLimiter(
             burst=settings.contract_sig_burst,
             per_second=settings.contract_sig_per_minute / 60.0,
         )
@@ -357,7 +357,7 @@ class ChainService:
         """
         if not self.settings.has_chain(chain_id) or len(signature) > MAX_SIGNATURE_BYTES:
             return False
-        if not self._signature_limit.allow(address, now=self._clock()):
+        if not self._signature_limit.allow(address, self._clock()):
             raise RateLimited("too many contract-wallet sign-ins; retry later")
         if is_6492_wrapped(signature):
             answer = await node.eth_call(

@@ -1,46 +1,51 @@
-"""Token buckets per key (client IP, wallet) with a bounded number of keys, pure.
+"""Rate limits per key (client IP, wallet) with a bounded number of keys, pure.
 
-HTTP endpoints that cost us something (a nonce kept for five minutes, a signature recovery, a
-stored report) are limited per client. The table of buckets is itself bounded: the least
-recently seen keys are forgotten first, which at worst gives a forgotten key a fresh burst.
+Endpoints that cost us something (a nonce kept for five minutes, a signature recovery, an RPC
+call for a contract wallet, a stored report) are limited per client. Each key is a GCRA cell
+(the "virtual scheduling" form of a token bucket, ITU-T I.371): one float of state. The table
+is bounded: the least recently seen keys are forgotten first, which at worst gives a forgotten
+key a fresh burst.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
 
-from roulette.relay.limits import TokenBucket
-
 __all__ = ["KeyedLimiter"]
 
 
 class KeyedLimiter:
-    """One :class:`TokenBucket` per key, at most ``max_keys`` of them.
+    """A token bucket of ``burst`` refilled at ``per_second`` per key, at most ``max_keys`` keys.
 
     Args:
         burst: requests allowed at once per key.
         per_second: sustained requests per second per key.
         max_keys: how many keys are remembered.
+
+    Raises:
+        ValueError: ``burst`` or ``per_second`` is not positive.
     """
 
-    __slots__ = ("_buckets", "burst", "max_keys", "per_second")
+    __slots__ = ("_interval", "_max_keys", "_tat", "_tolerance")
 
     def __init__(self, *, burst: float, per_second: float, max_keys: int = 100_000) -> None:
-        self.burst = burst
-        self.per_second = per_second
-        self.max_keys = max_keys
-        self._buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+        if not (burst > 0 and per_second > 0):
+            raise ValueError(f"burst and per_second must be positive, got {burst}, {per_second}")
+        self._interval = 1.0 / per_second
+        self._tolerance = self._interval * (burst - 1)
+        self._max_keys = max_keys
+        self._tat: OrderedDict[str, float] = OrderedDict()
 
     def allow(self, key: str, now: float) -> bool:
-        """Take one token from ``key``'s bucket; False when it is empty."""
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            bucket = self._buckets[key] = TokenBucket(self.burst, self.per_second)
-            if len(self._buckets) > self.max_keys:
-                self._buckets.popitem(last=False)
-        else:
-            self._buckets.move_to_end(key)
-        return bucket.allow(now)
+        """Take one unit for ``key``; False (and nothing taken) when its bucket is empty."""
+        tat = max(self._tat.pop(key, now), now)
+        if tat - now > self._tolerance + 1e-9:  # tolerance: float sums of many intervals
+            self._tat[key] = tat
+            return False
+        self._tat[key] = tat + self._interval
+        while len(self._tat) > self._max_keys:
+            self._tat.popitem(last=False)
+        return True
 
     def __len__(self) -> int:
-        return len(self._buckets)
+        return len(self._tat)
