@@ -148,7 +148,7 @@ def create_app(svc: Services, web_dir: Path | None = None) -> FastAPI:
         status_routes.router,
     ):
         app.include_router(router)
-    for router in svc.extra.get("routers", []):  # type: ignore[attr-defined]
+    for router in svc.routers:
         app.include_router(router)
     if web_dir is not None and web_dir.is_dir():
         app.mount("/", StaticFiles(directory=web_dir, html=True), name="web")

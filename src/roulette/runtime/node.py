@@ -96,7 +96,7 @@ class Node:
         gateway, controller = _gateway(svc, history, onchain)
         svc.kick = _kicker(svc, state)
         if onchain is not None:
-            svc.extra["routers"] = [onchain.router]
+            svc.routers.append(onchain.router)
             svc.contract_signatures = onchain.service.verify_contract_signature
         app = create_app(svc, WEB_DIR)
         http = _Uvicorn(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from fastapi import APIRouter
+
 from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
 from roulette.config import Config
@@ -39,4 +41,5 @@ class Services:
     resume_secret: bytes
     contract_signatures: Callable[[Address, bytes, bytes, int], Awaitable[bool]] | None = None
     kick: Callable[[str, int, str], Awaitable[None]] | None = None
-    extra: dict[str, object] = field(default_factory=dict)
+    routers: list[APIRouter] = field(default_factory=list)
+    """Optional feature routers (the on-chain API) mounted next to the core ones."""
