@@ -48,7 +48,6 @@ def test_ws_port_follows_port_and_origins_follow_the_domain() -> None:
         ("PORT", "http"),
         ("CHAIN_IDS", "1,x"),
         ("CHAIN_IDS", ""),
-        ("JWT_ACCESS_SECRET", "short"),
         ("ALLOWED_ORIGINS", "localhost:3001"),
         ("ALLOWED_ORIGINS", "https://a.example/path"),
         ("REDIS_CLUSTER_NODES", "node1"),

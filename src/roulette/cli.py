@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import time
 from collections.abc import Sequence
@@ -12,6 +11,7 @@ from dataclasses import replace
 
 from roulette.config import Config
 from roulette.errors import RouletteError
+from roulette.observability.logs import configure_logging
 
 __all__ = ["main"]
 
@@ -73,11 +73,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = Config.from_env()
-        logging.basicConfig(
-            level=config.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        configure_logging(config.log_level, dict(config.environment))
         return _dispatch(args, config)
     except RouletteError as exc:
         print(f"roulette: {exc.message}", file=sys.stderr)

@@ -23,6 +23,7 @@ from roulette.envvars import (
     positive,
     strings,
 )
+from roulette.redaction import masked_repr
 
 __all__ = ["Config", "Limits", "RedisSettings"]
 
@@ -67,6 +68,10 @@ class RedisSettings:
         """True when any Redis mode is configured."""
         return bool(self.url or self.cluster_enabled or self.sentinels)
 
+    def __repr__(self) -> str:
+        """The settings, the URL's password masked (``redis://***@host``)."""
+        return masked_repr(self)
+
 
 @dataclass(frozen=True, slots=True)
 class Config:
@@ -106,6 +111,10 @@ class Config:
     chain: ChainSettings = field(default_factory=ChainSettings)
     environment: tuple[tuple[str, str], ...] = ()
     """The raw environment this config came from: what child processes (workers) inherit."""
+
+    def __repr__(self) -> str:
+        """The settings with every secret shown as ``***`` (logs and tracebacks show reprs)."""
+        return masked_repr(self, _SECRET_FIELDS)
 
     def child_environment(self, **extra: str) -> dict[str, str]:
         """The environment for a worker process: ours, plus ``extra``."""
@@ -184,6 +193,10 @@ class Config:
             chain=ChainSettings.from_env(e.env),
             environment=tuple(e.env.items()),
         )
+
+
+_SECRET_FIELDS = ("jwt_access_secret", "jwt_refresh_secret", "admin_token", "management_token")
+"""Fields of :class:`Config` never shown; URLs (``database_url``) are shown without credentials."""
 
 
 def _url_host(host: str) -> str:

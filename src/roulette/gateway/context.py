@@ -32,7 +32,7 @@ class GatewayContext:
     metrics: Counters
     spawn_control: Callable[[Connection], None]
     ice_servers: list[dict[str, str | list[str]]] = field(default_factory=list)
-    resume_secret: bytes = b""
+    resume_secret: bytes = field(default=b"", repr=False)
     monotonic: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
 

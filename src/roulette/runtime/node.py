@@ -100,7 +100,14 @@ class Node:
             svc.contract_signatures = onchain.service.verify_contract_signature
         app = create_app(svc, WEB_DIR)
         http = _Uvicorn(
-            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", loop="none")
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                access_log=False,  # request lines carry query strings
+                log_config=None,  # uvicorn's own handlers would bypass the redaction
+                lifespan="off",
+                loop="none",
+            )
         )
         sweeper = Sweeper(
             svc.lobby,

@@ -38,7 +38,7 @@ class Services:
     auth_limiter: KeyedLimiter
     reports_limiter: KeyedLimiter
     metrics_sync: MetricsSync
-    resume_secret: bytes
+    resume_secret: bytes = field(repr=False)
     contract_signatures: Callable[[Address, bytes, bytes, int], Awaitable[bool]] | None = None
     kick: Callable[[str, int, str], Awaitable[None]] | None = None
     routers: list[APIRouter] = field(default_factory=list)
