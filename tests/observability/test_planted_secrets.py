@@ -24,6 +24,7 @@ import pytest
 import redis
 from eth_account import Account
 
+import chain.conftest as chain_fixtures
 from auth.siwe_wallet import sign
 from chain.conftest import CHAIN, ETHER, OTHER_CHAIN, World, chain_env
 from cluster.running import TOKEN, RunningCluster, cluster_env
@@ -32,6 +33,12 @@ from storage.redis_fixtures import free_port as redis_port
 from support.rpc_proxy import KeyedRpcProxy, running_proxy
 from support.server import free_port, running_server
 from support.users import User
+
+# The chain tests' local EVM nodes and contracts, borrowed by name.
+anvil_bin = chain_fixtures.anvil_bin
+evm = chain_fixtures.evm
+other_evm = chain_fixtures.other_evm
+world = chain_fixtures.world
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
 
