@@ -53,7 +53,12 @@ PLANTED = {
     "JWT_ACCESS_SECRET": _planted("jwt-access"),
     "JWT_REFRESH_SECRET": _planted("jwt-refresh"),
     "ADMIN_TOKEN": _planted("admin-token"),
+    # Secrets other features read (TURN credentials, HAProxy stats, alert channels): planted
+    # whether or not this version reads them, since unknown variables are ignored.
     "TURN_SECRET": _planted("turn-secret"),
+    "LB_STATS_PASSWORD": _planted("lb-stats-password"),
+    "SMTP_PASSWORD": _planted("smtp-password"),
+    "ALERT_WEBHOOK_SECRET": _planted("alert-webhook-secret"),
 }
 PG_PASSWORD = _planted("pg-password")
 REDIS_PASSWORD = _planted("redis-password")
