@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import io
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import httpx
@@ -23,7 +25,9 @@ def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
     levels = {name: logging.getLogger(name).level for name in LIBRARY_FLOORS}
+    excepthook = sys.excepthook
     yield
+    sys.excepthook = excepthook
     root.handlers[:] = handlers
     root.setLevel(level)
     for name, old in levels.items():
@@ -76,6 +80,20 @@ def test_the_previous_handlers_are_replaced() -> None:
     configure_logging("info", {}, stream=io.StringIO())
     handler = configure_logging("info", {}, stream=io.StringIO())
     assert logging.getLogger().handlers == [handler]
+
+
+def test_an_uncaught_exception_is_logged_redacted() -> None:
+    script = (
+        "from roulette.observability.logs import configure_logging\n"
+        "configure_logging('info', {'ADMIN_TOKEN': 'uncaught-admin-token-01'})\n"
+        "raise RuntimeError('failed with uncaught-admin-token-01')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 1
+    assert "uncaught_exception" in result.stderr and "RuntimeError" in result.stderr
+    assert "uncaught-admin-token-01" not in result.stderr
 
 
 def test_an_unknown_level_is_a_config_error() -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import Mapping
+from types import TracebackType
 from typing import TextIO
 
 from roulette.errors import ConfigError
@@ -95,4 +96,15 @@ def configure_logging(
     for name, floor in LIBRARY_FLOORS.items():
         logging.getLogger(name).setLevel(max(floor, numeric))
     logging.captureWarnings(True)  # warnings reach stderr through the same redaction
+    # An uncaught exception would otherwise print its traceback (and message) raw.
+    sys.excepthook = _log_uncaught
     return handler
+
+
+def _log_uncaught(
+    kind: type[BaseException], error: BaseException, traceback: TracebackType | None
+) -> None:
+    if issubclass(kind, KeyboardInterrupt):
+        sys.__excepthook__(kind, error, traceback)
+        return
+    logging.getLogger("roulette").critical("uncaught_exception", exc_info=(kind, error, traceback))
