@@ -289,6 +289,9 @@ async def _scenario(
 def _assert_nothing_leaked(seen: Seen, log: str, metrics: str) -> None:
     assert "DEBUG" in log or "WARNING" in log, "the log is empty: nothing was checked"
     assert "rpc_endpoint_failed" in log, "the failing provider left no trace"
+    issued = seen.credentials
+    assert sum(c.startswith("eyJ") for c in issued) >= 6, "access and refresh tokens were seen"
+    assert sum(len(c) == 132 and c.startswith("0x") for c in issued) >= 4, "signatures were seen"
     for where, text in (
         ("log", log),
         ("/metrics", metrics),
