@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import pytest
 
 from roulette.config import Config
 from roulette.errors import ConfigError
-from roulette.redaction import Redactor, is_secret_name, redact_url, secret_parts
+from roulette.redaction import Redactor, is_secret_name, masked_repr, redact_url, secret_parts
 
 ENV = {
     "JWT_ACCESS_SECRET": "access-secret-AAAAAAAA",
@@ -106,6 +108,23 @@ def test_config_renders_every_secret_as_stars() -> None:
     assert "admin_token='***'" in repr(config)
     assert "('TURN_SECRET', '***')" in repr(config), "the copied environment is masked too"
     assert "db.internal" in repr(config), "hosts stay visible for debugging"
+
+
+def test_a_nested_settings_object_is_masked_by_its_field_names() -> None:
+    @dataclass(frozen=True)
+    class Balancer:  # a settings object without a masked repr of its own
+        stats_user: str = "admin"
+        stats_password: str = "stats-password-JJJJJJJJ"
+
+    @dataclass(frozen=True)
+    class Outer:
+        lb: Balancer = field(default_factory=Balancer)
+        webhook_secret: str | None = "webhook-secret-KKKKKKKK"
+        tokens: tuple[str, ...] = ("0xToken",)  # addresses, not credentials
+
+    shown = masked_repr(Outer())
+    assert "JJJJJJJJ" not in shown and "KKKKKKKK" not in shown
+    assert "stats_user='admin'" in shown and "tokens=('0xToken',)" in shown
 
 
 def test_unset_secrets_show_as_none() -> None:

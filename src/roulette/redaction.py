@@ -29,6 +29,7 @@ MASK = "***"
 _MIN_SECRET_CHARS = 8
 """Shorter known values (a port, ``true``) are not searched for: they would mask ordinary text."""
 
+_SECRET_FIELD = re.compile(r"(secret|token|password|passwd|api_key|credentials?)$", re.I)
 _SECRET_NAME = re.compile(
     r"(SECRET|TOKEN|PASSWORD|PASSWD|API_?KEY|PRIVATE_KEY|CREDENTIALS?|_URLS?)$|PASSWORD", re.I
 )
@@ -121,9 +122,14 @@ class Redactor:
 
 
 def masked_repr(obj: Any, secret_fields: Iterable[str] = ()) -> str:
-    """The dataclass repr of ``obj`` with ``secret_fields`` shown as ``'***'`` (None stays None),
+    """The dataclass repr of ``obj`` with secret fields shown as ``'***'`` (None stays None),
     every URL in the other fields shown by :func:`redact_url`, and a raw ``environment`` (pairs
-    of strings) with every secret-bearing variable masked."""
+    of strings) with every secret-bearing variable masked.
+
+    A field is secret when named in ``secret_fields`` or when its name ends in ``secret``,
+    ``token``, ``password`` or ``api_key``; nested settings objects are rendered the same way,
+    whatever their own ``repr`` does.
+    """
     assert is_dataclass(obj)
     hidden = set(secret_fields)
     shown = []
@@ -131,8 +137,10 @@ def masked_repr(obj: Any, secret_fields: Iterable[str] = ()) -> str:
         if not f.repr:
             continue
         value = getattr(obj, f.name)
-        if f.name in hidden and value is not None:
-            text = repr(MASK)
+        if f.name in hidden or _SECRET_FIELD.search(f.name):
+            text = "None" if value is None else repr(MASK)
+        elif is_dataclass(value) and not isinstance(value, type):
+            text = masked_repr(value)
         elif f.name == "environment":
             text = repr(tuple((k, redact_url(masked_setting(k, v))) for k, v in value))
         else:

@@ -224,6 +224,14 @@ def test_the_env_example_carries_the_guides_variables_and_parses() -> None:
     assert config.jwt_access_secret and config.admin_token and config.management_token
 
 
+def test_every_variable_the_compose_file_interpolates_is_in_the_env_example() -> None:
+    """``docker compose --env-file .env.scaling`` fills these; a required one missing from
+    the example would stop ``up`` with an error."""
+    used = set(re.findall(r"(?<!\$)\$\{([A-Z_]+)", COMPOSE.read_text()))
+    assert used, "the compose file reads its settings from the env file"
+    assert sorted(used - set(_env_example())) == []
+
+
 # --- Kubernetes ---------------------------------------------------------------------------
 
 
