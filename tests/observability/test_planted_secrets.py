@@ -229,7 +229,7 @@ async def _tip(world: World, a: User, b: User, session: str) -> None:
     # other than b's socket, and that notice is only sent locally today.)
 
 
-async def _provoke_errors(seen: Seen, target: Target, a: User, c: User) -> None:
+async def _provoke_errors(seen: Seen, a: User, c: User) -> None:
     """Requests that carry planted values where they do not belong."""
     http = a.http
     me = await http.get("/auth/me", headers={"Authorization": f"Bearer {PLANTED['ADMIN_TOKEN']}"})
@@ -264,7 +264,7 @@ async def _scenario(
         session, resume_token = await _matched(seen, a, b)
         await _relay_and_resume(a, b, session, resume_token)
         await _tip(world, a, b, session)
-        await _provoke_errors(seen, target, a, c)
+        await _provoke_errors(seen, a, c)
         admin = {"Authorization": f"Bearer {PLANTED['ADMIN_TOKEN']}"}
         banned = await a.http.post(
             "/admin/bans", json={"address": b.address, "reason": "planted test"}, headers=admin
