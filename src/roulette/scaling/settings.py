@@ -9,7 +9,7 @@ names) and ``rules``; what it leaves out keeps the defaults below. Bad content r
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,12 @@ class ScalingPolicy:
     tolerance: float = DEFAULT_TOLERANCE
     behavior: Behavior = DEFAULT_BEHAVIOR
     rules: tuple[Rule, ...] = field(default=DEFAULT_RULES)
+
+    @classmethod
+    def from_overrides(cls, *, scale_down_window: float) -> ScalingPolicy:
+        """The defaults with another scale-down window (simulation sweeps, tests)."""
+        down = replace(DEFAULT_BEHAVIOR.down, window_seconds=scale_down_window)
+        return cls(behavior=replace(DEFAULT_BEHAVIOR, down=down))
 
     def describe(self) -> dict[str, Any]:
         """The policy in the file's own format."""
