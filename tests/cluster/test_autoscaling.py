@@ -104,6 +104,9 @@ async def test_sockets_past_the_target_grow_the_workers_and_manual_holds(
         assert (event["kind"], event["from"], event["to"]) == ("scale", 1, 3)
         assert "sockets" in event["reason"]
         assert status["last"]["targets"][0]["metric"] == "sockets"
+        values = status["signals"]["values"]
+        assert {"sockets", "cpu", "rss", "loopLag", "memory"} <= set(values)
+        assert status["fleet"]["nodes"] == [status["fleet"]["nodeId"]]  # published to Redis
 
         # Manual override: hold 1 worker for 5 s against a policy that wants 3.
         held = scaling(

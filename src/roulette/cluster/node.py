@@ -24,6 +24,7 @@ from roulette.scaling.actuator import HookActuator
 from roulette.scaling.audit import AUDIT_FILE, AuditLog
 from roulette.scaling.autoscaler import Autoscaler
 from roulette.scaling.behavior import Bounds
+from roulette.scaling.fleet import FleetBoard
 from roulette.scaling.sampler import NodeSampler
 from roulette.scaling.scaler import Scaler
 from roulette.scaling.settings import load_policy
@@ -107,8 +108,8 @@ def run_cluster(
     finally:
         if management is not None:
             management.close()
-        if scaler is not None and scaler.hook is not None:
-            scaler.hook.close()
+        if scaler is not None:
+            scaler.close()
         listeners.close()
         wake.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -161,6 +162,9 @@ def _scaler(config: Config, node_id: str, max_workers: int, metrics_dir: Path) -
         AuditLog(config.data_dir / AUDIT_FILE),
         interval=settings.interval_seconds,
         hook=hook,
+        # The board needs a plain REDIS_URL; behind Redis Cluster or Sentinel nodes decide
+        # alone (with a hook, this node's averages then stand for the fleet's).
+        board=FleetBoard(config.redis.url, node_id) if config.redis.url else None,
     )
 
 

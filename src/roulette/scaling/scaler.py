@@ -17,9 +17,10 @@ from typing import Any, Protocol
 from roulette.scaling.actuator import HookActuator
 from roulette.scaling.audit import AuditLog
 from roulette.scaling.autoscaler import Autoscaler, OutOfBounds
+from roulette.scaling.fleet import FleetBoard
 from roulette.scaling.hpa import WorkerSample
 from roulette.scaling.sampler import NodeSampler, WorkerReport
-from roulette.scaling.signals import NodeSignals
+from roulette.scaling.signals import NodeSignals, fleet_values
 
 __all__ = ["MAX_REASON_CHARS", "ScaleTarget", "Scaler"]
 
@@ -56,6 +57,7 @@ class Scaler:
         audit: where changes are appended.
         interval: seconds between evaluations.
         hook: the fleet actuator, or None to scale this node's workers.
+        board: the fleet board in Redis (publish, read, lead), or None.
         clock: monotonic seconds (intervals); decisions use ``wall`` (epoch seconds).
     """
 
@@ -67,6 +69,7 @@ class Scaler:
         *,
         interval: float,
         hook: HookActuator | None = None,
+        board: FleetBoard | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall: Callable[[], float] = time.time,
     ) -> None:
@@ -75,10 +78,20 @@ class Scaler:
         self.audit = audit
         self.interval = interval
         self.hook = hook
+        self.board = board
+        self.fleet: list[NodeSignals] | None = None
+        self.leading = True  # only a fleet (hook + board) has followers
         self.clock = clock
         self.wall = wall
         self.signals: NodeSignals | None = None
         self._next_at = clock() + interval
+
+    def close(self) -> None:
+        """Let a running hook finish briefly; release the board's connections."""
+        if self.hook is not None:
+            self.hook.close()
+        if self.board is not None:
+            self.board.close()
 
     def current(self, target: ScaleTarget) -> int:
         """The count in force: the hook's last requested count, or the workers'."""
@@ -99,13 +112,35 @@ class Scaler:
         current = self.current(target)
         signals = self.sampler.sample(target.worker_reports(), now)
         self.signals = signals
-        decision = self.autoscaler.evaluate(
-            _samples(signals, current, self.hook), signals.values(), current, now
-        )
+        if self.board is not None:
+            lease = max(3 * self.interval, 3.0)
+            self.fleet = self.board.exchange(signals, max_age=lease)
+            if self.hook is not None:
+                # One decision per fleet: only the lease holder runs the hook.
+                self.leading = self.board.lead(lease)
+                if not self.leading:
+                    return
+        samples, values = self._inputs(signals, current)
+        decision = self.autoscaler.evaluate(samples, values, current, now)
         for event in decision.events:
             self.audit.record(event)
         if decision.desired != current:
             self._apply(target, decision.desired, decision.reason)
+
+    def _inputs(
+        self, signals: NodeSignals, current: int
+    ) -> tuple[list[WorkerSample], dict[str, float]]:
+        """Per-worker samples of this node, or per-node samples of the fleet (hook)."""
+        if self.hook is None:
+            return signals.samples(), signals.values()
+        if self.fleet:
+            samples = [
+                WorkerSample(any(w.ready for w in n.workers), n.values()) for n in self.fleet
+            ]
+            return samples, fleet_values(self.fleet)
+        # Without the board, this node's averages stand for every node (an even balancer).
+        values = signals.values()
+        return ([WorkerSample(True, values) for _ in range(current)] if values else []), values
 
     def _apply(self, target: ScaleTarget, count: int, reason: str) -> None:
         if self.hook is not None:
@@ -117,6 +152,10 @@ class Scaler:
         self, action: str, body: Mapping[str, Any], actor: str, target: ScaleTarget
     ) -> Response:
         """One ``/scaling/*`` request: ``status``, ``manual`` (POST) or ``clear`` (DELETE)."""
+        if action != "status" and not self.leading:
+            leader = self.board.leader() if self.board is not None else None
+            message = f"this node does not scale the fleet; send it to the leader ({leader})"
+            return 409, {"error": {"code": "not_leader", "message": message}}
         if action == "manual":
             return self._manual(body, actor, target)
         if action == "clear":
@@ -155,7 +194,19 @@ class Scaler:
             "desired": self._desired(target),
             "intervalSeconds": self.interval,
             "signals": None if self.signals is None else self.signals.describe(),
+            "fleet": self._fleet_status(),
             "lastEvaluatedAt": None if last is None else last.at,
+        }
+
+    def _fleet_status(self) -> dict[str, Any] | None:
+        if self.board is None:
+            return None
+        nodes = self.fleet or []
+        return {
+            "nodeId": self.board.node_id,
+            "leading": self.leading,
+            "nodes": [n.node_id for n in nodes],
+            "values": {k: round(v, 3) for k, v in fleet_values(nodes).items()},
         }
 
     def _desired(self, target: ScaleTarget) -> int:
@@ -163,18 +214,6 @@ class Scaler:
             return self.autoscaler.override.instances
         last = self.autoscaler.last
         return self.current(target) if last is None else last.desired
-
-
-def _samples(signals: NodeSignals, current: int, hook: HookActuator | None) -> list[WorkerSample]:
-    """Per-worker samples; for a fleet (hook), this node stands for each of ``current`` nodes.
-
-    Without fleet-wide signals, the node's averages are taken as every node's (a balancer
-    spreading load evenly makes them alike).
-    """
-    if hook is None:
-        return signals.samples()
-    values = signals.values()
-    return [WorkerSample(True, values) for _ in range(current)] if values else []
 
 
 def _manual_body(body: Mapping[str, Any]) -> tuple[int, str, float | None] | str:
