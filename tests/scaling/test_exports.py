@@ -7,11 +7,11 @@ from roulette import scaling
 
 def test_the_public_names_are_pinned() -> None:
     assert sorted(scaling.__all__) == [
-        "DEFAULT_BEHAVIOR",
-        "DEFAULT_RULES",
         "Autoscaler",
         "Behavior",
         "Bounds",
+        "DEFAULT_BEHAVIOR",
+        "DEFAULT_RULES",
         "Decision",
         "Event",
         "NodeSignals",
