@@ -64,3 +64,15 @@ def test_a_failing_hook_is_not_taken_as_applied(tmp_path: Path) -> None:
 def test_an_empty_hook_is_refused() -> None:
     with pytest.raises(ValueError, match="empty"):
         HookActuator("  ", initial=1, env={}, clock=time.monotonic)
+
+
+def test_an_overdue_hook_is_killed_and_not_applied(tmp_path: Path) -> None:
+    script = hook_script(tmp_path, "sleep 30")
+    now = [0.0]
+    hook = HookActuator(str(script), initial=2, env=dict(os.environ), clock=lambda: now[0])
+    hook.request(5, "x")
+    hook.poll()
+    assert hook.target == 5  # still running
+    now[0] = 301.0  # past HOOK_TIMEOUT
+    hook.poll()
+    assert (hook.applied, hook.target) == (2, 2)

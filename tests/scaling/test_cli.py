@@ -57,3 +57,16 @@ def test_bad_input_is_a_clear_error(tmp_path: Path) -> None:
     bad = run(tmp_path, "render-hpa", "--rules", str(rules))
     assert bad.returncode == 2
     assert "missing field" in bad.stderr
+
+
+def test_simulate_draws_a_png_or_says_why_not(tmp_path: Path) -> None:
+    trace = tmp_path / "short.json"
+    trace.write_text(json.dumps({"name": "short", "points": [[0, 1000], [120, 3000]]}))
+    done = run(tmp_path, "simulate", str(trace), "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    png = tmp_path / "scaling-short.png"
+    if png.exists():
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"plot: {png}" in done.stdout
+    else:
+        assert "matplotlib is not installed" in done.stderr
