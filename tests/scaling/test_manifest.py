@@ -55,3 +55,8 @@ def test_the_default_rules_are_named_as_not_rendered() -> None:
     hpa = next(yaml.safe_load_all(render_hpa(ScalingPolicy(), Bounds(1, 10), socket_cap=100)))
     notes = hpa["metadata"]["annotations"]
     assert notes["roulette/step-rules-not-rendered"] == "high-cpu-scale-up, high-memory-scale-up"
+    assert notes["roulette/targets-not-rendered"] == "none"
+    lag = parse_policy({"targets": [{"metric": "loopLag", "averageValue": 50}]})
+    hpa = next(yaml.safe_load_all(render_hpa(lag, Bounds(1, 10), socket_cap=100)))
+    assert hpa["metadata"]["annotations"]["roulette/targets-not-rendered"] == "loopLag"
+    assert hpa["spec"]["metrics"] == []

@@ -43,10 +43,9 @@ def render_hpa(
     return yaml.safe_dump_all(documents, sort_keys=False)
 
 
-def _hpa(
-    policy: ScalingPolicy, bounds: Bounds, socket_cap: int, name: str, namespace: str
-) -> dict[str, Any]:
-    metrics = []
+def _metrics(policy: ScalingPolicy, socket_cap: int) -> list[dict[str, Any]]:
+    """The HPA ``metrics`` for the targets it can express (sockets, CPU)."""
+    metrics: list[dict[str, Any]] = []
     for target in policy.targets:
         if target.metric == "sockets":
             average = round(socket_cap * target.average / 100)
@@ -60,19 +59,16 @@ def _hpa(
                 }
             )
         elif target.metric == "cpu":
-            metrics.append(
-                {
-                    "type": "Resource",
-                    "resource": {
-                        "name": "cpu",
-                        "target": {
-                            "type": "Utilization",
-                            "averageUtilization": round(target.average),
-                        },
-                    },
-                }
-            )
+            utilization = {"type": "Utilization", "averageUtilization": round(target.average)}
+            metrics.append({"type": "Resource", "resource": {"name": "cpu", "target": utilization}})
+    return metrics
+
+
+def _hpa(
+    policy: ScalingPolicy, bounds: Bounds, socket_cap: int, name: str, namespace: str
+) -> dict[str, Any]:
     rules = ", ".join(r.name for r in policy.rules) or "none"
+    unexpressed = [t.metric for t in policy.targets if t.metric not in {"sockets", "cpu"}]
     return {
         "apiVersion": "autoscaling/v2",
         "kind": "HorizontalPodAutoscaler",
@@ -81,6 +77,7 @@ def _hpa(
             "namespace": namespace,
             "annotations": {
                 "roulette/step-rules-not-rendered": rules,
+                "roulette/targets-not-rendered": ", ".join(unexpressed) or "none",
                 "roulette/tolerance": f"{policy.tolerance:g} (kube-controller-manager flag)",
             },
         },
@@ -88,7 +85,7 @@ def _hpa(
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": name},
             "minReplicas": bounds.minimum,
             "maxReplicas": bounds.maximum,
-            "metrics": metrics,
+            "metrics": _metrics(policy, socket_cap),
             "behavior": {
                 "scaleUp": _direction(policy.behavior.up),
                 "scaleDown": _direction(policy.behavior.down),
