@@ -108,9 +108,9 @@ async def test_sockets_past_the_target_grow_the_workers_and_manual_holds(
         assert {"sockets", "cpu", "rss", "loopLag", "memory"} <= set(values)
         assert status["fleet"]["nodes"] == [status["fleet"]["nodeId"]]  # published to Redis
 
-        # Manual override: hold 1 worker for 5 s against a policy that wants 3.
+        # Manual override: hold 1 worker for 8 s against a policy that wants 3.
         held = scaling(
-            node, "POST", "manual", json={"instances": 1, "reason": "drill", "ttlSeconds": 5}
+            node, "POST", "manual", json={"instances": 1, "reason": "drill", "ttlSeconds": 8}
         )
         assert held.status_code == 200, held.text
         assert held.json()["override"]["instances"] == 1
@@ -155,4 +155,4 @@ async def test_sockets_past_the_target_grow_the_workers_and_manual_holds(
     manual = audit[1]
     assert manual["by"] == "management-api (127.0.0.1)"
     assert (manual["from"], manual["to"]) == (3, 1)
-    assert manual["reason"] == "drill (for 5 s)"
+    assert manual["reason"] == "drill (for 8 s)"
