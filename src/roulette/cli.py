@@ -56,6 +56,10 @@ def _parser() -> argparse.ArgumentParser:
     unban = sub.add_parser("unban", help="lift a ban")
     unban.add_argument("address")
     sub.add_parser("bans", help="list bans")
+
+    from roulette.scaling.cli import add_parser as add_scaling  # noqa: PLC0415
+
+    add_scaling(sub)
     return parser
 
 
@@ -91,6 +95,10 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return _cluster(args, config)
     if args.command == "db":
         return asyncio.run(_db(args.db_command, config))
+    if args.command == "scaling":
+        from roulette.scaling.cli import run as run_scaling  # noqa: PLC0415
+
+        return run_scaling(args, config)
     return asyncio.run(_moderation(args, config))
 
 

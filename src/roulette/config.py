@@ -24,8 +24,9 @@ from roulette.envvars import (
     strings,
 )
 from roulette.redaction import masked_repr
+from roulette.errors import ConfigError
 
-__all__ = ["Config", "Limits", "RedisSettings"]
+__all__ = ["AutoScalingSettings", "Config", "Limits", "RedisSettings"]
 
 T = TypeVar("T")
 
@@ -74,6 +75,40 @@ class RedisSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AutoScalingSettings:
+    """The autoscaler of ``roulette cluster`` (guide section 4 names; see docs/scaling.md)."""
+
+    enabled: bool = False
+    min_instances: int = 1
+    max_instances: int = 10
+    rules_file: Path | None = None
+    interval_seconds: float = 15.0
+    hook: str | None = None
+
+    @classmethod
+    def from_env(cls, e: EnvReader) -> AutoScalingSettings:
+        """Read ``AUTO_SCALING_ENABLED``, ``MIN_INSTANCES``, ``MAX_INSTANCES``, ``SCALING_*``.
+
+        Raises:
+            ConfigError: a malformed value, or MIN_INSTANCES > MAX_INSTANCES.
+        """
+        settings = cls(
+            enabled=e.get("AUTO_SCALING_ENABLED", parse_bool, False),
+            min_instances=e.get("MIN_INSTANCES", int_at_least(1), 1),
+            max_instances=e.get("MAX_INSTANCES", int_at_least(1), 10),
+            rules_file=e.get("SCALING_RULES_FILE", Path, None),
+            interval_seconds=e.get("SCALING_INTERVAL_SECONDS", positive, 15.0),
+            hook=e.get("SCALING_HOOK", str, None) or None,
+        )
+        if settings.min_instances > settings.max_instances:
+            raise ConfigError(
+                f"MIN_INSTANCES={settings.min_instances} is above "
+                f"MAX_INSTANCES={settings.max_instances}"
+            )
+        return settings
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     """All settings of one node. Build it with :meth:`from_env`."""
 
@@ -109,6 +144,7 @@ class Config:
     lb_algorithm: str = "round-robin"
     prometheus_multiproc_dir: Path | None = None
     chain: ChainSettings = field(default_factory=ChainSettings)
+    scaling: AutoScalingSettings = field(default_factory=AutoScalingSettings)
     environment: tuple[tuple[str, str], ...] = ()
     """The raw environment this config came from: what child processes (workers) inherit."""
 
@@ -191,6 +227,7 @@ class Config:
             lb_algorithm=e.get("LB_ALGORITHM", _lb_algorithm, "round-robin"),
             prometheus_multiproc_dir=e.get("PROMETHEUS_MULTIPROC_DIR", Path, None),
             chain=ChainSettings.from_env(e.env),
+            scaling=AutoScalingSettings.from_env(e),
             environment=tuple(e.env.items()),
         )
 

@@ -5,6 +5,10 @@ becomes a command for the reconcile loop, which answers it (see :mod:`roulette.c
 
     GET  /cluster/status                 200 {"desired", "workers": [...], ...}
     POST /cluster/workers {"count": n}   200 the status after the change (n in 1..64)
+    GET  /scaling/status                 200 the autoscaler's state (docs/scaling.md)
+    POST /scaling/manual {"instances", "reason", "ttlSeconds"?, "by"?}
+                                         200 the status; 422 outside MIN..MAX_INSTANCES
+    DELETE /scaling/manual               200 the status, ``cleared`` true if one was set
 
 Errors are ``{"error": {"code", "message"}}``: 401 without a bearer token, 403 with a wrong
 one, 400 for a bad body, 404/405 for other routes, 409 while draining, 503 if the loop is stuck.
@@ -21,13 +25,21 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from roulette.cluster import policy
-from roulette.cluster.channel import Command, Reply, SetCount, StatusRequest, WakePipe
+from roulette.cluster.channel import (
+    Command,
+    Reply,
+    ScalingRequest,
+    SetCount,
+    StatusRequest,
+    WakePipe,
+)
 
 __all__ = ["MAX_BODY_BYTES", "REPLY_TIMEOUT", "ManagementServer"]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024
+MAX_ACTOR_CHARS = 64
 REPLY_TIMEOUT = 5.0
 """Seconds a request waits for the loop; a pass takes milliseconds, so more means it is stuck."""
 
@@ -92,9 +104,14 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         if not self._authorized():
             return
-        if self.path.split("?", 1)[0] == "/cluster/status":
+        route = self.path.split("?", 1)[0]
+        if route == "/scaling/status":
+            self._send(self.server.ask(ScalingRequest("status", {}, self._actor({}))))
+        elif route == "/scaling/manual":
+            self._send(Reply.error(405, "method_not_allowed", "use POST or DELETE"))
+        elif route == "/cluster/status":
             self._send(self.server.ask(StatusRequest()))
-        elif self.path.split("?", 1)[0] == "/cluster/workers":
+        elif route == "/cluster/workers":
             self._send(Reply.error(405, "method_not_allowed", "use POST /cluster/workers"))
         else:
             self._send(Reply.error(404, "not_found", "no such route"))
@@ -102,7 +119,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         if not self._authorized():
             return
-        if self.path.split("?", 1)[0] != "/cluster/workers":
+        route = self.path.split("?", 1)[0]
+        if route == "/scaling/manual":
+            body = self._body()
+            if isinstance(body, Reply):
+                self._send(body)
+            elif not isinstance(body, dict):
+                self._send(Reply.error(400, "bad_request", "the body must be a JSON object"))
+            else:
+                self._send(self.server.ask(ScalingRequest("manual", body, self._actor(body))))
+            return
+        if route != "/cluster/workers":
             self._send(Reply.error(404, "not_found", "no such route"))
             return
         count = self._count()
@@ -110,6 +137,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(count)
         else:
             self._send(self.server.ask(SetCount(count)))
+
+    def do_DELETE(self) -> None:
+        if not self._authorized():
+            return
+        if self.path.split("?", 1)[0] != "/scaling/manual":
+            self._send(Reply.error(404, "not_found", "no such route"))
+            return
+        body = self._body()  # read, so an unexpected body is not taken for the next request
+        if isinstance(body, Reply):
+            self._send(body)
+            return
+        actor = self._actor(body if isinstance(body, dict) else {})
+        self._send(self.server.ask(ScalingRequest("clear", {}, actor)))
+
+    def _actor(self, body: dict[str, Any]) -> str:
+        """Who asked, for the audit log: the body's ``by`` (if any) and the client address."""
+        by = body.get("by")
+        name = by[:MAX_ACTOR_CHARS] if isinstance(by, str) and by.strip() else "management-api"
+        return f"{name.strip()} ({self.client_address[0]})"
 
     def _authorized(self) -> bool:
         header = self.headers.get("Authorization", "")
@@ -126,6 +172,18 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def _count(self) -> int | Reply:
+        body = self._body()
+        if isinstance(body, Reply):
+            return body
+        count = body.get("count") if isinstance(body, dict) else None
+        if not policy.is_valid_count(count):
+            message = f"count must be an integer {policy.MIN_WORKERS}..{policy.MAX_WORKERS}"
+            return Reply.error(400, "bad_request", message)
+        assert isinstance(count, int)
+        return count
+
+    def _body(self) -> object:
+        """The JSON body (None when empty), or the error reply."""
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError:
@@ -136,15 +194,9 @@ class _Handler(BaseHTTPRequestHandler):
                 413, "payload_too_large", f"the body is limited to {MAX_BODY_BYTES} B"
             )
         try:
-            body = json.loads(self.rfile.read(length) or b"null")
+            return json.loads(self.rfile.read(length) or b"null")
         except ValueError:
             return Reply.error(400, "bad_request", "the body must be JSON")
-        count = body.get("count") if isinstance(body, dict) else None
-        if not policy.is_valid_count(count):
-            message = f"count must be an integer {policy.MIN_WORKERS}..{policy.MAX_WORKERS}"
-            return Reply.error(400, "bad_request", message)
-        assert isinstance(count, int)
-        return count
 
     def _send(self, reply: Reply) -> None:
         data = json.dumps(reply.body).encode()

@@ -8,6 +8,7 @@ import queue
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,14 @@ from roulette.cluster.process import Listeners
 from roulette.cluster.supervisor import Supervisor
 from roulette.config import Config
 from roulette.errors import ConfigError
+from roulette.scaling.actuator import HookActuator
+from roulette.scaling.audit import AUDIT_FILE, AuditLog
+from roulette.scaling.autoscaler import Autoscaler
+from roulette.scaling.behavior import Bounds
+from roulette.scaling.fleet import FleetBoard
+from roulette.scaling.sampler import NodeSampler
+from roulette.scaling.scaler import Scaler
+from roulette.scaling.settings import load_policy
 
 __all__ = ["BOOT_TIMEOUT", "EXIT_CONFIG", "HEARTBEAT_TIMEOUT", "STOP_MARGIN", "run_cluster"]
 
@@ -63,6 +72,7 @@ def run_cluster(
         boot=boot_timeout,
         stop=config.shutdown_timeout_seconds + STOP_MARGIN,
     )
+    node_id = uuid.uuid4().hex[:8]
     try:
         desired, max_workers = _worker_bounds(config)
         listeners = _bind(config)
@@ -73,7 +83,9 @@ def run_cluster(
     # A fresh directory per run: stale files of an earlier run's pids would be summed in.
     metrics_dir = Path(tempfile.mkdtemp(prefix="roulette-metrics-"))
     management: ManagementServer | None = None
+    scaler: Scaler | None = None
     try:
+        scaler = _scaler(config, node_id, max_workers, metrics_dir)
         management = _management(config, commands, wake)
         supervisor = Supervisor(
             desired=desired,
@@ -84,9 +96,10 @@ def run_cluster(
             timeouts=timeouts,
             commands=commands,
             wake=wake,
-            node_id=uuid.uuid4().hex[:8],
+            node_id=node_id,
             metrics_dir=metrics_dir,
             crash_limit=crash_limit,
+            scaler=scaler,
         )
         announce(_banner(config, listeners, management, desired))
         return supervisor.run()
@@ -95,6 +108,8 @@ def run_cluster(
     finally:
         if management is not None:
             management.close()
+        if scaler is not None:
+            scaler.close()
         listeners.close()
         wake.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -118,6 +133,39 @@ def _worker_bounds(config: Config) -> tuple[int, int]:
             "CLUSTER_WORKERS=1"
         )
     return desired, 1
+
+
+def _scaler(config: Config, node_id: str, max_workers: int, metrics_dir: Path) -> Scaler:
+    """The autoscaler (always built, so /scaling/status and manual scaling work when it is off).
+
+    Raises:
+        ConfigError: a bad SCALING_RULES_FILE or SCALING_HOOK.
+    """
+    settings = config.scaling
+    # Scaling this node's workers cannot pass what the node allows (1 without Redis).
+    ceiling = settings.max_instances if settings.hook else min(settings.max_instances, max_workers)
+    bounds = Bounds(min(settings.min_instances, ceiling), ceiling)
+    hook = None
+    if settings.hook:
+        try:
+            hook = HookActuator(
+                settings.hook,
+                initial=bounds.minimum,
+                env=config.child_environment(),
+                clock=time.monotonic,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"SCALING_HOOK={settings.hook!r}: {exc}") from exc
+    return Scaler(
+        Autoscaler(load_policy(settings.rules_file), bounds, enabled=settings.enabled),
+        NodeSampler(node_id, config.limits.max_connections, metrics_dir),
+        AuditLog(config.data_dir / AUDIT_FILE),
+        interval=settings.interval_seconds,
+        hook=hook,
+        # The board needs a plain REDIS_URL; behind Redis Cluster or Sentinel nodes decide
+        # alone (with a hook, this node's averages then stand for the fleet's).
+        board=FleetBoard(config.redis.url, node_id) if config.redis.url else None,
+    )
 
 
 def _bind(config: Config) -> Listeners:

@@ -17,6 +17,8 @@ Layout and hash tags (Redis Cluster routes a key by the text between its first `
     rl:{workers}:index          set    worker ids that beat at least once
     rl:{workers}:w:<worker id>  string the worker's last heartbeat (JSON); PX = its ttl
     rl:inbox:{<worker id>}      sharded pub/sub channel: the worker's inbox
+    rl:{scaling}:nodes          hash   node id -> the node's last autoscaler sample (JSON)
+    rl:{scaling}:leader         string the node id that decides the fleet's count; PX = ttl
 
 The whole lobby shares the ``{lobby}`` tag, so it lives on one master (one shard): every
 lobby script touches the queues of any lane and the sessions of any user in one atomic step,
@@ -34,8 +36,10 @@ __all__ = [
     "LOBBY",
     "NAMESPACE",
     "NONCE_GRACE_SECONDS",
+    "SCALING",
     "WORKERS",
     "LobbyKeys",
+    "ScalingKeys",
     "WorkerKeys",
     "inbox",
     "lane_id",
@@ -121,6 +125,23 @@ class WorkerKeys:
 
 
 WORKERS = WorkerKeys()
+
+
+@dataclass(frozen=True, slots=True)
+class ScalingKeys:
+    """The autoscaler's fleet board (``roulette.scaling.fleet``), under one hash tag.
+
+    Attributes:
+        nodes: node id -> the node's last sample; samples older than a few intervals are
+            pruned by readers.
+        leader: the node whose supervisor runs ``SCALING_HOOK`` for the fleet.
+    """
+
+    nodes: str = f"{NAMESPACE}:{{scaling}}:nodes"
+    leader: str = f"{NAMESPACE}:{{scaling}}:leader"
+
+
+SCALING = ScalingKeys()
 
 
 def lane_id(chain_id: int, queue: str | None) -> str:
