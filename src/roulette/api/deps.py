@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from roulette.auth.tokens import TokenClaims, TokenKind
+from roulette.balancing.forwarded import client_address
 from roulette.errors import RateLimited, Unauthenticated
 from roulette.gateway.server import bearer_or_cookie
 from roulette.matchmaking.records import Address
@@ -57,7 +58,11 @@ async def limit_auth_by_ip(request: Request, svc: ServicesDep) -> None:
     Raises:
         RateLimited: over ``AUTH_RATE_BURST`` at once or ``AUTH_RATE_PER_SECOND`` sustained.
     """
-    client = request.client.host if request.client else "unknown"
+    peer = request.client.host if request.client else "unknown"
+    # Behind HAProxy the peer is the balancer: believe its X-Forwarded-For only then.
+    client = client_address(
+        peer, request.headers.getlist("x-forwarded-for"), svc.config.trusted_proxies
+    )
     if not svc.auth_limiter.allow(client, time.monotonic()):
         raise RateLimited("too many sign-in requests; slow down", code="rate_limited")
 

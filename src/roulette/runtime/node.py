@@ -24,9 +24,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.api.app import create_app
+from roulette.api.readiness_routes import readiness_router
 from roulette.api.status_routes import ice_servers
 from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
+from roulette.balancing.presence import Presence, PresenceAddress
 from roulette.config import Config
 from roulette.gateway.bridge import Bridge
 from roulette.gateway.context import GatewayContext
@@ -82,6 +84,7 @@ class Node:
     state: SharedState
     onchain: OnChain | None = None
     membership: Membership | None = None
+    presence: Presence | None = None
 
     @classmethod
     async def build(cls, config: Config, *, worker_id: str | None = None) -> Node:
@@ -98,9 +101,20 @@ class Node:
         if onchain is not None:
             svc.routers.append(onchain.router)
             svc.contract_signatures = onchain.service.verify_contract_signature
+        # Workers of `roulette cluster` share one address: only a standalone node announces.
+        presence = _presence(config, svc, state if worker_id is None else None)
+        svc.routers.append(readiness_router(lambda: presence.state))
         app = create_app(svc, WEB_DIR)
         http = _Uvicorn(
-            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", loop="none")
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                loop="none",
+                # uvicorn would believe X-Forwarded-For from 127.0.0.1; TRUSTED_PROXIES decides.
+                proxy_headers=False,
+            )
         )
         sweeper = Sweeper(
             svc.lobby,
@@ -113,7 +127,9 @@ class Node:
         if state.bus is not None and state.workers is not None:
             svc.hub.bridge = Bridge(state.bus, svc.hub.worker_id, svc.hub.deliver)
             membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
-        return cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership)
+        node = cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership)
+        node.presence = presence
+        return node
 
     async def serve(
         self,
@@ -136,7 +152,11 @@ class Node:
             if ready is not None:
                 ready()
             await stop.wait()
+            if self.presence is not None:
+                await self.presence.drain()  # the balancer stops sending clients first
             await self.shutdown()
+            if self.presence is not None:
+                await self.presence.leave()
             for task in background:
                 task.cancel()  # loops that only end when cancelled; nothing to drain
         if self.onchain is not None:
@@ -155,6 +175,8 @@ class Node:
             cancel_at_exit.append(tasks.create_task(bridge.run_receiver()))
         if self.membership is not None:
             tasks.create_task(self.membership.run())
+        if self.presence is not None and self.presence.registered:
+            tasks.create_task(self.presence.run())
         return cancel_at_exit
 
     async def shutdown(self) -> None:
@@ -200,6 +222,21 @@ def _services(
         reports_limiter=KeyedLimiter(
             burst=limits.reports_burst, per_second=limits.reports_per_second
         ),
+    )
+
+
+def _presence(config: Config, svc: Services, state: SharedState | None) -> Presence:
+    host = config.lb.advertise_host or (
+        "127.0.0.1" if config.host in {"0.0.0.0", "::", ""} else config.host
+    )
+    address = PresenceAddress(svc.hub.worker_id, host, config.port, config.ws_port)
+    return Presence(
+        config.lb,
+        address,
+        capacity=config.limits.max_connections,
+        in_use=lambda: len(svc.hub),
+        registry=state.nodes if state is not None else None,
+        wall=time.time,
     )
 
 
