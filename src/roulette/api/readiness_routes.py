@@ -16,14 +16,14 @@ from roulette.balancing.nodes import NodeState
 __all__ = ["readiness_router"]
 
 
-def readiness_router(state: Callable[[], NodeState]) -> APIRouter:
-    """A router answering from ``state()`` (the node's presence)."""
+def readiness_router(state: Callable[[], NodeState], node_id: str) -> APIRouter:
+    """A router answering from ``state()`` (the node's presence); names the node answering."""
     router = APIRouter()
 
     @router.get("/health/ready", tags=["status"])
     async def ready() -> JSONResponse:
         now = state()
         status = 200 if now is NodeState.READY else 503
-        return JSONResponse({"status": now.value}, status_code=status)
+        return JSONResponse({"status": now.value, "node": node_id}, status_code=status)
 
     return router

@@ -81,6 +81,7 @@ def server_arguments(settings: LbSettings, node: NodeRecord, backend: Backend) -
     weight = server_weight(node.capacity) if settings.algorithm == "weighted" else 1
     parts = [
         f"{node.host}:{port}",
+        f"id {node.server_id}",
         f"weight {weight}",
         f"maxconn {max(1, node.capacity)}",
         f"check port {node.http_port} inter {interval} fall {settings.fall} rise {settings.rise}",

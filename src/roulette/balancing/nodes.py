@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import re
+import zlib
 from dataclasses import dataclass
 
 __all__ = ["NodeRecord", "NodeState", "decode_node", "encode_node", "server_weight"]
@@ -52,6 +53,17 @@ class NodeRecord:
     def server_name(self) -> str:
         """The HAProxy server name: ``n-`` + the id, limited to HAProxy's name characters."""
         return "n-" + _NAME_UNSAFE.sub("_", self.node_id)[:60]
+
+    @property
+    def server_id(self) -> int:
+        """A stable HAProxy server id (1..2^31-1) from the node id.
+
+        HAProxy places a server on the consistent-hash ring by its id, and ids are otherwise
+        numbered in order of appearance: a node must keep its id across a reload (where the
+        file lists servers in a different order than the runtime API added them), or sources
+        would move between nodes that never changed.
+        """
+        return zlib.crc32(self.node_id.encode()) % 0x7FFFFFFE + 1
 
     def free_fraction(self) -> float:
         """Free sockets over capacity, 0..1."""

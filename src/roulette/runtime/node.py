@@ -103,7 +103,7 @@ class Node:
             svc.contract_signatures = onchain.service.verify_contract_signature
         # Workers of `roulette cluster` share one address: only a standalone node announces.
         presence = _presence(config, svc, state if worker_id is None else None)
-        svc.routers.append(readiness_router(lambda: presence.state))
+        svc.routers.append(readiness_router(lambda: presence.state, svc.hub.worker_id))
         app = create_app(svc, WEB_DIR)
         http = _Uvicorn(
             uvicorn.Config(
