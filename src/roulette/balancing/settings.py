@@ -40,6 +40,9 @@ class LbSettings:
         run_dir: configuration file, sockets and pid file of ``roulette lb run``.
         haproxy: the HAProxy executable.
         sync_seconds: how often ``lb run`` reconciles servers with the registry.
+        shed_lag_ms / shed_socket_fraction: a node sheds new handshakes and sign-ins when its
+            event loop lags more, or its sockets reach this fraction of capacity.
+        breaker_threshold / breaker_reset_seconds: the Redis and SQL circuit breakers.
     """
 
     algorithm: str = "round-robin"
@@ -64,6 +67,10 @@ class LbSettings:
     run_dir: Path = Path("data/haproxy")
     haproxy: str = "haproxy"
     sync_seconds: float = 1.0
+    shed_lag_ms: int = 500
+    shed_socket_fraction: float = 0.95
+    breaker_threshold: int = 5
+    breaker_reset_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, data_dir: Path) -> LbSettings:
@@ -96,6 +103,10 @@ class LbSettings:
             run_dir=e.get("LB_RUN_DIR", Path, data_dir / "haproxy"),
             haproxy=e.get("LB_HAPROXY", str, "haproxy"),
             sync_seconds=e.get("LB_SYNC_SECONDS", positive, 1.0),
+            shed_lag_ms=e.get("SHED_LAG_MS", int_at_least(1), 500),
+            shed_socket_fraction=e.get("SHED_SOCKET_FRACTION", _fraction, 0.95),
+            breaker_threshold=e.get("BREAKER_THRESHOLD", int_at_least(1), 5),
+            breaker_reset_seconds=e.get("BREAKER_RESET_SECONDS", positive, 5.0),
         )
 
 
@@ -121,3 +132,10 @@ def _password(raw: str) -> str:
     if len(raw) < 12:
         raise ValueError("at least 12 characters")
     return _token(raw)
+
+
+def _fraction(raw: str) -> float:
+    value = float(raw)
+    if not 0 < value <= 1:
+        raise ValueError("a fraction in (0, 1]")
+    return value

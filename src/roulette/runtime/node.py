@@ -39,8 +39,10 @@ from roulette.matchmaking.records import Address
 from roulette.observability.counters import Counters
 from roulette.observability.metrics import MetricsSync
 from roulette.relay.keyed import KeyedLimiter
+from roulette.resilience.shedding import LoopLag
 from roulette.runtime.membership import Membership
 from roulette.runtime.onchain import OnChain, build_onchain
+from roulette.runtime.protection import protect
 from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
 from roulette.runtime.state import SharedState, shared_state
@@ -85,6 +87,7 @@ class Node:
     onchain: OnChain | None = None
     membership: Membership | None = None
     presence: Presence | None = None
+    lag: LoopLag | None = None
 
     @classmethod
     async def build(cls, config: Config, *, worker_id: str | None = None) -> Node:
@@ -94,6 +97,7 @@ class Node:
         engine = create_engine(config.sql_url)
         state = shared_state(config)
         svc = _services(config, engine, state, worker_id)
+        lag = protect(config, svc, redis=config.redis.enabled)
         history = SqlSessionHistory(engine)
         onchain = build_onchain(config, engine, svc.lobby, history, svc.hub)
         gateway, controller = _gateway(svc, history, onchain)
@@ -129,6 +133,7 @@ class Node:
             membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
         node = cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership)
         node.presence = presence
+        node.lag = lag
         return node
 
     async def serve(
@@ -177,6 +182,8 @@ class Node:
             tasks.create_task(self.membership.run())
         if self.presence is not None and self.presence.registered:
             tasks.create_task(self.presence.run())
+        if self.lag is not None:
+            cancel_at_exit.append(tasks.create_task(self.lag.run()))
         return cancel_at_exit
 
     async def shutdown(self) -> None:
@@ -237,6 +244,7 @@ def _presence(config: Config, svc: Services, state: SharedState | None) -> Prese
         in_use=lambda: len(svc.hub),
         registry=state.nodes if state is not None else None,
         wall=time.time,
+        shedding=svc.shedding,
     )
 
 
@@ -251,6 +259,7 @@ def _gateway(
         spawn_control=lambda conn: gateway_ref[0].spawn_control(conn),  # noqa: PLW0108 - late-bound
         ice_servers=ice_servers(svc.config.stun_servers),
         resume_secret=svc.resume_secret,
+        shedding=svc.shedding,
     )
     controller = Controller(
         ctx,
