@@ -123,7 +123,7 @@ def running_fleet(root: Path, envs: list[dict[str, str]]) -> Iterator[dict[str, 
     with contextlib.ExitStack() as stack:
         nodes: dict[str, RunningServer] = {}
         for index, env in enumerate(envs):
-            server = stack.enter_context(running_server(root / f"node{index}", env))
+            server = stack.enter_context(running_server(root / f"node{index}", env, startup_timeout=90))
             nodes[f"n-{worker_of(server)}"] = server
         yield nodes
 

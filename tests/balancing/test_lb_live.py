@@ -109,7 +109,8 @@ def test_consistent_hash_runtime_add_reload_and_failover(
     _record("consistent-hash", collections.Counter(before.values()))
     worker_before = _worker_pid(balancer)
 
-    with running_server(tmp_path / "node4", make_node_env(MAX_CONNECTIONS="1000")) as extra:
+    env = make_node_env(MAX_CONNECTIONS="1000")
+    with running_server(tmp_path / "node4", env, startup_timeout=90) as extra:
         name = f"n-{worker_of(extra)}"
         balancer.wait_servers({**dict.fromkeys(fleet, "UP"), name: "UP"})
         # Added through the runtime API: the same HAProxy worker, no reload.
@@ -185,7 +186,7 @@ async def test_pair_across_nodes_relays_in_order_and_resumes_after_a_node_dies(
 ) -> None:
     balancer = start_balancer(LB_ALGORITHM="round-robin")
     env = make_node_env(MAX_CONNECTIONS="1000", RECONNECT_GRACE_SECONDS="20")
-    with running_server(tmp_path / "node4", env) as extra:
+    with running_server(tmp_path / "node4", env, startup_timeout=90) as extra:
         doomed = f"n-{worker_of(extra)}"
         await asyncio.to_thread(balancer.wait_servers, {**dict.fromkeys(fleet, "UP"), doomed: "UP"})
         a, b = await _user(balancer), await _user(balancer)
@@ -230,7 +231,7 @@ async def test_drained_node_loses_new_connections_but_keeps_its_sockets(
 ) -> None:
     balancer = start_balancer(LB_ALGORITHM="round-robin")
     env = make_node_env(MAX_CONNECTIONS="1000", LB_DRAIN_SECONDS="6")
-    with running_server(tmp_path / "node4", env) as extra:
+    with running_server(tmp_path / "node4", env, startup_timeout=90) as extra:
         name = f"n-{worker_of(extra)}"
         await asyncio.to_thread(balancer.wait_servers, {**dict.fromkeys(fleet, "UP"), name: "UP"})
         assert name in await asyncio.to_thread(_spread, balancer, 8)
