@@ -123,7 +123,8 @@ def running_fleet(root: Path, envs: list[dict[str, str]]) -> Iterator[dict[str, 
     with contextlib.ExitStack() as stack:
         nodes: dict[str, RunningServer] = {}
         for index, env in enumerate(envs):
-            server = stack.enter_context(running_server(root / f"node{index}", env, startup_timeout=90))
+            started = running_server(root / f"node{index}", env, startup_timeout=90)
+            server = stack.enter_context(started)
             nodes[f"n-{worker_of(server)}"] = server
         yield nodes
 
