@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import replace
@@ -102,3 +103,34 @@ def test_check_rejects_a_broken_file(tmp_path: Path) -> None:
     """The check is real: HAProxy refuses nonsense (so the tests above can fail)."""
     with pytest.raises(AssertionError):
         _check(render(_settings(tmp_path), NODES) + "backend x\n    balance nonsense\n", tmp_path)
+
+
+@pytest.mark.parametrize("algorithm", ALGORITHMS)
+def test_cli_render_passes_haproxy_check(
+    tmp_path: Path,
+    algorithm: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from roulette.cli import main
+
+    for name in [n for n in os.environ if n.startswith(("REDIS_", "LB_"))]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("LB_ALGORITHM", algorithm)
+    monkeypatch.setenv("LB_STICKY_SESSION_ENABLED", "true")
+    monkeypatch.setenv("LB_STATS_PASSWORD", "cli-stats-password")
+    monkeypatch.setenv("LB_RUN_DIR", str(tmp_path))
+    assert main(["lb", "render", "--no-nodes"]) == 0
+    config = capsys.readouterr().out
+    assert "frontend public" in config
+    _check(config, tmp_path)
+
+
+def test_cli_rejects_a_bad_algorithm(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from roulette.cli import main
+
+    monkeypatch.setenv("LB_ALGORITHM", "random")
+    assert main(["lb", "render", "--no-nodes"]) == 2
+    assert "LB_ALGORITHM" in capsys.readouterr().err

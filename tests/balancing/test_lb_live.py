@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from websockets.asyncio.client import connect as ws_connect
 
 from balancing.conftest import NodeEnv, StartBalancer
 from balancing.lb_fixtures import CHECK_MS, Balancer, ask, worker_of
@@ -250,3 +251,31 @@ async def test_drained_node_loses_new_connections_but_keeps_its_sockets(
             assert extra.process.poll() is None
         finally:
             await user.close()
+
+
+async def test_sticky_sessions_pin_http_and_the_websocket_upgrade(
+    start_balancer: StartBalancer, fleet: dict[str, RunningServer]
+) -> None:
+    balancer = start_balancer(LB_ALGORITHM="round-robin", LB_STICKY_SESSION_ENABLED="true")
+    user = await _user(balancer)  # its client keeps the RLB_HTTP cookie from the first answer
+    try:
+        closing = {"Connection": "close"}  # a new TCP connection per request
+        seen = {(await user.http.get("/health/ready", headers=closing)).json()["node"]}
+        for _ in range(9):
+            seen.add((await user.http.get("/health/ready", headers=closing)).json()["node"])
+        assert len(seen) == 1, seen
+        # Without the cookie the same requests spread.
+        assert len(await asyncio.to_thread(_spread, balancer, 6)) == 3
+        await user.connect()
+        assert user.ws is not None and user.ws.response is not None
+        cookie = user.ws.response.headers["Set-Cookie"].split(";", 1)[0]
+        assert cookie.startswith("RLB_WS=")
+        first = user.worker
+        for _ in range(4):
+            await user.ws.close()
+            headers = {**user.bearer, "Cookie": cookie}
+            user.ws = await ws_connect(balancer.ws_url, additional_headers=headers)
+            await user.expect("connected")
+            assert user.worker == first
+    finally:
+        await user.close()
