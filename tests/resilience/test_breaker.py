@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from roulette.errors import Unavailable
@@ -10,38 +12,39 @@ from roulette.resilience.guard import Guard, guarded
 from roulette.resilience.shedding import LoopLag, ShedPolicy, should_shed
 
 
-def test_opens_at_threshold_and_half_opens_after_reset() -> None:
-    breaker = Breaker("redis", threshold=3, reset_seconds=10)
-    for now in (0, 1):
-        breaker.failure(now)
-        assert breaker.state(now) is BreakerState.CLOSED
-    breaker.failure(2)
-    assert breaker.state(2) is BreakerState.OPEN
-    assert not breaker.allow(5)
-    assert breaker.state(12) is BreakerState.HALF_OPEN
-    assert breaker.allow(12)  # one trial
-    assert not breaker.allow(12)  # only one
+def test_opens_at_threshold_then_one_probe_at_a_time() -> None:
+    breaker = Breaker("redis", threshold=3)
+    for _ in range(2):
+        breaker.failure()
+        assert breaker.state is BreakerState.CLOSED
+    breaker.failure()
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.allow()  # the probe
+    assert not breaker.allow()  # everyone else fails fast meanwhile
+    breaker.failure()  # the probe failed: still open, the next caller probes
+    assert breaker.state is BreakerState.OPEN
+    assert breaker.allow()
     breaker.success()
-    assert breaker.state(12) is BreakerState.CLOSED
+    assert breaker.state is BreakerState.CLOSED
+    assert breaker.allow()
     assert breaker.opened_count == 1
 
 
-def test_a_failed_trial_opens_again_for_a_full_period() -> None:
-    breaker = Breaker("sql", threshold=1, reset_seconds=10)
-    breaker.failure(0)
-    assert breaker.allow(10)
-    breaker.failure(10)
-    assert breaker.state(15) is BreakerState.OPEN
-    assert breaker.state(20) is BreakerState.HALF_OPEN
-    assert breaker.opened_count == 2
+def test_a_probe_ended_by_the_caller_frees_the_slot() -> None:
+    breaker = Breaker("sql", threshold=1)
+    breaker.failure()
+    assert breaker.allow()
+    breaker.release()
+    assert breaker.allow()
+    assert breaker.state is BreakerState.OPEN
 
 
 def test_success_resets_the_count() -> None:
     breaker = Breaker("redis", threshold=2)
-    breaker.failure(0)
+    breaker.failure()
     breaker.success()
-    breaker.failure(1)
-    assert breaker.state(1) is BreakerState.CLOSED
+    breaker.failure()
+    assert breaker.state is BreakerState.CLOSED
 
 
 class _Store:
@@ -63,9 +66,8 @@ class _Store:
 
 
 async def test_guard_fails_fast_while_open_and_recovers() -> None:
-    clock = [0.0]
     store = _Store()
-    guard = Guard(Breaker("redis", 2, 5.0), (Unavailable,), lambda: clock[0], "state_unavailable")
+    guard = Guard(Breaker("redis", 2), (Unavailable,), "state_unavailable")
     proxy = guarded(store, guard)
     assert await proxy.get("a") == "A"
     assert proxy.label == "store"  # plain attributes pass through
@@ -73,18 +75,30 @@ async def test_guard_fails_fast_while_open_and_recovers() -> None:
     for _ in range(2):
         with pytest.raises(Unavailable):
             await proxy.get("a")
+    assert guard.breaker.state is BreakerState.OPEN
+
+    # A slow probe in flight: every other caller fails at once, without touching the store.
+    store.down = False
+    gate = asyncio.Event()
+
+    async def slow() -> str:
+        await gate.wait()
+        return "slow"
+
+    probe = asyncio.create_task(guard.call(slow))
+    await asyncio.sleep(0)
     calls = store.calls
     with pytest.raises(Unavailable, match="redis is unavailable"):
         await proxy.get("a")
-    assert store.calls == calls  # open: the store was not called
-    store.down = False
-    clock[0] = 5.0
-    assert await proxy.get("b") == "B"  # the half-open trial succeeds
-    assert guard.breaker.state(clock[0]) is BreakerState.CLOSED
+    assert store.calls == calls
+    gate.set()
+    assert await probe == "slow"  # the probe succeeded: closed
+    assert guard.breaker.state is BreakerState.CLOSED
+    assert await proxy.get("b") == "B"
     for _ in range(3):  # a caller's mistake never opens it
         with pytest.raises(ValueError, match="mistake"):
             await proxy.bad_input()
-    assert guard.breaker.state(clock[0]) is BreakerState.CLOSED
+    assert guard.breaker.state is BreakerState.CLOSED
 
 
 @pytest.mark.parametrize(

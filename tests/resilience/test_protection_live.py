@@ -34,12 +34,11 @@ def node(
     env = {
         "REDIS_URL": redis_server.url,
         "BREAKER_THRESHOLD": "2",
-        "BREAKER_RESET_SECONDS": "1",
         "MAX_CONNECTIONS": "2",
         "SHED_SOCKET_FRACTION": "0.5",
         "LB_NODE_TTL_SECONDS": "3",
     }
-    with running_server(tmp_path_factory.mktemp("protect-node"), env) as server:
+    with running_server(tmp_path_factory.mktemp("protect-node"), env, startup_timeout=90) as server:
         yield server
 
 
@@ -78,9 +77,13 @@ def test_redis_outage_opens_the_breaker_and_it_closes_when_redis_returns(
 
 
 def _agent(redis_server: RedisServer) -> tuple[str, int]:
+    """The node's agent address from its registry record (re-announced after a restart)."""
+    deadline = time.monotonic() + 10
     with redis_server.client() as control:
-        (raw,) = control.hgetall(LB_NODES).values()
-    record = json.loads(raw)
+        while not (records := list(control.hgetall(LB_NODES).values())):
+            assert time.monotonic() < deadline, "the node never announced itself"
+            time.sleep(0.1)
+    record = json.loads(records[0])
     return record["host"], int(record["agent_port"])
 
 

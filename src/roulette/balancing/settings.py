@@ -42,7 +42,7 @@ class LbSettings:
         sync_seconds: how often ``lb run`` reconciles servers with the registry.
         shed_lag_ms / shed_socket_fraction: a node sheds new handshakes and sign-ins when its
             event loop lags more, or its sockets reach this fraction of capacity.
-        breaker_threshold / breaker_reset_seconds: the Redis and SQL circuit breakers.
+        breaker_threshold: failures in a row that open the Redis or the SQL circuit breaker.
     """
 
     algorithm: str = "round-robin"
@@ -70,7 +70,6 @@ class LbSettings:
     shed_lag_ms: int = 500
     shed_socket_fraction: float = 0.95
     breaker_threshold: int = 5
-    breaker_reset_seconds: float = 5.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], *, data_dir: Path) -> LbSettings:
@@ -106,7 +105,6 @@ class LbSettings:
             shed_lag_ms=e.get("SHED_LAG_MS", int_at_least(1), 500),
             shed_socket_fraction=e.get("SHED_SOCKET_FRACTION", _fraction, 0.95),
             breaker_threshold=e.get("BREAKER_THRESHOLD", int_at_least(1), 5),
-            breaker_reset_seconds=e.get("BREAKER_RESET_SECONDS", positive, 5.0),
         )
 
 

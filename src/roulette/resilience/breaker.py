@@ -1,8 +1,11 @@
-"""A circuit breaker: closed, open after ``threshold`` failures in a row, half-open after
-``reset_seconds`` (one trial call), closed again on its success. Pure: time is passed in.
+"""A circuit breaker: closed until ``threshold`` failures in a row, then open. While open,
+one caller at a time probes the dependency and every other caller fails at once; the first
+probe that succeeds closes it. Pure: no clock, no I/O.
 
 The pattern (Nygard, "Release It!") keeps a node from queueing every request behind a
-dependency that is down: while open, callers fail at once with a clear 503 instead.
+dependency that is down or hanging. Probing with one caller instead of waiting out a fixed
+reset period means the node heals as soon as the dependency answers again, while a hanging
+dependency still holds at most one request at a time.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ class BreakerState(enum.StrEnum):
 
     CLOSED = "closed"
     OPEN = "open"
-    HALF_OPEN = "half-open"
 
 
 @dataclass(slots=True)
@@ -28,45 +30,43 @@ class Breaker:
     Args:
         name: the dependency (``redis``, ``sql``), for health and metrics.
         threshold: consecutive failures that open it.
-        reset_seconds: how long it stays open before one trial call.
     """
 
     name: str
     threshold: int = 5
-    reset_seconds: float = 5.0
     failures: int = 0
-    opened_at: float | None = None
-    trial_running: bool = False
+    opened: bool = False
+    probing: bool = False
     opened_count: int = 0
 
-    def state(self, now: float) -> BreakerState:
-        """The state at ``now``."""
-        if self.opened_at is None:
-            return BreakerState.CLOSED
-        if now - self.opened_at >= self.reset_seconds:
-            return BreakerState.HALF_OPEN
-        return BreakerState.OPEN
+    @property
+    def state(self) -> BreakerState:
+        """Closed or open."""
+        return BreakerState.OPEN if self.opened else BreakerState.CLOSED
 
-    def allow(self, now: float) -> bool:
-        """May a call go through now? (Half-open lets exactly one trial through.)"""
-        state = self.state(now)
-        if state is BreakerState.CLOSED:
+    def allow(self) -> bool:
+        """May a call go through now? (While open: only when no probe is in flight.)"""
+        if not self.opened:
             return True
-        if state is BreakerState.HALF_OPEN and not self.trial_running:
-            self.trial_running = True
-            return True
-        return False
+        if self.probing:
+            return False
+        self.probing = True
+        return True
 
     def success(self) -> None:
         """A call succeeded: close."""
         self.failures = 0
-        self.opened_at = None
-        self.trial_running = False
+        self.opened = False
+        self.probing = False
 
-    def failure(self, now: float) -> None:
-        """A call failed: count it; open at the threshold, or again after a failed trial."""
+    def failure(self) -> None:
+        """A call failed because of the dependency: count it, open at the threshold."""
         self.failures += 1
-        if self.trial_running or (self.opened_at is None and self.failures >= self.threshold):
-            self.opened_at = now
+        self.probing = False
+        if not self.opened and self.failures >= self.threshold:
+            self.opened = True
             self.opened_count += 1
-        self.trial_running = False
+
+    def release(self) -> None:
+        """A call ended for another reason (the caller's mistake, a cancel): no verdict."""
+        self.probing = False

@@ -25,7 +25,6 @@ class Guard:
     Args:
         breaker: the dependency's breaker.
         failures: exception types that mean the dependency failed (not the caller's mistake).
-        clock: monotonic time.
         code: the :class:`Unavailable` code raised while the breaker is open.
     """
 
@@ -33,12 +32,10 @@ class Guard:
         self,
         breaker: Breaker,
         failures: tuple[type[BaseException], ...],
-        clock: Callable[[], float],
         code: str,
     ) -> None:
         self.breaker = breaker
         self._failures = failures
-        self._clock = clock
         self._code = code
 
     async def call(self, method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
@@ -47,15 +44,15 @@ class Guard:
         Raises:
             Unavailable: the breaker is open (``code``), or the call failed.
         """
-        if not self.breaker.allow(self._clock()):
+        if not self.breaker.allow():
             raise Unavailable(f"{self.breaker.name} is unavailable; retry shortly", code=self._code)
         try:
             result = await method(*args, **kwargs)
         except self._failures:
-            self.breaker.failure(self._clock())
+            self.breaker.failure()
             raise
         except BaseException:
-            self.breaker.trial_running = False  # not the dependency's fault: try again later
+            self.breaker.release()  # not the dependency's fault
             raise
         self.breaker.success()
         return result

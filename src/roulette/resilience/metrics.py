@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Iterator, Sequence
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -22,7 +21,6 @@ class BreakerCollector(Collector):
         self._shedding = shedding
 
     def collect(self) -> Iterator[Metric]:
-        now = time.monotonic()
         state = GaugeMetricFamily(
             "roulette_circuit_breaker_state",
             "Circuit breaker of a dependency: 1 for its current state.",
@@ -34,7 +32,7 @@ class BreakerCollector(Collector):
             labels=["name"],
         )
         for breaker in self._breakers:
-            current = breaker.state(now)
+            current = breaker.state
             for candidate in BreakerState:
                 state.add_metric([breaker.name, candidate.value], float(candidate is current))
             opened.add_metric([breaker.name], float(breaker.opened_count))

@@ -3,8 +3,6 @@ load-shedding rule fed by the event loop's lag and the node's socket count."""
 
 from __future__ import annotations
 
-import time
-
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from roulette.config import Config
@@ -24,14 +22,14 @@ def protect(config: Config, svc: Services, *, redis: bool) -> LoopLag:
     """Put ``svc``'s stores behind breakers and set its shedding rule; returns the lag probe
     (the node runs it in its task group)."""
     lb = config.lb
-    sql = Breaker("sql", lb.breaker_threshold, lb.breaker_reset_seconds)
-    sql_guard = Guard(sql, SQL_FAILURES, time.monotonic, "database_unavailable")
+    sql = Breaker("sql", lb.breaker_threshold)
+    sql_guard = Guard(sql, SQL_FAILURES, "database_unavailable")
     svc.moderation = guarded(svc.moderation, sql_guard)
     svc.families = guarded(svc.families, sql_guard)
     svc.breakers = [sql]
     if redis:
-        shared = Breaker("redis", lb.breaker_threshold, lb.breaker_reset_seconds)
-        redis_guard = Guard(shared, (Unavailable,), time.monotonic, "state_unavailable")
+        shared = Breaker("redis", lb.breaker_threshold)
+        redis_guard = Guard(shared, (Unavailable,), "state_unavailable")
         svc.lobby = guarded(svc.lobby, redis_guard)
         svc.nonces = guarded(svc.nonces, redis_guard)
         svc.breakers.insert(0, shared)
