@@ -8,9 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from balancing.lb_fixtures import Balancer, node_env, running_balancer, running_fleet
+from balancing.lb_fixtures import (
+    Balancer,
+    node_env,
+    running_balancer,
+    running_fleet,
+    stable_port,
+)
 from storage.redis_fixtures import RedisServer, running_server
-from support.server import RunningServer, free_port
+from support.server import RunningServer
 
 CAPACITIES = (1000, 2000, 3000)
 
@@ -28,7 +34,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 @pytest.fixture(scope="module")
 def lb_port() -> int:
     """The public port of every balancer of the module (the nodes' SIWE domain names it)."""
-    return free_port()
+    return stable_port()
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 import signal
 import socket
 import subprocess
@@ -15,9 +16,17 @@ from pathlib import Path
 
 import httpx
 
-from support.server import RunningServer, free_port, running_server
+from support.server import RunningServer, running_server
 
-__all__ = ["Balancer", "ask", "node_env", "running_balancer", "running_fleet", "runtime"]
+__all__ = [
+    "Balancer",
+    "ask",
+    "node_env",
+    "running_balancer",
+    "running_fleet",
+    "runtime",
+    "stable_port",
+]
 
 ACCESS_SECRET = "lb-test-access-secret-0123456789"
 REFRESH_SECRET = "lb-test-refresh-secret-0123456789"
@@ -81,6 +90,24 @@ def _matches(seen: Mapping[str, str], expected: Mapping[str, str]) -> bool:
     )
 
 
+def stable_port() -> int:
+    """A free port above the kernel's ephemeral range (32768-60999 on Linux by default).
+
+    The balancer's public port is chosen once per module and reused by every balancer: a
+    port from the ephemeral range could meanwhile become the local end of some outgoing
+    connection (there are thousands in these tests), and HAProxy could not bind it.
+    """
+    for port in random.sample(range(61_000, 65_000), 200):
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port above the ephemeral range")
+
+
 def runtime(path: Path, line: str) -> str:
     """Send one command to an HAProxy stats socket and read the whole reply."""
     with socket.socket(socket.AF_UNIX) as sock:
@@ -135,7 +162,7 @@ def running_balancer(
 ) -> Iterator[Balancer]:
     """``roulette lb run`` on ``port``; stopped with SIGTERM on exit."""
     root.mkdir(parents=True, exist_ok=True)
-    stats_port = free_port()
+    stats_port = stable_port()
     full_env = {
         "PATH": "/usr/sbin:/usr/bin:/bin",
         "PYTHONUNBUFFERED": "1",

@@ -92,9 +92,10 @@ def test_sticky_sessions_insert_a_cookie_per_backend(tmp_path: Path) -> None:
 
 
 def test_stats_page_needs_a_password(tmp_path: Path) -> None:
-    assert "stats auth" not in render(_settings(tmp_path), [])
+    assert "userlist" not in render(_settings(tmp_path), [])
     config = render(_settings(tmp_path, stats_password="p" * 12, stats_user="ops"), [])
-    assert "stats auth ops:pppppppppppp" in config
+    assert "user ops insecure-password pppppppppppp" in config
+    assert "http-request auth realm haproxy-stats unless { http_auth(stats_users) }" in config
     assert "bind 0.0.0.0:18081" in config
     assert "use-service prometheus-exporter" in config
 

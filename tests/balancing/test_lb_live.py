@@ -14,6 +14,7 @@ import signal
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from websockets.asyncio.client import connect as ws_connect
 
@@ -160,6 +161,14 @@ def test_per_ip_limits_answer_429(start_balancer: StartBalancer) -> None:
     assert statuses[429] == 10
     # Another client address has its own budget.
     assert ask(balancer.port, "127.0.0.10")[0] == 200
+    # The stats page and the Prometheus exporter sit behind the stats password.
+    stats = f"http://127.0.0.1:{balancer.stats_port}"
+    assert httpx.get(f"{stats}/stats", timeout=5).status_code == 401
+    assert httpx.get(f"{stats}/metrics", timeout=5).status_code == 401
+    auth = ("admin", "stats-password-0123")
+    assert httpx.get(f"{stats}/stats", auth=auth, timeout=5).status_code == 200
+    exported = httpx.get(f"{stats}/metrics", auth=auth, timeout=5)
+    assert "haproxy_backend_active_servers" in exported.text
 
 
 async def _user(balancer: Balancer) -> User:

@@ -176,14 +176,18 @@ def _backend(settings: LbSettings, backend: Backend, nodes: Sequence[NodeRecord]
 
 
 def _stats(settings: LbSettings) -> list[str]:
+    # One user list guards both the stats page and the Prometheus exporter: server names
+    # and addresses are nobody else's business.
     return [
+        "userlist stats_users",
+        f"    user {settings.stats_user} insecure-password {settings.stats_password}",
+        "",
         "frontend stats",
         f"    bind {settings.host}:{settings.stats_port}",
+        "    http-request auth realm haproxy-stats unless { http_auth(stats_users) }",
         "    http-request use-service prometheus-exporter if { path /metrics }",
         "    stats enable",
         "    stats uri /stats",
         "    stats refresh 10s",
-        f"    stats auth {settings.stats_user}:{settings.stats_password}",
-        "    stats admin if FALSE",
         "",
     ]
