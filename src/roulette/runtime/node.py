@@ -36,8 +36,12 @@ from roulette.gateway.server import Gateway
 from roulette.matchmaking.records import Address
 from roulette.observability.counters import Counters
 from roulette.observability.metrics import MetricsSync
+from roulette.observability.monitor import Monitor
+from roulette.observability.probes import Check
+from roulette.observability.statements import instrument
 from roulette.relay.keyed import KeyedLimiter
 from roulette.runtime.membership import Membership
+from roulette.runtime.monitoring import build_monitor
 from roulette.runtime.onchain import OnChain, build_onchain
 from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
@@ -82,6 +86,7 @@ class Node:
     state: SharedState
     onchain: OnChain | None = None
     membership: Membership | None = None
+    monitor: Monitor | None = None
 
     @classmethod
     async def build(cls, config: Config, *, worker_id: str | None = None) -> Node:
@@ -95,6 +100,9 @@ class Node:
         onchain = build_onchain(config, engine, svc.lobby, history, svc.hub)
         gateway, controller = _gateway(svc, history, onchain)
         svc.kick = _kicker(svc, state)
+        svc.workers = state.workers
+        instrument(engine, svc.vitals)
+        svc.vitals.checks = _checks(svc, state, onchain)
         if onchain is not None:
             svc.routers.append(onchain.router)
             svc.contract_signatures = onchain.service.verify_contract_signature
@@ -113,7 +121,8 @@ class Node:
         if state.bus is not None and state.workers is not None:
             svc.hub.bridge = Bridge(state.bus, svc.hub.worker_id, svc.hub.deliver)
             membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
-        return cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership)
+        monitor = build_monitor(config, svc, worker_id)
+        return cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership, monitor)
 
     async def serve(
         self,
@@ -155,11 +164,16 @@ class Node:
             cancel_at_exit.append(tasks.create_task(bridge.run_receiver()))
         if self.membership is not None:
             tasks.create_task(self.membership.run())
+        if self.monitor is not None:
+            tasks.create_task(self.monitor.run())
         return cancel_at_exit
 
     async def shutdown(self) -> None:
         """Ordered stop: sockets (1001, bounded wait), then HTTP, then the sweeper."""
         log.info("shutdown_started")
+        self.services.vitals.gate.drain()  # /health/ready says 503 from now on
+        if self.monitor is not None:
+            self.monitor.stop()
         await self.gateway.shutdown(self.config.shutdown_timeout_seconds)
         self.http.should_exit = True
         self.sweeper.stop()
@@ -227,6 +241,21 @@ def _gateway(
     gateway = Gateway(ctx, controller, svc.issuer)
     gateway_ref.append(gateway)
     return gateway, controller
+
+
+def _checks(svc: Services, state: SharedState, onchain: OnChain | None) -> dict[str, Check]:
+    """The dependencies ``/health/ready`` and the monitor probe: SQL, Redis, a chain RPC."""
+    checks: dict[str, Check] = {"database": svc.database_ok}
+    if state.ping is not None:
+        checks["redis"] = state.ping
+    if onchain is not None and svc.config.chain.chain_ids:
+        rpc, chain = onchain.service.rpc, svc.config.chain.chain_ids[0]
+
+        async def block_number() -> object:
+            return await rpc.call(chain, "eth_blockNumber", [])
+
+        checks["chain_rpc"] = block_number
+    return checks
 
 
 def _kicker(svc: Services, state: SharedState) -> Callable[[str, int, str], Awaitable[None]]:

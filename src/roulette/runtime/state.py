@@ -28,6 +28,8 @@ class SharedState:
     bus: Bus | None = None
     workers: WorkerRegistry | None = None
     aclose: Callable[[], Awaitable[None]] = _nothing
+    ping: Callable[[], Awaitable[object]] | None = None
+    """One round trip to Redis (PING; in cluster mode ``CLUSTER INFO`` state ok), for probes."""
 
 
 def shared_state(config: Config) -> SharedState:
@@ -35,6 +37,8 @@ def shared_state(config: Config) -> SharedState:
     policy = MatchPolicy(interest_wait_seconds=config.interest_wait_seconds)
     if not config.redis.enabled:
         return SharedState(MemoryLobby(policy), MemoryNonceStore())
+    from redis.asyncio.cluster import RedisCluster  # noqa: PLC0415
+
     from roulette.storage.redis import (  # noqa: PLC0415 - redis only when configured
         RedisBus,
         RedisLobby,
@@ -49,10 +53,16 @@ def shared_state(config: Config) -> SharedState:
     async def aclose() -> None:
         await close(client)
 
+    async def ping() -> object:
+        if isinstance(client, RedisCluster):
+            return (await client.cluster_info()).get("cluster_state") == "ok"
+        return await client.ping()
+
     return SharedState(
         lobby=RedisLobby(client, policy),
         nonces=RedisNonceStore(client),
         bus=RedisBus(client),
         workers=RedisWorkerRegistry(client),
         aclose=aclose,
+        ping=ping,
     )
