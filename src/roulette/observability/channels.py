@@ -218,7 +218,15 @@ class Dispatcher:
         queue = self._queues[channel.name]
         while True:
             batch = await queue.get()
-            await self._deliver(channel, batch)
+            try:
+                await self._deliver(channel, batch)
+            finally:
+                queue.task_done()
+
+    async def flush(self) -> None:
+        """Wait until every queued batch was delivered or given up (senders must run)."""
+        for queue in self._queues.values():
+            await queue.join()
 
     async def _deliver(self, channel: Channel, batch: Batch) -> None:
         delay = self._retry_delay
