@@ -104,6 +104,10 @@ _RELAYED = Counter("roulette_relayed_messages", "Signals and chat lines relayed.
 _CONNECTIONS = Gauge(
     "roulette_ws_connections", "Open authenticated WebSockets.", multiprocess_mode="livesum"
 )
+_CONNECTIONS_LIMIT = Gauge(
+    "roulette_ws_connections_limit", "The node's socket cap (MAX_CONNECTIONS per process).",
+    multiprocess_mode="livesum",
+)  # fmt: skip
 
 # -- business ----------------------------------------------------------------------------------
 SESSION_LENGTH = Histogram(
@@ -150,8 +154,9 @@ ALERT_LEVEL = Gauge(
 class MetricsSync:
     """Moves the hot-path counters of this process into the Prometheus metrics."""
 
-    def __init__(self, counters: Counters, hub: Hub) -> None:
+    def __init__(self, counters: Counters, hub: Hub, *, socket_limit: int = 0) -> None:
         self._counters = counters
+        _CONNECTIONS_LIMIT.set(socket_limit)
         self._hub = hub
         self._seen: dict[str, int] = dict.fromkeys(_COUNTERS, 0)
         self._relayed = 0

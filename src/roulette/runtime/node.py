@@ -207,7 +207,7 @@ def _services(
         counters=counters,
         started_at=time.time(),
         database_ok=_database_check(engine),
-        metrics_sync=MetricsSync(counters, hub),
+        metrics_sync=MetricsSync(counters, hub, socket_limit=limits.max_connections),
         # Resume tokens are keyed apart from JWTs, but every worker derives the same key.
         resume_secret=hashlib.sha256(b"roulette-resume:" + access_secret.encode()).digest(),
         auth_limiter=KeyedLimiter(burst=limits.auth_burst, per_second=limits.auth_per_second),
