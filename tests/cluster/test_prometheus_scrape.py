@@ -15,7 +15,7 @@ import httpx
 import pytest
 import yaml
 
-from cluster.running import running_cluster
+from cluster.running import TOKEN, running_cluster
 from support.server import free_port
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
@@ -98,3 +98,14 @@ def test_prometheus_scrapes_the_cluster_and_evaluates_the_shipped_rules(
                 "dependency probes",
             )
             assert all(r["value"][1] == "1" for r in up["result"])
+        # The management port serves the dashboard: the page, and a worker's data + status.
+        page = httpx.get(f"{cluster.management_url}/dashboard", timeout=10)
+        assert page.status_code == 200
+        assert "<svg" in page.text
+        assert "//cdn" not in page.text
+        assert "https://" not in page.text  # nothing from the internet
+        url = f"{cluster.management_url}/dashboard/data"
+        assert httpx.get(url, timeout=10).status_code == 401
+        data = httpx.get(url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=20).json()
+        assert len(data["cluster"]["workers"]) == 2
+        assert {"t", "cpu_percent", "redis_ms"} <= set(data["series"])

@@ -74,7 +74,7 @@ def run_cluster(
     metrics_dir = Path(tempfile.mkdtemp(prefix="roulette-metrics-"))
     management: ManagementServer | None = None
     try:
-        management = _management(config, commands, wake)
+        management = _management(config, commands, wake, listeners.ports[0])
         supervisor = Supervisor(
             desired=desired,
             max_workers=max_workers,
@@ -131,7 +131,7 @@ def _bind(config: Config) -> Listeners:
 
 
 def _management(
-    config: Config, commands: queue.Queue[Command], wake: WakePipe
+    config: Config, commands: queue.Queue[Command], wake: WakePipe, http_port: int
 ) -> ManagementServer | None:
     if not config.management_token:
         # No default token: an unauthenticated API could scale the node to zero-ish or 64.
@@ -149,6 +149,7 @@ def _management(
             token=config.management_token,
             commands=commands,
             wake=wake,
+            workers_url=f"http://{_loopback(config.host)}:{http_port}",
         )
     except OSError as exc:
         raise ConfigError(
@@ -168,3 +169,12 @@ def _banner(
         f"http://{config.host}:{http_port} and ws://{config.host}:{ws_port}/ws; "
         f"management API {api}"
     )
+
+
+def _loopback(host: str) -> str:
+    """Where the supervisor reaches its own workers' HTTP port."""
+    if host in {"0.0.0.0", ""}:
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host

@@ -27,7 +27,6 @@ class Counters:
         "sessions_ended",
         "skips",
         "slow_readers",
-        "tips",
     )
 
     def __init__(self) -> None:
@@ -44,7 +43,6 @@ class Counters:
         self.skips = 0
         self.reports = 0
         self.blocks = 0
-        self.tips = 0
 
     def as_dict(self) -> dict[str, int]:
         """A snapshot, for JSON and for the Prometheus collector."""

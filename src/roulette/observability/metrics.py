@@ -40,6 +40,7 @@ __all__ = [
     "SCALING_EVENTS",
     "SESSION_LENGTH",
     "SQL_LATENCY",
+    "TIPS",
     "MetricsSync",
     "render_metrics",
 ]
@@ -97,7 +98,6 @@ _COUNTERS: dict[str, Counter] = {
         ("skips", "roulette_skips", "Sessions a user left with next."),
         ("reports", "roulette_reports", "Reports filed."),
         ("blocks", "roulette_blocks", "Blocks added."),
-        ("tips", "roulette_tips", "Tips verified on chain."),
     )
 }
 _RELAYED = Counter("roulette_relayed_messages", "Signals and chat lines relayed.")
@@ -110,6 +110,7 @@ _CONNECTIONS_LIMIT = Gauge(
 )  # fmt: skip
 
 # -- business ----------------------------------------------------------------------------------
+TIPS = Counter("roulette_tips", "Tips recorded, by status (pending, confirmed).", ["status"])
 SESSION_LENGTH = Histogram(
     "roulette_session_duration_seconds",
     "How long 1:1 sessions lasted.",
