@@ -96,6 +96,11 @@ class Monitor:
         async with asyncio.TaskGroup() as tasks:
             senders = self.dispatcher.start(tasks) if self.dispatcher is not None else []
             lag = tasks.create_task(self._watch_lag())
+            # The first interval only primes the figures: start-up itself (imports, migrations)
+            # costs CPU and loop lag that say nothing about the service's health.
+            self.sample(time.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.settings.interval_seconds)
             while not self._stop.is_set():
                 try:
                     await self.run_pass(time.time())

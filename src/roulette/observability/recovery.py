@@ -14,11 +14,15 @@ from dataclasses import dataclass
 from roulette.observability.alerting import Notice, NoticeKind
 from roulette.observability.thresholds import Level
 
-__all__ = ["LOAD_ALERTS", "Action", "ActionKind", "decide"]
+__all__ = ["LOAD_ALERTS", "SHED_ALERTS", "Action", "ActionKind", "decide"]
 
 LOAD_ALERTS = frozenset({"cpu", "memory", "event_loop_lag", "sockets", "response_time_p95"})
-"""Alerts that mean "too much work here": more instances and less new load help them.
-A dependency being down is not one: more workers would not bring Redis back."""
+"""Alerts that mean "too much work": more instances help. A dependency being down is not
+one: more workers would not bring Redis back."""
+SHED_ALERTS = frozenset({"event_loop_lag", "sockets", "response_time_p95"})
+"""Alerts that say *this process* is saturated, so turning new users away helps it. Host CPU
+and memory are shared with other processes (and spike during a neighbour's build): they ask
+for instances but do not make a node refuse users."""
 
 
 class ActionKind(enum.Enum):
@@ -48,7 +52,7 @@ def decide(
             critical load alert, so the alert cooldown also paces scale-up requests).
         shedding: whether new load is being shed now.
     """
-    critical = sorted(n for n, lv in levels.items() if n in LOAD_ALERTS and lv is Level.CRITICAL)
+    critical = sorted(n for n, lv in levels.items() if n in SHED_ALERTS and lv is Level.CRITICAL)
     actions = [
         Action(ActionKind.SCALE_UP, n.alert)
         for n in notices
