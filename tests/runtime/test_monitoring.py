@@ -105,6 +105,7 @@ async def outage_and_recovery(
         await asyncio.to_thread(hook.wait_for, 1)
         fired = time.time()
 
+        restarted = time.time()
         redis.start()
         body = await wait_ready(http, 200)
         recovered = time.time()
@@ -138,9 +139,13 @@ async def outage_and_recovery(
     assert 'roulette_alert_notices_total{alert="redis_down",kind="firing"} 1.0' in metrics
     assert 'roulette_alert_deliveries_total{channel="webhook",outcome="sent"} 2.0' in metrics
     assert 'roulette_alert_deliveries_total{channel="email",outcome="sent"} 2.0' in metrics
+    stamp = [
+        time.strftime("%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}"
+        for t in (stopped, fired, restarted, recovered, resolved)
+    ]
     print(
-        f"\nredis outage timeline: stopped {stopped:.2f}, webhook fired +{fired - stopped:.2f}s, "
-        f"ready again +{recovered - stopped:.2f}s, resolved +{resolved - stopped:.2f}s"
+        f"\nredis outage timeline (UTC): stopped {stamp[0]}, webhook fired {stamp[1]}, "
+        f"redis restarted {stamp[2]}, ready again {stamp[3]}, resolved notice {stamp[4]}"
     )
 
 
