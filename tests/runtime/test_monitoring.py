@@ -139,6 +139,7 @@ async def outage_and_recovery(
     assert 'roulette_alert_notices_total{alert="redis_down",kind="firing"} 1.0' in metrics
     assert 'roulette_alert_deliveries_total{channel="webhook",outcome="sent"} 2.0' in metrics
     assert 'roulette_alert_deliveries_total{channel="email",outcome="sent"} 2.0' in metrics
+    assert 'roulette_redis_command_duration_seconds_count{command="PING"}' in metrics
     stamp = [
         time.strftime("%H:%M:%S", time.gmtime(t)) + f".{int(t % 1 * 1000):03d}"
         for t in (stopped, fired, restarted, recovered, resolved)

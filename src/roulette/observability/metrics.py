@@ -37,6 +37,7 @@ __all__ = [
     "EVENT_LOOP_LAG",
     "HTTP_IN_FLIGHT",
     "HTTP_LATENCY",
+    "REDIS_LATENCY",
     "SCALING_EVENTS",
     "SESSION_LENGTH",
     "SQL_LATENCY",
@@ -71,6 +72,12 @@ EVENT_LOOP_LAG = Histogram(
     "roulette_event_loop_lag_seconds",
     "How late a timer of the event loop fires (sampled 4 times a second).",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
+)
+REDIS_LATENCY = Histogram(
+    "roulette_redis_command_duration_seconds",
+    "Redis call latency by command (PIPELINE for a pipeline; retries included).",
+    ["command"],
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 2.5),
 )
 DEPENDENCY_UP = Gauge(
     "roulette_dependency_up", "1 when the dependency answered its last probe.",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from roulette.config import Config
 from roulette.matchmaking.policy import MatchPolicy
+from roulette.observability.redis_timing import time_calls
 from roulette.storage.memory import MemoryLobby, MemoryNonceStore
 from roulette.storage.ports import Bus, Lobby, NonceStore, WorkerRegistry
 
@@ -49,6 +50,7 @@ def shared_state(config: Config) -> SharedState:
     )
 
     client = connect(config.redis)
+    time_calls(client)
 
     async def aclose() -> None:
         await close(client)
