@@ -1,10 +1,13 @@
 """The health monitor of a real ``roulette serve``: a stopped Redis makes ``/health/ready``
 503 and pages once (webhook and email), its return resolves once, a second outage inside the
-cooldown pages nobody; real sockets past a low cap fire and clear the sockets alert."""
+cooldown pages nobody; real sockets (and a ``roulette loadtest`` burst) past a low cap fire
+and clear the sockets alert."""
 
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -172,4 +175,31 @@ async def test_sockets_over_a_low_cap_fire_the_alert_and_closing_them_clears_it(
             for user in users:
                 await user.close()
             await asyncio.to_thread(hook.wait_for, 2)
+    assert notices(hook) == [("sockets", "firing"), ("sockets", "resolved")]
+
+
+@pytest.mark.timeout(150)
+async def test_a_loadtest_burst_fires_the_sockets_alert_once_and_resolves_it_once(
+    tmp_path: Path,
+) -> None:
+    with running_webhook() as hook:
+        env = MONITOR_ENV | {
+            "MAX_CONNECTIONS": "40",
+            "ALERT_SOCKETS_PERCENT_WARNING": "50",
+            "ALERT_SOCKETS_PERCENT_CRITICAL": "1000",
+            "ALERT_COOLDOWN_SECONDS": "0",
+            "ALERT_WEBHOOK_URL": hook.url,
+        }
+        with running_server(tmp_path / "node", env) as node:
+            burst = [
+                sys.executable, "-m", "roulette", "loadtest", "--url", node.http_url,
+                "--users", "30", "--ramp", "2", "--duration", "12",
+                "--think-min", "1", "--think-max", "2", "--no-live",
+            ]  # fmt: skip
+            done = await asyncio.to_thread(
+                subprocess.run, burst, capture_output=True, timeout=90, check=False
+            )
+            assert done.returncode == 0, done.stdout + done.stderr
+            await asyncio.to_thread(hook.wait_for, 2)
+            await asyncio.sleep(2.0)  # nothing more may arrive
     assert notices(hook) == [("sockets", "firing"), ("sockets", "resolved")]
