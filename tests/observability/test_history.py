@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from roulette.observability.history import Event, History
+from roulette.observability.metrics import SCALING_EVENTS
+from roulette.observability.vitals import Vitals
 
 
 def test_aggregates_cover_each_window() -> None:
@@ -28,3 +30,13 @@ def test_events_after_a_time() -> None:
     for t in range(3):
         h.note(Event(float(t), "alert", f"a{t}", ""))
     assert [e["name"] for e in h.events(0.0)] == ["a1", "a2"]
+
+
+def test_a_scaling_event_is_counted_and_charted() -> None:
+    vitals = Vitals()
+    before = SCALING_EVENTS.labels("up", "high-cpu")._value.get()
+    vitals.scaling_event("up", "high-cpu", 10.0)
+    assert SCALING_EVENTS.labels("up", "high-cpu")._value.get() - before == 1
+    assert vitals.history.events(0.0) == [
+        {"at": 10.0, "kind": "scaling", "name": "up", "detail": "high-cpu"}
+    ]

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from roulette.observability.alerting import AlertBook
-from roulette.observability.history import History
+from roulette.observability.history import Event, History
+from roulette.observability.metrics import SCALING_EVENTS
 from roulette.observability.probes import Check, ProbeResult
 from roulette.observability.readiness import LoadGate
 from roulette.observability.thresholds import Level
@@ -49,6 +50,17 @@ class Vitals:
         self.sql.observe(kind, ms, now)
         if ms >= SLOW_QUERY_MS:
             self.sql.count(" ".join(statement.split())[:STATEMENT_CHARS], now)
+
+    def scaling_event(self, direction: str, reason: str, now: float) -> None:
+        """A scaling decision carried out (the autoscaler calls this): counted and charted.
+
+        Args:
+            direction: ``up`` or ``down``.
+            reason: the rule that decided it (a short fixed name, it labels a metric).
+            now: when (seconds).
+        """
+        SCALING_EVENTS.labels(direction, reason).inc()
+        self.history.note(Event(now, "scaling", direction, reason))
 
     def error(self, kind: str, code: str, now: float) -> None:
         """One error answered (``kind`` peer / service / unexpected, ``code`` snake_case)."""
