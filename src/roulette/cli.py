@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from roulette.balancing.cli import add_parser as add_lb_parser
@@ -90,21 +90,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, config: Config) -> int:
-    if args.command == "serve":
-        return _serve(args, config)
-    if args.command == "worker":
-        return _worker(args, config)
-    if args.command == "cluster":
-        return _cluster(args, config)
-    if args.command == "lb":
-        return run_lb(args, config)
-    if args.command == "db":
-        return asyncio.run(_db(args.db_command, config))
-    if args.command == "scaling":
-        from roulette.scaling.cli import run as run_scaling  # noqa: PLC0415
-
-        return run_scaling(args, config)
+    handlers: dict[str, Callable[[argparse.Namespace, Config], int]] = {
+        "serve": _serve,
+        "worker": _worker,
+        "cluster": _cluster,
+        "lb": run_lb,
+        "db": lambda a, c: asyncio.run(_db(a.db_command, c)),
+        "scaling": _scaling,
+    }
+    handler = handlers.get(args.command)
+    if handler is not None:
+        return handler(args, config)
     return asyncio.run(_moderation(args, config))
+
+
+def _scaling(args: argparse.Namespace, config: Config) -> int:
+    from roulette.scaling.cli import run as run_scaling  # noqa: PLC0415
+
+    return run_scaling(args, config)
 
 
 def _with_listen_args(args: argparse.Namespace, config: Config) -> Config:

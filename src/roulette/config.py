@@ -24,8 +24,9 @@ from roulette.envvars import (
     positive,
     strings,
 )
-from roulette.redaction import masked_repr
 from roulette.errors import ConfigError
+from roulette.observability.settings import MonitorSettings
+from roulette.redaction import masked_repr
 
 __all__ = ["AutoScalingSettings", "Config", "Limits", "RedisSettings"]
 
@@ -149,6 +150,7 @@ class Config:
     lb: LbSettings = field(default_factory=LbSettings)
     trusted_proxies: tuple[Network, ...] = ()
     """Peers whose ``X-Forwarded-For`` is believed (``TRUSTED_PROXIES``; none by default)."""
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
     environment: tuple[tuple[str, str], ...] = ()
     """The raw environment this config came from: what child processes (workers) inherit."""
 
@@ -234,6 +236,7 @@ class Config:
             scaling=AutoScalingSettings.from_env(e),
             lb=LbSettings.from_env(e.env, data_dir=e.get("DATA_DIR", Path, Path("data"))),
             trusted_proxies=e.get("TRUSTED_PROXIES", parse_networks, ()),
+            monitor=MonitorSettings.from_env(e.env),
             environment=tuple(e.env.items()),
         )
 

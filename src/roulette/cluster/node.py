@@ -86,7 +86,7 @@ def run_cluster(
     scaler: Scaler | None = None
     try:
         scaler = _scaler(config, node_id, max_workers, metrics_dir)
-        management = _management(config, commands, wake)
+        management = _management(config, commands, wake, listeners.ports[0])
         supervisor = Supervisor(
             desired=desired,
             max_workers=max_workers,
@@ -179,7 +179,7 @@ def _bind(config: Config) -> Listeners:
 
 
 def _management(
-    config: Config, commands: queue.Queue[Command], wake: WakePipe
+    config: Config, commands: queue.Queue[Command], wake: WakePipe, http_port: int
 ) -> ManagementServer | None:
     if not config.management_token:
         # No default token: an unauthenticated API could scale the node to zero-ish or 64.
@@ -197,6 +197,7 @@ def _management(
             token=config.management_token,
             commands=commands,
             wake=wake,
+            workers_url=f"http://{_loopback(config.host)}:{http_port}",
         )
     except OSError as exc:
         raise ConfigError(
@@ -216,3 +217,12 @@ def _banner(
         f"http://{config.host}:{http_port} and ws://{config.host}:{ws_port}/ws; "
         f"management API {api}"
     )
+
+
+def _loopback(host: str) -> str:
+    """Where the supervisor reaches its own workers' HTTP port."""
+    if host in {"0.0.0.0", ""}:
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host

@@ -24,7 +24,6 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.api.app import create_app
-from roulette.api.readiness_routes import readiness_router
 from roulette.api.status_routes import ice_servers
 from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
@@ -38,9 +37,13 @@ from roulette.gateway.server import Gateway
 from roulette.matchmaking.records import Address
 from roulette.observability.counters import Counters
 from roulette.observability.metrics import MetricsSync
+from roulette.observability.monitor import Monitor
+from roulette.observability.probes import Check
+from roulette.observability.statements import instrument
 from roulette.relay.keyed import KeyedLimiter
 from roulette.resilience.shedding import LoopLag
 from roulette.runtime.membership import Membership
+from roulette.runtime.monitoring import build_monitor
 from roulette.runtime.onchain import OnChain, build_onchain
 from roulette.runtime.protection import protect
 from roulette.runtime.secrets import jwt_secrets
@@ -86,6 +89,7 @@ class Node:
     state: SharedState
     onchain: OnChain | None = None
     membership: Membership | None = None
+    monitor: Monitor | None = None
     presence: Presence | None = None
     lag: LoopLag | None = None
 
@@ -102,12 +106,14 @@ class Node:
         onchain = build_onchain(config, engine, svc.lobby, history, svc.hub)
         gateway, controller = _gateway(svc, history, onchain)
         svc.kick = _kicker(svc, state)
+        svc.workers = state.workers
+        instrument(engine, svc.vitals)
+        svc.vitals.checks = _checks(svc, state, onchain)
         if onchain is not None:
             svc.routers.append(onchain.router)
             svc.contract_signatures = onchain.service.verify_contract_signature
         # Workers of `roulette cluster` share one address: only a standalone node announces.
         presence = _presence(config, svc, state if worker_id is None else None)
-        svc.routers.append(readiness_router(lambda: presence.state, svc.hub.worker_id))
         app = create_app(svc, WEB_DIR)
         http = _Uvicorn(
             uvicorn.Config(
@@ -132,7 +138,8 @@ class Node:
         if state.bus is not None and state.workers is not None:
             svc.hub.bridge = Bridge(state.bus, svc.hub.worker_id, svc.hub.deliver)
             membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
-        node = cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership)
+        monitor = build_monitor(config, svc, worker_id)
+        node = cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership, monitor)
         node.presence = presence
         node.lag = lag
         return node
@@ -158,6 +165,7 @@ class Node:
             if ready is not None:
                 ready()
             await stop.wait()
+            self.services.vitals.gate.drain()  # /health/ready says 503 from now on
             if self.presence is not None:
                 await self.presence.drain()  # the balancer stops sending clients first
             await self.shutdown()
@@ -185,11 +193,16 @@ class Node:
             tasks.create_task(self.presence.run())
         if self.lag is not None:
             cancel_at_exit.append(tasks.create_task(self.lag.run()))
+        if self.monitor is not None:
+            tasks.create_task(self.monitor.run())
         return cancel_at_exit
 
     async def shutdown(self) -> None:
         """Ordered stop: sockets (1001, bounded wait), then HTTP, then the sweeper."""
         log.info("shutdown_started")
+        self.services.vitals.gate.drain()  # /health/ready says 503 from now on
+        if self.monitor is not None:
+            self.monitor.stop()
         await self.gateway.shutdown(self.config.shutdown_timeout_seconds)
         self.http.should_exit = True
         self.sweeper.stop()
@@ -223,7 +236,7 @@ def _services(
         counters=counters,
         started_at=time.time(),
         database_ok=_database_check(engine),
-        metrics_sync=MetricsSync(counters, hub),
+        metrics_sync=MetricsSync(counters, hub, socket_limit=limits.max_connections),
         # Resume tokens are keyed apart from JWTs, but every worker derives the same key.
         resume_secret=hashlib.sha256(b"roulette-resume:" + access_secret.encode()).digest(),
         auth_limiter=KeyedLimiter(burst=limits.auth_burst, per_second=limits.auth_per_second),
@@ -274,6 +287,21 @@ def _gateway(
     gateway = Gateway(ctx, controller, svc.issuer)
     gateway_ref.append(gateway)
     return gateway, controller
+
+
+def _checks(svc: Services, state: SharedState, onchain: OnChain | None) -> dict[str, Check]:
+    """The dependencies ``/health/ready`` and the monitor probe: SQL, Redis, a chain RPC."""
+    checks: dict[str, Check] = {"database": svc.database_ok}
+    if state.ping is not None:
+        checks["redis"] = state.ping
+    if onchain is not None and svc.config.chain.chain_ids:
+        rpc, chain = onchain.service.rpc, svc.config.chain.chain_ids[0]
+
+        async def block_number() -> object:
+            return await rpc.call(chain, "eth_blockNumber", [])
+
+        checks["chain_rpc"] = block_number
+    return checks
 
 
 def _kicker(svc: Services, state: SharedState) -> Callable[[str, int, str], Awaitable[None]]:
