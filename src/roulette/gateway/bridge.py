@@ -17,6 +17,7 @@ from typing import Final
 
 import msgspec
 
+from roulette.errors import ServiceError
 from roulette.storage.ports import Bus
 
 __all__ = ["MAX_PENDING_ENVELOPES", "Bridge", "Envelope", "Kind"]
@@ -104,7 +105,7 @@ class Bridge:
                 ]
                 try:
                     await self.bus.publish(inbox, payloads)
-                except Exception as exc:  # at most once: the receiver's reaper covers losses
+                except ServiceError as exc:  # relay is at most once; see ControlStream
                     self.dropped += len(envelopes)
                     log.warning(
                         "bridge_publish_failed inbox=%s count=%d error=%s",

@@ -27,6 +27,7 @@ from roulette.errors import PeerError, Unauthenticated
 from roulette.gateway.connection import Connection
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
+from roulette.supervised import supervised
 
 __all__ = ["WORKER_HEADER", "Gateway", "bearer_or_cookie"]
 
@@ -138,7 +139,7 @@ class Gateway:
                 use_aiofastnet=False,
                 websocket_handshake_timeout=5,
             )
-            tasks.create_task(self._keepalive())
+            tasks.create_task(supervised("keepalive", self._keepalive))
             started.set()
             try:
                 await self._stop.wait()

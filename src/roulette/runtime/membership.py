@@ -14,6 +14,7 @@ import os
 import socket
 import time
 
+from roulette.errors import ServiceError
 from roulette.gateway.hub import Hub
 from roulette.storage.ports import WorkerInfo, WorkerRegistry
 
@@ -45,7 +46,7 @@ class Membership:
             try:
                 await self.beat()
                 self.reap({w.worker_id for w in await self.registry.alive()})
-            except Exception as exc:  # Redis down: keep serving local sessions
+            except ServiceError as exc:  # Redis down: keep serving local sessions
                 log.warning("membership_failed error=%s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), BEAT_SECONDS)

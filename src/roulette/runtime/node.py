@@ -45,6 +45,7 @@ from roulette.runtime.state import SharedState, shared_state
 from roulette.runtime.sweeper import Sweeper
 from roulette.storage.sql import SqlModeration, SqlTokenFamilies, create_engine, upgrade
 from roulette.storage.sql.history import SqlSessionHistory
+from roulette.supervised import supervised
 
 __all__ = ["Node", "bind", "run"]
 
@@ -128,7 +129,7 @@ class Node:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.http.serve(sockets=[http_sock]))
             tasks.create_task(self.gateway.serve(ws_sock, gateway_up))
-            tasks.create_task(self.sweeper.run())
+            tasks.create_task(supervised("sweeper", self.sweeper.run))
             background = self._background(tasks)
             await gateway_up.wait()
             while not self.http.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
@@ -148,13 +149,15 @@ class Node:
         """Start the optional loops; returns those that stop only when cancelled."""
         cancel_at_exit = []
         if self.onchain is not None:
-            cancel_at_exit.append(tasks.create_task(self.onchain.recheck.run()))
+            recheck = supervised("tip_recheck", self.onchain.recheck.run)
+            cancel_at_exit.append(tasks.create_task(recheck))
         bridge = self.services.hub.bridge
         if bridge is not None:
-            tasks.create_task(bridge.run_sender())
-            cancel_at_exit.append(tasks.create_task(bridge.run_receiver()))
+            tasks.create_task(supervised("bridge_sender", bridge.run_sender))
+            receiver = supervised("bridge_receiver", bridge.run_receiver)
+            cancel_at_exit.append(tasks.create_task(receiver))
         if self.membership is not None:
-            tasks.create_task(self.membership.run())
+            tasks.create_task(supervised("membership", self.membership.run))
         return cancel_at_exit
 
     async def shutdown(self) -> None:

@@ -7,6 +7,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from roulette.errors import ServiceError
 from roulette.gateway.control import Controller, new_session_id
 from roulette.storage.ports import Lobby
 
@@ -48,12 +49,15 @@ class Sweeper:
         self._stop.set()
 
     async def run(self) -> None:
-        """Sweep until stopped; a failing pass is logged and retried next time."""
+        """Sweep until stopped; a pass the store refuses is logged and retried next time.
+
+        Anything else escapes to :func:`~roulette.runtime.supervised.supervised`.
+        """
         while not self._stop.is_set():
             try:
                 await self.pass_once()
-            except Exception:
-                log.exception("sweep_failed")
+            except ServiceError as exc:
+                log.warning("sweep_failed error=%s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
 

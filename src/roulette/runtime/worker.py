@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from roulette.config import Config
 from roulette.runtime.node import Node
+from roulette.supervised import supervised
 
 __all__ = ["EXIT_BOOT_FAILED", "HEARTBEAT_INTERVAL", "run_worker"]
 
@@ -53,7 +54,8 @@ async def run_worker(
         loop.add_signal_handler(sig, stop.set)
     async with asyncio.TaskGroup() as tasks:
         if heartbeat_fd is not None:
-            tasks.create_task(_heartbeat(node, heartbeat_fd, stop))
+            beat = supervised("heartbeat", lambda: _heartbeat(node, heartbeat_fd, stop))
+            tasks.create_task(beat)
         await node.serve(http_sock, ws_sock, stop=stop)
         stop.set()
     return 0
