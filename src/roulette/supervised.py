@@ -45,7 +45,7 @@ class Backoff:
 
     def delay(self, failures: int) -> float:
         """Seconds to wait after ``failures`` (≥ 1) failures in a row."""
-        return min(self.cap, self.first * 2 ** max(0, failures - 1))
+        return float(min(self.cap, self.first * 2.0 ** max(0, failures - 1)))
 
 
 async def supervised(
