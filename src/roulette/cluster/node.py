@@ -3,6 +3,7 @@ management API and the supervisor, and release everything when the supervisor re
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import shutil
@@ -18,7 +19,8 @@ from roulette.cluster.management import ManagementServer
 from roulette.cluster.process import Listeners
 from roulette.cluster.supervisor import Supervisor
 from roulette.config import Config
-from roulette.errors import ConfigError
+from roulette.errors import ConfigError, RouletteError
+from roulette.storage.sql import upgrade
 
 __all__ = ["BOOT_TIMEOUT", "EXIT_CONFIG", "HEARTBEAT_TIMEOUT", "STOP_MARGIN", "run_cluster"]
 
@@ -65,6 +67,7 @@ def run_cluster(
     )
     try:
         desired, max_workers = _worker_bounds(config)
+        _migrate(config)
         listeners = _bind(config)
     except ConfigError as exc:
         return _refuse(exc)
@@ -98,6 +101,15 @@ def run_cluster(
         listeners.close()
         wake.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _migrate(config: Config) -> None:
+    """Apply the migrations once, here, before any worker starts (workers only check them)."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        asyncio.run(upgrade(config.sql_url))
+    except RouletteError as exc:
+        raise ConfigError(f"cannot migrate the database: {exc.message}") from exc
 
 
 def _refuse(exc: ConfigError) -> int:

@@ -28,6 +28,7 @@ from roulette.api.status_routes import ice_servers
 from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
 from roulette.config import Config
+from roulette.errors import ConfigError
 from roulette.gateway.bridge import Bridge
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
@@ -43,7 +44,14 @@ from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
 from roulette.runtime.state import SharedState, shared_state
 from roulette.runtime.sweeper import Sweeper
-from roulette.storage.sql import SqlModeration, SqlTokenFamilies, create_engine, upgrade
+from roulette.storage.sql import (
+    SqlModeration,
+    SqlTokenFamilies,
+    create_engine,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 from roulette.storage.sql.history import SqlSessionHistory
 from roulette.supervised import supervised
 
@@ -85,10 +93,27 @@ class Node:
     membership: Membership | None = None
 
     @classmethod
-    async def build(cls, config: Config, *, worker_id: str | None = None) -> Node:
-        """Create the stores (running migrations), the gateway and the HTTP app."""
+    async def build(
+        cls, config: Config, *, worker_id: str | None = None, migrate: bool = True
+    ) -> Node:
+        """Create the stores, the gateway and the HTTP app.
+
+        Args:
+            config: the settings.
+            worker_id: this worker's id under ``roulette cluster`` (a fresh one otherwise).
+            migrate: apply the migrations first (``roulette serve``); a cluster worker passes
+                False: its supervisor migrated once before forking, and the worker only checks
+                that the schema is at this code's head (issue 9: two workers migrating at once
+                failed with SQLite "database is locked").
+
+        Raises:
+            ConfigError: ``migrate`` is False and the database is not at the head revision.
+        """
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        await upgrade(config.sql_url)
+        if migrate:
+            await upgrade(config.sql_url)
+        else:
+            await _require_head(config.sql_url)
         engine = create_engine(config.sql_url)
         state = shared_state(config)
         svc = _services(config, engine, state, worker_id)
@@ -230,6 +255,16 @@ def _gateway(
     gateway = Gateway(ctx, controller, svc.issuer)
     gateway_ref.append(gateway)
     return gateway, controller
+
+
+async def _require_head(url: str) -> None:
+    current, head = await current_revision(url), head_revision()
+    if current != head:
+        raise ConfigError(
+            f"the database is at migration {current}, this code needs {head}: "
+            "run `roulette db upgrade` (roulette cluster does before starting workers)",
+            code="schema_outdated",
+        )
 
 
 def _kicker(svc: Services, state: SharedState) -> Callable[[str, int, str], Awaitable[None]]:

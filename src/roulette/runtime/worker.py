@@ -44,7 +44,7 @@ async def run_worker(
     http_sock, ws_sock = _inherited(http_fd), _inherited(ws_fd)
     config = config.with_ports(http_sock.getsockname()[1], ws_sock.getsockname()[1])
     try:
-        node = await Node.build(replace(config), worker_id=worker_id)
+        node = await Node.build(replace(config), worker_id=worker_id, migrate=False)
     except Exception:
         log.exception("worker_boot_failed worker=%s", worker_id)
         return EXIT_BOOT_FAILED
