@@ -137,7 +137,9 @@ class Node:
         )
         membership = None
         if state.bus is not None and state.workers is not None:
-            svc.hub.bridge = Bridge(state.bus, svc.hub.worker_id, svc.hub.deliver)
+            svc.hub.bridge = Bridge(
+                state.bus, svc.hub.worker_id, svc.hub.deliver, control=state.control
+            )
             membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
         return cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership)
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from roulette.config import Config
 from roulette.matchmaking.policy import MatchPolicy
 from roulette.storage.memory import MemoryLobby, MemoryNonceStore
-from roulette.storage.ports import Bus, Lobby, NonceStore, WorkerRegistry
+from roulette.storage.ports import Bus, ControlLog, Lobby, NonceStore, WorkerRegistry
 
 __all__ = ["SharedState", "shared_state"]
 
@@ -27,6 +27,7 @@ class SharedState:
     nonces: NonceStore
     bus: Bus | None = None
     workers: WorkerRegistry | None = None
+    control: ControlLog | None = None
     aclose: Callable[[], Awaitable[None]] = _nothing
 
 
@@ -37,6 +38,7 @@ def shared_state(config: Config) -> SharedState:
         return SharedState(MemoryLobby(policy), MemoryNonceStore())
     from roulette.storage.redis import (  # noqa: PLC0415 - redis only when configured
         RedisBus,
+        RedisControlLog,
         RedisLobby,
         RedisNonceStore,
         RedisWorkerRegistry,
@@ -54,5 +56,6 @@ def shared_state(config: Config) -> SharedState:
         nonces=RedisNonceStore(client),
         bus=RedisBus(client),
         workers=RedisWorkerRegistry(client),
+        control=RedisControlLog(client),
         aclose=aclose,
     )

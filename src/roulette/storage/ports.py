@@ -155,6 +155,24 @@ class Bus(Protocol):
         ...
 
 
+class ControlLog(Protocol):
+    """Cross-worker control notices (matched, ended, resumed, kicked): at least once.
+
+    Unlike the :class:`Bus`, what is appended for a worker waits for it (Redis: a stream per
+    worker, capped and expiring), so a reader that lost its connection — a failover, a
+    resubscribe — reads on from where it was. A notice may arrive twice (an append retried
+    after its reply was lost); receivers apply each one once.
+    """
+
+    async def append(self, inbox: str, payloads: Sequence[bytes]) -> None:
+        """Append ``payloads`` in order to worker ``inbox``'s log (one round trip)."""
+        ...
+
+    def read(self, inbox: str) -> AsyncIterator[bytes]:
+        """Every payload appended to ``inbox`` from now on, in order, surviving failures."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
     """What a worker says about itself in each heartbeat."""
