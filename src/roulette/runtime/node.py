@@ -38,6 +38,7 @@ from roulette.matchmaking.records import Address
 from roulette.observability.counters import Counters
 from roulette.observability.metrics import MetricsSync
 from roulette.relay.keyed import KeyedLimiter
+from roulette.runtime.audit import Audit
 from roulette.runtime.membership import Membership
 from roulette.runtime.onchain import OnChain, build_onchain
 from roulette.runtime.secrets import jwt_secrets
@@ -134,6 +135,7 @@ class Node:
             session_max_seconds=config.session_max_seconds,
             wall=time.time,
             every_pass=svc.metrics_sync.sync,
+            audit=Audit(svc.hub, svc.lobby),
         )
         membership = None
         if state.bus is not None and state.workers is not None:

@@ -199,6 +199,14 @@ class WorkerRegistry(Protocol):
         """Every worker whose last beat has not expired."""
         ...
 
+    async def boot(self, candidate: str) -> str:
+        """The store's boot id: ``candidate`` if the store had none (it was empty).
+
+        A worker remembers the id it first saw; a different one later means the store lost
+        its data (Redis restarted empty), and every worker's membership with it.
+        """
+        ...
+
 
 # ---------------------------------------------------------------- durable facts (SQL)
 
