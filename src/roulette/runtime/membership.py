@@ -58,6 +58,7 @@ class Membership:
         self.resets = 0
         self._boot_id: str | None = None
         self._hold_until = 0.0
+        self._outage = False
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -70,6 +71,7 @@ class Membership:
             try:
                 await self.beat_once()
             except ServiceError as exc:  # Redis down: keep serving local sessions
+                self._outage = True
                 log.warning("membership_failed error=%s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), BEAT_SECONDS)
@@ -80,6 +82,11 @@ class Membership:
         """Check the store's boot id, beat, and reap unless on hold; returns how many told."""
         await self.check_boot()
         await self.beat()
+        if self._outage:
+            # Our beats failed a while: others' may have too, and their keys expired on a
+            # promoted replica. Let every worker beat again before judging anyone dead.
+            self._outage = False
+            self._hold_until = self.clock() + RESET_HOLD_SECONDS
         if self.clock() < self._hold_until:
             return 0
         return self.reap({w.worker_id for w in await self.registry.alive()})
