@@ -7,8 +7,9 @@
 * A worker is SIGKILLed under 20 cross-worker pairs and both users of every pair resume at
   once: every pair resumes and nothing sent after ``session-resumed`` is lost (defect 7).
 
-Each runs :data:`REPEATS` times on the same processes (``FAULT_REPEATS`` overrides it; the
-issue's "twenty times in a row" is ``FAULT_REPEATS=20``).
+Each runs several times on the same processes — :data:`KILL_REPEATS` and
+:data:`SIGKILL_REPEATS`, both set by ``FAULT_REPEATS`` (the issue's "twenty times in a row" is
+``FAULT_REPEATS=20``); CI keeps the defaults, inside its time budget.
 """
 
 from __future__ import annotations
@@ -35,11 +36,12 @@ from support.users import User
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
-REPEATS = int(os.environ.get("FAULT_REPEATS", "3"))
+KILL_REPEATS = int(os.environ.get("FAULT_REPEATS", "2"))
+SIGKILL_REPEATS = int(os.environ.get("FAULT_REPEATS", "4"))
 USERS = 20
 CHURN_BEFORE = 3.0
-CHURN_AFTER = 12.0
-SETTLE = 12.0
+CHURN_AFTER = 10.0
+SETTLE = 10.0
 """Seconds after the churn for retries, audits (two passes, 3 s apart) and rejoins to end."""
 
 
@@ -88,7 +90,7 @@ async def poll_http(node: RunningCluster, done: asyncio.Event, statuses: list[in
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("run", range(REPEATS))
+@pytest.mark.parametrize("run", range(KILL_REPEATS))
 async def test_a_master_kill_under_join_and_skip_breaks_no_contract(
     node: RunningCluster, redis_cluster: RedisCluster, run: int
 ) -> None:
@@ -184,7 +186,7 @@ async def chat_both_ways(pair: Pair, count: int) -> None:
 
 
 @pytest.mark.timeout(240)
-@pytest.mark.parametrize("run", range(REPEATS))
+@pytest.mark.parametrize("run", range(SIGKILL_REPEATS))
 async def test_a_worker_sigkill_with_both_users_resuming_at_once_loses_nothing(
     node: RunningCluster, redis_cluster: RedisCluster, run: int
 ) -> None:
@@ -196,10 +198,13 @@ async def test_a_worker_sigkill_with_both_users_resuming_at_once_loses_nothing(
         # Every "b" drops too, so both users of each pair come back at the same time.
         await asyncio.gather(*(b.ws.close() for _, b, _, _ in pairs if b.ws is not None))
         started = time.monotonic()
-        await asyncio.gather(
-            *(resume(user, found) for a, b, fa, fb in pairs for user, found in ((a, fa), (b, fb)))
-        )
+        async with asyncio.TaskGroup() as tasks:  # the first failure cancels the others
+            for a, b, found_a, found_b in pairs:
+                tasks.create_task(resume(a, found_a))
+                tasks.create_task(resume(b, found_b))
         print(f"run {run}: {USERS} pairs resumed in {time.monotonic() - started:.2f}s")
-        await asyncio.gather(*(chat_both_ways(pair, 5) for pair in pairs))
+        async with asyncio.TaskGroup() as tasks:
+            for pair in pairs:
+                tasks.create_task(chat_both_ways(pair, 5))
     finally:
         await asyncio.gather(*(u.close() for a, b, _, _ in pairs for u in (a, b)))
