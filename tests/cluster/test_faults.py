@@ -76,7 +76,7 @@ def lobby_master_port(cluster: RedisCluster) -> int:
             contextlib.suppress(redis.RedisError),
             contextlib.closing(redis.RedisCluster(host="127.0.0.1", port=node.port)) as client,
         ):
-            return int(client.get_node_from_key(LOBBY.waiting).port)
+            return int(client.get_node_from_key(LOBBY.waiting).port)  # type: ignore[no-untyped-call]
     raise AssertionError("no Redis node answers")
 
 
@@ -99,7 +99,7 @@ async def test_a_master_kill_under_join_and_skip_breaks_no_contract(
     left, right = await connected_on_two_workers(node, USERS // 2)
     rng = random.Random(run)
     churners = [Churner(user, random.Random(rng.random())) for user in [*left, *right]]
-    done, statuses = asyncio.Event(), []
+    done, statuses = asyncio.Event(), list[int]()
     try:
         async with asyncio.TaskGroup() as tasks:
             for churner in churners:

@@ -25,7 +25,7 @@ def test_backoff_doubles_up_to_its_cap() -> None:
 
 
 def restarts(task: str) -> float:
-    return RESTARTS.labels(task=task)._value.get()
+    return float(RESTARTS.labels(task=task)._value.get())
 
 
 async def test_a_crashing_loop_is_restarted_and_a_returning_one_is_done() -> None:
