@@ -30,6 +30,7 @@ from cluster.churn import ALLOWED_ERRORS, Churner, one_sided
 from cluster.running import RunningCluster, running_cluster
 from cluster.test_contract_on_cluster import connected_on_two_workers, next_of, pid_of
 from roulette.storage.keys import LOBBY
+from roulette.storage.sql import current_revision, head_revision
 from storage.redis_fixtures import RedisCluster, free_block
 from storage.redis_fixtures import running_cluster as running_redis_cluster
 from support.users import User
@@ -37,7 +38,7 @@ from support.users import User
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 KILL_REPEATS = int(os.environ.get("FAULT_REPEATS", "2"))
-SIGKILL_REPEATS = int(os.environ.get("FAULT_REPEATS", "4"))
+SIGKILL_REPEATS = int(os.environ.get("FAULT_REPEATS", "3"))
 USERS = 20
 CHURN_BEFORE = 3.0
 CHURN_AFTER = 10.0
@@ -208,3 +209,11 @@ async def test_a_worker_sigkill_with_both_users_resuming_at_once_loses_nothing(
                 tasks.create_task(chat_both_ways(pair, 5))
     finally:
         await asyncio.gather(*(u.close() for a, b, _, _ in pairs for u in (a, b)))
+
+
+async def test_the_cluster_migrated_once_before_its_workers_booted(node: RunningCluster) -> None:
+    """Defect 8's "database is locked": the supervisor migrates, the workers only check."""
+    url = f"sqlite+aiosqlite:///{node.log_path.parent / 'data' / 'roulette.db'}"
+    assert await current_revision(url) == head_revision()
+    assert "database is locked" not in node.log()
+    assert "worker_boot_failed" not in node.log()

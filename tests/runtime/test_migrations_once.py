@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from cluster.running import running_cluster
 from roulette.config import Config
 from roulette.errors import ConfigError
 from roulette.runtime.node import Node
-from roulette.storage.sql import current_revision, head_revision, upgrade
+from roulette.storage.sql import current_revision, upgrade
 
 
 async def test_a_worker_refuses_an_unmigrated_database(tmp_path: Path) -> None:
@@ -27,13 +26,3 @@ async def test_a_worker_starts_on_a_migrated_database_without_migrating(tmp_path
     node = await Node.build(config, worker_id="w-test", migrate=False)
     await node.state.aclose()
     await node.engine.dispose()
-
-
-async def test_the_cluster_migrates_before_its_workers_boot(
-    tmp_path: Path, shared_env: dict[str, str]
-) -> None:
-    with running_cluster(tmp_path, shared_env) as cluster:
-        cluster.wait_ready(2)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'data' / 'roulette.db'}"
-    assert await current_revision(url) == head_revision()
-    assert "database is locked" not in cluster.log()
