@@ -36,7 +36,7 @@ __all__ = ["Hub"]
 _encode_session = msgspec.msgpack.Encoder().encode
 _decode_session: Final = msgspec.msgpack.Decoder(Session).decode
 
-MAX_REMEMBERED: Final = 65_536
+MAX_REMEMBERED: Final = 16_384
 """Applied notices, ended sessions and routes remembered, each (oldest forgotten first)."""
 
 MAX_EARLY_FRAMES: Final = 32
