@@ -28,6 +28,7 @@ from roulette.gateway.connection import Connection
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
 from roulette.resilience.shedding import RETRY_AFTER_SECONDS
+from roulette.supervised import supervised
 
 __all__ = ["WORKER_HEADER", "Gateway", "bearer_or_cookie"]
 
@@ -153,7 +154,7 @@ class Gateway:
                 use_aiofastnet=False,
                 websocket_handshake_timeout=5,
             )
-            tasks.create_task(self._keepalive())
+            tasks.create_task(supervised("keepalive", self._keepalive))
             started.set()
             try:
                 await self._stop.wait()

@@ -29,6 +29,7 @@ from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
 from roulette.balancing.presence import Presence, PresenceAddress
 from roulette.config import Config
+from roulette.errors import ConfigError
 from roulette.gateway.bridge import Bridge
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
@@ -42,6 +43,7 @@ from roulette.observability.probes import Check
 from roulette.observability.statements import instrument
 from roulette.relay.keyed import KeyedLimiter
 from roulette.resilience.shedding import LoopLag
+from roulette.runtime.audit import Audit
 from roulette.runtime.membership import Membership
 from roulette.runtime.monitoring import build_monitor
 from roulette.runtime.onchain import OnChain, build_onchain
@@ -50,8 +52,16 @@ from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
 from roulette.runtime.state import SharedState, shared_state
 from roulette.runtime.sweeper import Sweeper
-from roulette.storage.sql import SqlModeration, SqlTokenFamilies, create_engine, upgrade
+from roulette.storage.sql import (
+    SqlModeration,
+    SqlTokenFamilies,
+    create_engine,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 from roulette.storage.sql.history import SqlSessionHistory
+from roulette.supervised import supervised
 
 __all__ = ["Node", "bind", "run"]
 
@@ -94,10 +104,27 @@ class Node:
     lag: LoopLag | None = None
 
     @classmethod
-    async def build(cls, config: Config, *, worker_id: str | None = None) -> Node:
-        """Create the stores (running migrations), the gateway and the HTTP app."""
+    async def build(
+        cls, config: Config, *, worker_id: str | None = None, migrate: bool = True
+    ) -> Node:
+        """Create the stores, the gateway and the HTTP app.
+
+        Args:
+            config: the settings.
+            worker_id: this worker's id under ``roulette cluster`` (a fresh one otherwise).
+            migrate: apply the migrations first (``roulette serve``); a cluster worker passes
+                False: its supervisor migrated once before forking, and the worker only checks
+                that the schema is at this code's head (issue 9: two workers migrating at once
+                failed with SQLite "database is locked").
+
+        Raises:
+            ConfigError: ``migrate`` is False and the database is not at the head revision.
+        """
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        await upgrade(config.sql_url)
+        if migrate:
+            await upgrade(config.sql_url)
+        else:
+            await _require_head(config.sql_url)
         engine = create_engine(config.sql_url)
         state = shared_state(config)
         svc = _services(config, engine, state, worker_id)
@@ -133,10 +160,13 @@ class Node:
             session_max_seconds=config.session_max_seconds,
             wall=time.time,
             every_pass=svc.metrics_sync.sync,
+            audit=Audit(svc.hub, svc.lobby),
         )
         membership = None
         if state.bus is not None and state.workers is not None:
-            svc.hub.bridge = Bridge(state.bus, svc.hub.worker_id, svc.hub.deliver)
+            svc.hub.bridge = Bridge(
+                state.bus, svc.hub.worker_id, svc.hub.deliver, control=state.control
+            )
             membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
         monitor = build_monitor(config, svc, worker_id)
         node = cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership, monitor)
@@ -157,7 +187,7 @@ class Node:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.http.serve(sockets=[http_sock]))
             tasks.create_task(self.gateway.serve(ws_sock, gateway_up))
-            tasks.create_task(self.sweeper.run())
+            tasks.create_task(supervised("sweeper", self.sweeper.run))
             background = self._background(tasks)
             await gateway_up.wait()
             while not self.http.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
@@ -182,19 +212,21 @@ class Node:
         """Start the optional loops; returns those that stop only when cancelled."""
         cancel_at_exit = []
         if self.onchain is not None:
-            cancel_at_exit.append(tasks.create_task(self.onchain.recheck.run()))
+            recheck = supervised("tip_recheck", self.onchain.recheck.run)
+            cancel_at_exit.append(tasks.create_task(recheck))
         bridge = self.services.hub.bridge
         if bridge is not None:
-            tasks.create_task(bridge.run_sender())
-            cancel_at_exit.append(tasks.create_task(bridge.run_receiver()))
+            tasks.create_task(supervised("bridge_sender", bridge.run_sender))
+            receiver = supervised("bridge_receiver", bridge.run_receiver)
+            cancel_at_exit.append(tasks.create_task(receiver))
         if self.membership is not None:
-            tasks.create_task(self.membership.run())
+            tasks.create_task(supervised("membership", self.membership.run))
         if self.presence is not None and self.presence.registered:
-            tasks.create_task(self.presence.run())
+            tasks.create_task(supervised("lb_presence", self.presence.run))
         if self.lag is not None:
-            cancel_at_exit.append(tasks.create_task(self.lag.run()))
+            cancel_at_exit.append(tasks.create_task(supervised("loop_lag", self.lag.run)))
         if self.monitor is not None:
-            tasks.create_task(self.monitor.run())
+            tasks.create_task(supervised("monitor", self.monitor.run))
         return cancel_at_exit
 
     async def shutdown(self) -> None:
@@ -302,6 +334,16 @@ def _checks(svc: Services, state: SharedState, onchain: OnChain | None) -> dict[
 
         checks["chain_rpc"] = block_number
     return checks
+
+
+async def _require_head(url: str) -> None:
+    current, head = await current_revision(url), head_revision()
+    if current != head:
+        raise ConfigError(
+            f"the database is at migration {current}, this code needs {head}: "
+            "run `roulette db upgrade` (roulette cluster does before starting workers)",
+            code="schema_outdated",
+        )
 
 
 def _kicker(svc: Services, state: SharedState) -> Callable[[str, int, str], Awaitable[None]]:

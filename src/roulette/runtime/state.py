@@ -12,7 +12,7 @@ from roulette.config import Config
 from roulette.matchmaking.policy import MatchPolicy
 from roulette.observability.redis_timing import time_calls
 from roulette.storage.memory import MemoryLobby, MemoryNonceStore
-from roulette.storage.ports import Bus, Lobby, NonceStore, WorkerRegistry
+from roulette.storage.ports import Bus, ControlLog, Lobby, NonceStore, WorkerRegistry
 
 __all__ = ["SharedState", "shared_state"]
 
@@ -31,6 +31,7 @@ class SharedState:
     workers: WorkerRegistry | None = None
     nodes: NodeRegistry | None = None
     """The balancer's node registry (issue 11), only with Redis."""
+    control: ControlLog | None = None
     aclose: Callable[[], Awaitable[None]] = _nothing
     ping: Callable[[], Awaitable[object]] | None = None
     """One round trip to Redis (PING; in cluster mode ``CLUSTER INFO`` state ok), for probes."""
@@ -45,6 +46,7 @@ def shared_state(config: Config) -> SharedState:
 
     from roulette.storage.redis import (  # noqa: PLC0415 - redis only when configured
         RedisBus,
+        RedisControlLog,
         RedisLobby,
         RedisNonceStore,
         RedisWorkerRegistry,
@@ -69,6 +71,7 @@ def shared_state(config: Config) -> SharedState:
         bus=RedisBus(client),
         workers=RedisWorkerRegistry(client),
         nodes=NodeRegistry(client),
+        control=RedisControlLog(client),
         aclose=aclose,
         ping=ping,
     )

@@ -16,10 +16,12 @@ Layout and hash tags (Redis Cluster routes a key by the text between its first `
     rl:nonce:<nonce>            string expires_at on the caller's clock; PX = ttl + grace
     rl:{workers}:index          set    worker ids that beat at least once
     rl:{workers}:w:<worker id>  string the worker's last heartbeat (JSON); PX = its ttl
-    rl:inbox:{<worker id>}      sharded pub/sub channel: the worker's inbox
     rl:{scaling}:nodes          hash   node id -> the node's last autoscaler sample (JSON)
     rl:{scaling}:leader         string the node id that decides the fleet's count; PX = ttl
     rl:{lb}:nodes               hash   node id -> what it announces to the balancer (JSON)
+    rl:inbox:{<worker id>}      sharded pub/sub channel: the worker's inbox (relayed frames)
+    rl:control:{<worker id>}    stream  the worker's control notices; MAXLEN ~, PX = CONTROL_TTL
+    rl:{boot}:id                string  the store's boot id: it vanishes if Redis comes back empty
 
 The whole lobby shares the ``{lobby}`` tag, so it lives on one master (one shard): every
 lobby script touches the queues of any lane and the sessions of any user in one atomic step,
@@ -34,6 +36,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "BOOT_KEY",
+    "CONTROL_MAX_ENTRIES",
+    "CONTROL_TTL_SECONDS",
     "LB_NODES",
     "LOBBY",
     "NAMESPACE",
@@ -43,6 +48,7 @@ __all__ = [
     "LobbyKeys",
     "ScalingKeys",
     "WorkerKeys",
+    "control",
     "inbox",
     "lane_id",
     "nonce",
@@ -176,3 +182,19 @@ LB_NODES = f"{NAMESPACE}:{{lb}}:nodes"
 """The balancer's node registry: one hash, so one command reads every node on any topology.
 Each value carries its own ``expires_at``; readers drop stale ones, and the key's own TTL
 (refreshed on every announcement) removes the hash when every node is gone."""
+CONTROL_MAX_ENTRIES = 10_000
+"""A worker's control stream keeps about this many notices (``XADD MAXLEN ~``): far more than
+a live reader ever lags behind; a worker gone for good leaves at most this much."""
+
+CONTROL_TTL_SECONDS = 600
+"""A control stream nobody appends to for this long expires (its worker is gone)."""
+
+
+def control(worker_id: str) -> str:
+    """The stream of a worker's control notices; on its worker's shard, like its inbox."""
+    return f"{NAMESPACE}:control:{{{worker_id}}}"
+
+
+BOOT_KEY = f"{NAMESPACE}:{{boot}}:id"
+"""Written once by the first worker to find it missing; no TTL. Its absence means Redis lost
+its data (restarted empty, or a failover to a replica that never had it)."""
