@@ -48,6 +48,7 @@ __all__ = [
     "Unauthenticated",
     "Unavailable",
     "close_code",
+    "closing_code",
     "http_status",
     "public_message",
 ]
@@ -212,6 +213,12 @@ def close_code(error: BaseException) -> int | None:
     if isinstance(error, RouletteError):
         return error.close
     return CLOSE_INTERNAL_ERROR
+
+
+def closing_code(error: BaseException) -> int:
+    """The close code when the socket must close because of ``error`` (1011 if it has none)."""
+    code = close_code(error)
+    return CLOSE_INTERNAL_ERROR if code is None else code
 
 
 def public_message(error: BaseException) -> tuple[str, str]:

@@ -24,7 +24,7 @@ from roulette.errors import (
     ProtocolError,
     RateLimited,
     RouletteError,
-    close_code,
+    closing_code,
     public_message,
 )
 from roulette.matchmaking.lifecycle import Phase
@@ -329,8 +329,7 @@ class Connection(WSListener):
 
     def close_for(self, error: RouletteError) -> None:
         """Close the socket because of ``error``, with the code :func:`close_code` maps it to."""
-        code = close_code(error) or close_code(RuntimeError())
-        self.close(cast(int, code), error.message)
+        self.close(closing_code(error), error.message)
 
     def close(self, code: int, reason: str) -> None:
         """Close with a code already chosen by :func:`~roulette.errors.close_code` (or a peer
