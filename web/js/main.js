@@ -6,6 +6,7 @@ import { openCamera } from "./media.js";
 import { Session } from "./session.js";
 import { CLOSE, Signaling } from "./signaling.js";
 import { createTestWallet, forgetTestWallet } from "./testwallet.js";
+import { timings } from "./timings.js";
 import {
   $, addressHue, apiErrorText, clearNotice, displayName, serverErrorText, sessionEndedText,
   showNotice, showView, toast,
@@ -397,6 +398,7 @@ function api() {
     localStream: () => state.camera.stream,
     iceServers: () => (state.config && state.config.iceServers) || [],
     maxSeconds: () => (state.config && state.config.sessionMaxSeconds) || null,
+    timings: () => timings(state.config),
     peerLeft: (session) => {
       if (state.session === session) onSessionEnded({ sessionId: session.id, reason: "peer-disconnected" });
     },
