@@ -1,5 +1,5 @@
 // The service's timings, from GET /config, with the service's defaults for an older server.
-// Pure: no DOM, no network (unit-tested with Node's test runner, web/tests/).
+// Pure: no DOM, no network (unit-tested with Node's test runner, tests/web/).
 
 const DEFAULT_GRACE_SECONDS = 30;
 const DEFAULT_NEXT_INTERVAL_SECONDS = 2;

@@ -1,8 +1,8 @@
-// Unit tests of the client's pure timing rules (Node's built-in test runner: node --test web/tests).
+// Unit tests of the client's pure timing rules (Node's built-in test runner: node --test tests/web).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 
-import { nextWait, timings } from "../js/timings.js";
+import { nextWait, timings } from "../../web/js/timings.js";
 
 test("the service's timings come from GET /config", () => {
   assert.deepEqual(timings({ reconnectGraceSeconds: 0, nextIntervalSeconds: 5 }), { graceMs: 0, nextIntervalMs: 5100 });
