@@ -472,3 +472,9 @@ class SocketLife(RuleBasedStateMachine):
 
 TestSocketLife = SocketLife.TestCase
 TestSocketLife.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
+
+
+def test_a_socket_closed_while_its_check_fails_is_still_unregistered() -> None:
+    machine, auth = authenticating_with(m.JoinQueue(chain_id=1))
+    assert summary(machine.closed()) == ["cancel:idle", "cancel:grace"]  # Release waits
+    assert "store:Release" in summary(machine.failed(auth, Unavailable("sql down")))

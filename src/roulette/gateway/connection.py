@@ -209,13 +209,12 @@ class Connection(WSListener):
     # ------------------------------------------------------------ the relay fast path
 
     def _relay_signal(self, msg: m.Offer | m.Answer | m.IceCandidate, kind: str) -> None:
+        # SocketMachine.relay_peer, inlined: this runs for every relayed message.
         machine = self.machine
-        peer = machine.relay_peer(msg.session_id)
-        if peer is None:
+        session, peer = machine.session, machine.peer
+        if session is None or peer is None or session.id != msg.session_id:
             self._not_in_session(msg.session_id)
             return
-        session = machine.session
-        assert session is not None  # relay_peer found it
         frame = m.encode(
             m.RelayOut(type=kind, sessionId=session.id, sender=self.address, data=msg.data)
         )
@@ -223,13 +222,12 @@ class Connection(WSListener):
             self.ctx.metrics.relay_dropped += 1
 
     def _relay_chat(self, msg: m.Chat) -> None:
+        # SocketMachine.relay_peer, inlined: this runs for every relayed message.
         machine = self.machine
-        peer = machine.relay_peer(msg.session_id)
-        if peer is None:
+        session, peer = machine.session, machine.peer
+        if session is None or peer is None or session.id != msg.session_id:
             self._not_in_session(msg.session_id)
             return
-        session = machine.session
-        assert session is not None  # relay_peer found it
         frame = m.encode(m.ChatOut(session_id=session.id, sender=self.address, text=msg.text))
         if not self.ctx.hub.relay(peer, session, frame):
             self.ctx.metrics.relay_dropped += 1

@@ -267,7 +267,8 @@ class SocketMachine:
 
         Messages held behind authentication are dropped: they never reach the store.
         """
-        self.held.clear()
+        # A Release (the socket already closed) still runs: it unregisters the socket.
+        self.held = [item for item in self.held if isinstance(item, Release)]
         if self.phase is Phase.CLOSED:
             return []
         self._move(Event.CLOSED)
@@ -400,7 +401,7 @@ class SocketMachine:
             return self._finish(op)
         if isinstance(op, Authenticate) or fatal:
             self.in_flight = None
-            return self.auth_failed(error)
+            return self.auth_failed(error) + self._start_next()
         actions: list[Action] = []
         if self.phase is not Phase.CLOSED and not (
             isinstance(op, Join | Next) and self.join_answered
