@@ -57,6 +57,7 @@ async def join_with_revoked_token(server: RunningServer) -> list[dict[str, objec
         await user.http.aclose()
 
 
+@pytest.mark.timeout(300)
 async def test_a_revoked_token_racing_a_join_never_leaves_a_queue_entry(
     server: RunningServer,
 ) -> None:
