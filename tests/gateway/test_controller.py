@@ -111,7 +111,7 @@ async def test_a_user_paired_while_its_own_join_is_in_flight_gets_no_error(
     """Defect 4: match-found answers the overtaken join, in order, and nothing else follows."""
     controller = node.node.gateway.controller
     held = HeldJoins(controller.lobby)
-    controller.lobby = held  # type: ignore[assignment]
+    controller.lobby = held
     a, b = await signed_in_users(node, 2)
     try:
         await a.connect()

@@ -11,6 +11,7 @@ import pytest
 from picows import WSFrame, WSListener, WSTransport, ws_connect
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
 from conftest import MakeUsers
 from support.eventually import eventually
@@ -36,8 +37,8 @@ async def test_a_foreign_origin_is_refused_with_403(make_users: MakeUsers) -> No
     (user,) = await make_users(1)
     with pytest.raises(InvalidStatus) as refused:
         async with connect(
-            user.ws_url, additional_headers=user.bearer, origin="http://evil.example"
-        ):  # type: ignore[arg-type]
+            user.ws_url, additional_headers=user.bearer, origin=Origin("http://evil.example")
+        ):
             pass
     assert refused.value.response.status_code == 403
 

@@ -1,6 +1,6 @@
 """Wait for a condition instead of sleeping a fixed time and hoping it holds by then.
 
-``await eventually(check)`` calls ``check`` (sync or async) until it returns without raising
+``await eventually(check)`` awaits ``check()`` until it returns without raising
 ``AssertionError`` (and, if it returns a value, a truthy one), every ``interval`` seconds, for
 at most ``timeout`` seconds; then the last failure is raised. A loaded machine only makes the
 test slower, never wrong; a fast one never waits longer than needed.
@@ -9,7 +9,6 @@ test slower, never wrong; a fast one never waits longer than needed.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -20,14 +19,13 @@ T = TypeVar("T")
 
 
 async def eventually(
-    check: Callable[[], Awaitable[T] | T], *, timeout: float = 10.0, interval: float = 0.05
+    check: Callable[[], Awaitable[T]], *, timeout: float = 10.0, interval: float = 0.05
 ) -> T:
     """The first result of ``check`` that passes; the last failure after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
         try:
-            result = check()
-            value: T = await result if inspect.isawaitable(result) else result  # type: ignore[assignment]
+            value = await check()
             assert value is None or value, f"{check} returned {value!r}"
             return value
         except AssertionError:

@@ -27,7 +27,7 @@ async def test_it_raises_the_last_failure_after_the_timeout() -> None:
     assert time.monotonic() - started < 1.0
 
 
-def _never() -> None:
+async def _never() -> None:
     raise AssertionError("never")
 
 
