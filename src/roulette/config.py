@@ -38,7 +38,6 @@ class Limits:
     """Every explicit limit of the service (sizes in bytes, rates per second)."""
 
     max_message_bytes: int = 65_536
-    max_chat_chars: int = 2000
     siwe_max_bytes: int = 2048
     rate_burst: int = 60
     rate_per_second: float = 20.0
@@ -47,8 +46,6 @@ class Limits:
     max_connections: int = 19_000
     read_buffer_bytes: int = 2048  # picows grows it on demand; idle sockets stay small
     ping_after_seconds: float = 20.0
-    max_interests: int = 10
-    max_interest_chars: int = 32
     max_body_bytes: int = 16_384
     auth_burst: int = 30
     auth_per_second: float = 5.0
@@ -167,13 +164,6 @@ class Config:
         """The SQLAlchemy URL: ``DATABASE_URL`` or the embedded SQLite file."""
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'roulette.db'}"
 
-    @property
-    def websocket_url(self) -> str:
-        """What ``GET /config`` advertises to clients."""
-        if self.public_ws_url:
-            return self.public_ws_url
-        return f"ws://{_url_host(self.host)}:{self.ws_port}/ws"
-
     def with_ports(self, port: int, ws_port: int) -> Config:
         """A copy listening elsewhere (tests bind port 0 and learn the real ports)."""
         return replace(self, port=port, ws_port=ws_port)
@@ -210,7 +200,7 @@ class Config:
             shutdown_timeout_seconds=e.get("SHUTDOWN_TIMEOUT_SECONDS", nonnegative, 10.0),
             cookie_secure=e.get("COOKIE_SECURE", parse_bool, False),
             test_wallet_mode=e.get("TEST_WALLET_MODE", parse_bool, False),
-            log_level=e.get("LOG_LEVEL", str, "info").lower(),
+            log_level=e.get("LOG_LEVEL", _log_level, "info"),
             limits=Limits(
                 max_connections=e.get("MAX_CONNECTIONS", int_at_least(1), 19_000),
                 rate_burst=e.get("WS_RATE_BURST", int_at_least(1), 60),
@@ -249,6 +239,16 @@ def _url_host(host: str) -> str:
     if host in {"0.0.0.0", "::", ""}:
         return "localhost"
     return f"[{host}]" if ":" in host else host
+
+
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().lower()
+    if level not in _LOG_LEVELS:
+        raise ValueError(f"one of {', '.join(_LOG_LEVELS)}")
+    return level
 
 
 def _ints(raw: str) -> tuple[int, ...]:

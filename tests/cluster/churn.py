@@ -100,7 +100,7 @@ class Churner:
 def one_sided(churners: list[Churner]) -> list[tuple[str, str | None, str | None]]:
     """Users who believe they are in a session their peer does not believe in."""
     by_address = {c.address: c for c in churners}
-    found = []
+    found: list[tuple[str, str | None, str | None]] = []
     for churner in churners:
         if churner.current is None or churner.peer is None:
             continue

@@ -116,11 +116,11 @@ async def test_a_master_kill_under_join_and_skip_breaks_no_contract(
             done.set()
         report = {
             "matches": sum(c.matches for c in churners),
-            "errors": sorted({e.get("code") for c in churners for e in c.errors()}),
+            "errors": sorted({str(e.get("code")) for c in churners for e in c.errors()}),
             "http": {s: statuses.count(s) for s in set(statuses)},
         }
         print(f"run {run}: {report}")
-        assert report["matches"] > USERS, "the churn never got going"
+        assert sum(c.matches for c in churners) > USERS, "the churn never got going"
         bad = [
             (c.address, e) for c in churners for e in c.errors() if e["code"] not in ALLOWED_ERRORS
         ]

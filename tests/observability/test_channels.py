@@ -40,7 +40,7 @@ def firing_and_resolved() -> tuple[Batch, Batch]:
 
 
 def delivered(channel: str, outcome: str) -> float:
-    return ALERT_DELIVERIES.labels(channel, outcome)._value.get()
+    return float(ALERT_DELIVERIES.labels(channel, outcome)._value.get())
 
 
 async def deliver(dispatcher: Dispatcher, *batches: Batch, until: float = 20.0) -> None:

@@ -28,6 +28,7 @@ import chain.conftest as chain_fixtures
 from auth.siwe_wallet import sign
 from chain.conftest import CHAIN, ETHER, OTHER_CHAIN, World, chain_env
 from cluster.running import TOKEN, RunningCluster, cluster_env
+from roulette.matchmaking.records import Address
 from storage.redis_fixtures import RedisServer
 from storage.redis_fixtures import free_port as redis_port
 from support.rpc_proxy import KeyedRpcProxy, running_proxy
@@ -220,7 +221,7 @@ async def _relay_and_resume(a: User, b: User, session: str, resume_token: str) -
 async def _tip(world: World, a: User, b: User, session: str) -> None:
     world.evm.rpc("anvil_setBalance", [a.address, hex(ETHER)])
     world.evm.rpc("anvil_impersonateAccount", [a.address])
-    tx = world.evm.send(a.address, b.address, value=ETHER // 100)
+    tx = world.evm.send(Address(a.address), Address(b.address), value=ETHER // 100)
     response = await a.http.post(
         "/tips", json={"sessionId": session, "chainId": CHAIN, "txHash": tx}
     )

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from roulette.api.deps import ServicesDep, current_address
 from roulette.auth.address import to_checksum_address
-from roulette.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
+from roulette.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited, closing_code
 from roulette.matchmaking.records import Address
 
 __all__ = ["admin_router", "router"]
@@ -125,7 +125,7 @@ async def create_ban(body: BanBody, svc: ServicesDep) -> dict[str, object]:
     await svc.moderation.ban(address=address, reason=body.reason, by="admin-api", now=time.time())
     await svc.lobby.leave(address)
     if svc.kick is not None:
-        await svc.kick(address, 1008, "banned")
+        await svc.kick(address, closing_code(Forbidden("banned")), "banned")
     return {"address": address, "banned": True}
 
 

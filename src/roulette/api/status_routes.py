@@ -32,6 +32,8 @@ async def client_config(request: Request, svc: ServicesDep) -> dict[str, Any]:
         "siweDomain": svc.config.siwe_domain,
         "testWalletMode": svc.config.test_wallet_mode,
         "sessionMaxSeconds": svc.config.session_max_seconds,
+        "reconnectGraceSeconds": svc.config.reconnect_grace_seconds,
+        "nextIntervalSeconds": svc.config.limits.next_interval_seconds,
     }
 
 

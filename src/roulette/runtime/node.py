@@ -302,10 +302,11 @@ def _gateway(
         config=svc.config,
         hub=svc.hub,
         metrics=svc.counters,
-        spawn_control=lambda conn: gateway_ref[0].spawn_control(conn),  # noqa: PLW0108 - late-bound
+        spawn_control=lambda conn, op: gateway_ref[0].spawn_control(conn, op),  # noqa: PLW0108 - late-bound
         ice_servers=ice_servers(svc.config.stun_servers),
         resume_secret=svc.resume_secret,
         shedding=svc.shedding,
+        named_queues=onchain is not None,
     )
     controller = Controller(
         ctx,

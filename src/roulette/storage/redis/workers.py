@@ -58,7 +58,14 @@ class RedisWorkerRegistry:
         Raises:
             Unavailable: ``state_unavailable``, Redis cannot be reached.
         """
-        found = await self._alive([WORKERS.index], [WORKERS.worker_prefix])
+        # Two steps, so the script declares every key it reads (Redis's scripting contract):
+        # a worker that joins in between is simply seen on the next call.
+        with unavailable_on_failure():
+            members = await self._client.smembers(WORKERS.index)
+        ids = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+        if not ids:
+            return []
+        found = await self._alive([WORKERS.index, *map(WORKERS.worker, ids)], ids)
         return sorted(map(decode_worker, found), key=lambda info: info.worker_id)
 
     async def boot(self, candidate: str) -> str:
