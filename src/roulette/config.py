@@ -23,6 +23,7 @@ from roulette.envvars import (
     positive,
     strings,
 )
+from roulette.hardening import HardeningSettings
 
 __all__ = ["Config", "Limits", "RedisSettings"]
 
@@ -104,6 +105,7 @@ class Config:
     lb_algorithm: str = "round-robin"
     prometheus_multiproc_dir: Path | None = None
     chain: ChainSettings = field(default_factory=ChainSettings)
+    hardening: HardeningSettings = field(default_factory=HardeningSettings)
     environment: tuple[tuple[str, str], ...] = ()
     """The raw environment this config came from: what child processes (workers) inherit."""
 
@@ -182,6 +184,7 @@ class Config:
             lb_algorithm=e.get("LB_ALGORITHM", _lb_algorithm, "round-robin"),
             prometheus_multiproc_dir=e.get("PROMETHEUS_MULTIPROC_DIR", Path, None),
             chain=ChainSettings.from_env(e.env),
+            hardening=HardeningSettings.from_env(e.env),
             environment=tuple(e.env.items()),
         )
 

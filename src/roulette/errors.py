@@ -21,9 +21,11 @@ its code and a generic message (see :func:`public_message`).
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 __all__ = [
+    "DEFAULT_RETRY_AFTER_SECONDS",
     "BadRequest",
     "ConfigError",
     "Conflict",
@@ -41,6 +43,7 @@ __all__ = [
     "close_code",
     "http_status",
     "public_message",
+    "retry_after",
 ]
 
 # RFC 6455 §7.4.1 codes; 4000-4999 are for applications (§7.4.2).
@@ -129,10 +132,20 @@ class PayloadTooLarge(PeerError):
 
 
 class RateLimited(PeerError):
-    """Too many requests; the client may retry later."""
+    """Too many requests; the client may retry after ``retry_after`` seconds.
+
+    Args:
+        message: as for :class:`RouletteError`.
+        code: as for :class:`RouletteError`.
+        retry_after: when the limit lets the client in again, in seconds.
+    """
 
     default_code = "rate_limited"
     status = 429
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: float = 1.0) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
 
 
 class PolicyViolation(PeerError):
@@ -178,6 +191,22 @@ def close_code(error: BaseException) -> int | None:
     if isinstance(error, RouletteError):
         return error.close
     return CLOSE_INTERNAL_ERROR
+
+
+DEFAULT_RETRY_AFTER_SECONDS = 5
+"""``Retry-After`` of a 503 (and of a 429 that does not know better): a node full, draining,
+or a store down; time for a failover or for another node to take the client."""
+
+
+def retry_after(error: BaseException) -> int | None:
+    """The ``Retry-After`` seconds (RFC 9110 §10.2.3) of a 429 or 503 error, else None.
+
+    Whole seconds, at least 1: a client retrying at once would only be refused again.
+    """
+    if http_status(error) not in (429, 503):
+        return None
+    wait = getattr(error, "retry_after", DEFAULT_RETRY_AFTER_SECONDS)
+    return max(1, math.ceil(wait))
 
 
 def public_message(error: BaseException) -> tuple[str, str]:

@@ -58,8 +58,13 @@ async def limit_auth_by_ip(request: Request, svc: ServicesDep) -> None:
         RateLimited: over ``AUTH_RATE_BURST`` at once or ``AUTH_RATE_PER_SECOND`` sustained.
     """
     client = request.client.host if request.client else "unknown"
-    if not svc.auth_limiter.allow(client, time.monotonic()):
-        raise RateLimited("too many sign-in requests; slow down", code="rate_limited")
+    now = time.monotonic()
+    if not svc.auth_limiter.allow(client, now):
+        raise RateLimited(
+            "too many sign-in requests; slow down",
+            code="rate_limited",
+            retry_after=svc.auth_limiter.retry_after(client, now),
+        )
 
 
 async def current_address(claims: CurrentClaims) -> Address:

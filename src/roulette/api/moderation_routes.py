@@ -56,8 +56,13 @@ def _target(raw: str, me: Address) -> Address:
 async def create_report(body: ReportBody, me: Me, svc: ServicesDep) -> dict[str, object]:
     """Report another user; reports are stored for review."""
     target = _target(body.targetAddr, me)
-    if not svc.reports_limiter.allow(me, time.monotonic()):
-        raise RateLimited("too many reports; try again later", code="rate_limited")
+    now = time.monotonic()
+    if not svc.reports_limiter.allow(me, now):
+        raise RateLimited(
+            "too many reports; try again later",
+            code="rate_limited",
+            retry_after=svc.reports_limiter.retry_after(me, now),
+        )
     report_id = await svc.moderation.add_report(
         reporter=me,
         target=target,

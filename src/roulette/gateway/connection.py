@@ -13,7 +13,14 @@ from typing import TYPE_CHECKING, Final, cast
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
-from roulette.errors import CLOSE_MESSAGE_TOO_BIG, PeerError, RateLimited, public_message
+from roulette.errors import (
+    CLOSE_MESSAGE_TOO_BIG,
+    CLOSE_TRY_AGAIN_LATER,
+    PeerError,
+    RateLimited,
+    public_message,
+)
+from roulette.gateway.frames import frame_fault, text_fault
 from roulette.matchmaking.lifecycle import Event, Phase, next_phase
 from roulette.matchmaking.records import Address, Session, SessionId
 from roulette.protocol import messages as m
@@ -108,7 +115,7 @@ class Connection(WSListener):
         self.session: Session | None = None
         self.peer: Address | None = None
         self.last_join: m.JoinQueue | None = None
-        self.limiter = ctx.new_limiter()
+        self.limiter = ctx.new_limiter(claims.address)
         self.next_cooldown = Cooldown(ctx.config.limits.next_interval_seconds)
         # A list, not a deque: an empty deque allocates a 64-slot block, and at most
         # MAX_PENDING_CONTROL ops ever wait here (memory per idle socket is the scarce thing).
@@ -133,6 +140,9 @@ class Connection(WSListener):
             self.ctx.config.idle_timeout_seconds, self._on_idle
         )
         self.ctx.metrics.connections_opened += 1
+        if not self.ctx.admit_peer(transport.underlying_transport.get_extra_info("peername")):
+            self.close(CLOSE_TRY_AGAIN_LATER, "too many handshakes from your address; retry later")
+            return
         self.submit(Authenticate())
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
@@ -140,6 +150,10 @@ class Connection(WSListener):
         if transport.is_close_frame_sent and kind is not WSMsgType.CLOSE:
             return  # closing: RFC 6455 §5.5.1, nothing more is processed after our close
         self.last_seen = now = self.ctx.monotonic()  # any frame, pongs too, proves liveness
+        fault = frame_fault(frame, self._fragments is not None)  # RFC 6455 §5.2, §5.4
+        if fault is not None:
+            self.close(*fault)
+            return
         if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
             if frame.fin:
                 self._on_message(frame.get_payload_as_bytes(), now)
@@ -181,6 +195,10 @@ class Connection(WSListener):
             self._on_message(payload, self.last_seen)
 
     def _on_message(self, payload: bytes, now: float) -> None:
+        fault = text_fault(payload)  # RFC 6455 §8.1: never relay text that is not UTF-8
+        if fault is not None:
+            self.close(*fault)
+            return
         verdict = self.limiter.record(now)
         if verdict is not Verdict.ALLOW:
             self._on_rate_limited(verdict)

@@ -15,6 +15,8 @@ from roulette.gateway.hub import Hub
 from roulette.matchmaking.records import Address, Session
 from roulette.observability.counters import Counters
 from roulette.protocol import messages as m
+from roulette.relay.budgets import WalletBudgets
+from roulette.relay.keyed import KeyedLimiter
 from roulette.relay.limits import MessageLimiter
 
 if TYPE_CHECKING:
@@ -35,11 +37,35 @@ class GatewayContext:
     resume_secret: bytes = b""
     monotonic: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
+    budgets: WalletBudgets = field(init=False)
+    handshakes_by_wallet: KeyedLimiter = field(init=False)
+    handshakes_by_ip: KeyedLimiter = field(init=False)
 
-    def new_limiter(self) -> MessageLimiter:
-        """The per-socket message rate limiter (bursts of 60, 20/s sustained by default)."""
+    def __post_init__(self) -> None:
+        limits, hardening = self.config.limits, self.config.hardening
+        # Twice the sockets a node holds: every live wallet plus as many recently gone.
+        self.budgets = WalletBudgets(self._fresh_limiter, max_wallets=2 * limits.max_connections)
+        self.handshakes_by_wallet = KeyedLimiter(
+            burst=hardening.handshake_wallet_burst,
+            per_second=hardening.handshake_wallet_per_second,
+        )
+        self.handshakes_by_ip = KeyedLimiter(
+            burst=hardening.handshake_ip_burst, per_second=hardening.handshake_ip_per_second
+        )
+
+    def new_limiter(self, address: Address) -> MessageLimiter:
+        """The message rate limiter of ``address``: shared by its sockets, so a reconnect or a
+        resume does not refill it (bursts of 60, 20/s sustained by default)."""
+        return self.budgets.limiter_for(address)
+
+    def _fresh_limiter(self) -> MessageLimiter:
         limits = self.config.limits
         return MessageLimiter(burst=limits.rate_burst, per_second=limits.rate_per_second)
+
+    def admit_peer(self, peername: object) -> bool:
+        """Take one handshake from the client IP's budget (``peername`` of the socket)."""
+        host = peername[0] if isinstance(peername, tuple) and peername else "unknown"
+        return self.handshakes_by_ip.allow(str(host), self.monotonic())
 
     def resume_token(self, session_id: str, address: Address) -> str:
         """Proof, for a reconnecting socket, that ``address`` was in ``session_id``."""

@@ -1,8 +1,10 @@
 """The WebSocket listener (picows): the handshake checks, and the gateway's lifecycle.
 
 The handshake refuses, before any frame: a foreign ``Origin`` (403), a missing or invalid
-access token (401), a full or draining node (503). A handshake without ``Origin`` comes from a
-non-browser client and is allowed (browsers always send it, RFC 6455 §10.2).
+access token (401), a full or draining node (503), a wallet over its handshake budget (429).
+Every 429 and 503 says when to come back (``Retry-After``, RFC 9110 §10.2.3). A handshake
+without ``Origin`` comes from a non-browser client and is allowed (browsers always send it,
+RFC 6455 §10.2).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import socket
 from http.cookies import CookieError, SimpleCookie
 
@@ -23,7 +26,7 @@ from picows import (
 )
 
 from roulette.auth.tokens import TokenClaims, TokenIssuer, TokenKind
-from roulette.errors import PeerError, Unauthenticated
+from roulette.errors import DEFAULT_RETRY_AFTER_SECONDS, PeerError, Unauthenticated
 from roulette.gateway.connection import Connection
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
@@ -89,8 +92,18 @@ class Gateway:
         except PeerError as exc:
             self.ctx.metrics.auth_failure += 1
             return self._refuse(exc.status, exc.code, exc.message)
-        return WSUpgradeResponseWithListener(
+        return self._over_wallet_budget(claims) or WSUpgradeResponseWithListener(
             WSUpgradeResponse.create_101_response(self._headers), Connection(self.ctx, claims)
+        )
+
+    def _over_wallet_budget(self, claims: TokenClaims) -> WSUpgradeResponseWithListener | None:
+        """429 for a wallet in a reconnect loop (issue 10: 2,000 handshakes on a token in 6 s)."""
+        limiter, now = self.ctx.handshakes_by_wallet, self.ctx.monotonic()
+        if limiter.allow(claims.address, now):
+            return None
+        wait = limiter.retry_after(claims.address, now)
+        return self._refuse(
+            429, "rate_limited", "too many connections for this wallet; slow down", wait
         )
 
     @property
@@ -106,12 +119,16 @@ class Gateway:
             raise Unauthenticated("sign in first: no access token", code="unauthenticated")
         return self.issuer.verify(token, TokenKind.ACCESS, now=self.ctx.wall())
 
-    def _refuse(self, status: int, code: str, message: str) -> WSUpgradeResponseWithListener:
+    def _refuse(
+        self, status: int, code: str, message: str, retry_after: float | None = None
+    ) -> WSUpgradeResponseWithListener:
         self.ctx.metrics.handshakes_refused += 1
         body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        response = WSUpgradeResponse.create_error_response(
-            status, body, {"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if status in (429, 503):
+            wait = DEFAULT_RETRY_AFTER_SECONDS if retry_after is None else retry_after
+            headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        response = WSUpgradeResponse.create_error_response(status, body, headers)
         return WSUpgradeResponseWithListener(response, None)
 
     # ------------------------------------------------------------ lifecycle

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.api.app import create_app
+from roulette.api.listener import with_request_deadline
 from roulette.api.status_routes import ice_servers
 from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
@@ -49,6 +50,9 @@ from roulette.storage.sql.history import SqlSessionHistory
 __all__ = ["Node", "bind", "run"]
 
 log = logging.getLogger(__name__)
+
+MAX_INCOMPLETE_REQUEST_BYTES = 16_384
+"""Largest unfinished request head the HTTP listener buffers (then 400 and close)."""
 
 WEB_DIR = Path(__file__).resolve().parents[3] / "web"
 
@@ -100,7 +104,17 @@ class Node:
             svc.contract_signatures = onchain.service.verify_contract_signature
         app = create_app(svc, WEB_DIR)
         http = _Uvicorn(
-            uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off", loop="none")
+            uvicorn.Config(
+                app,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                loop="none",
+                # A request must arrive whole within the deadline (slowloris), and an
+                # unfinished one may not exceed h11's cap (explicit here: 16 KiB).
+                http=with_request_deadline(config.hardening.http_request_seconds),
+                h11_max_incomplete_event_size=MAX_INCOMPLETE_REQUEST_BYTES,
+            )
         )
         sweeper = Sweeper(
             svc.lobby,
