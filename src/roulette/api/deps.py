@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from roulette.auth.tokens import TokenClaims, TokenKind
-from roulette.errors import RateLimited, Unauthenticated
+from roulette.errors import Forbidden, RateLimited, Unauthenticated
 from roulette.gateway.server import bearer_or_cookie
 from roulette.matchmaking.records import Address
 from roulette.runtime.services import Services
@@ -37,6 +37,8 @@ async def current_claims(request: Request, svc: ServicesDep) -> TokenClaims:
 
     Raises:
         Unauthenticated: no token, a bad token, or a revoked family (logout, refresh reuse).
+        Forbidden: the wallet is banned (its families are revoked at the ban; this also
+            covers a ban written without that).
     """
     token = bearer_or_cookie(request.headers.get("authorization"), request.headers.get("cookie"))
     if token is None:
@@ -45,6 +47,8 @@ async def current_claims(request: Request, svc: ServicesDep) -> TokenClaims:
     claims = svc.issuer.verify(token, TokenKind.ACCESS, now=now)
     if not await svc.families.is_active(claims.family_id, now=now):
         raise Unauthenticated("this token was revoked; sign in again", code="token_revoked")
+    if await svc.moderation.is_banned(claims.address):
+        raise Forbidden("this address is banned", code="banned")
     return claims
 
 

@@ -38,6 +38,7 @@ from roulette.matchmaking.records import Address
 from roulette.observability.counters import Counters
 from roulette.observability.metrics import MetricsSync
 from roulette.relay.keyed import KeyedLimiter
+from roulette.runtime.bans import BanWatch
 from roulette.runtime.membership import Membership
 from roulette.runtime.onchain import OnChain, build_onchain
 from roulette.runtime.secrets import jwt_secrets
@@ -86,6 +87,7 @@ class Node:
     state: SharedState
     onchain: OnChain | None = None
     membership: Membership | None = None
+    bans: BanWatch | None = None
 
     @classmethod
     async def build(cls, config: Config, *, worker_id: str | None = None) -> Node:
@@ -127,7 +129,14 @@ class Node:
         if state.bus is not None and state.workers is not None:
             svc.hub.bridge = Bridge(state.bus, svc.hub.worker_id, svc.hub.deliver)
             membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
-        return cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership)
+        bans = BanWatch(
+            svc.moderation,
+            svc.hub,
+            svc.lobby,
+            interval=config.hardening.ban_poll_seconds,
+            wall=time.time,
+        )
+        return cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership, bans)
 
     async def serve(
         self,
@@ -169,6 +178,8 @@ class Node:
             cancel_at_exit.append(tasks.create_task(bridge.run_receiver()))
         if self.membership is not None:
             tasks.create_task(self.membership.run())
+        if self.bans is not None:
+            tasks.create_task(self.bans.run())
         return cancel_at_exit
 
     async def shutdown(self) -> None:
@@ -179,6 +190,8 @@ class Node:
         self.sweeper.stop()
         if self.membership is not None:
             self.membership.stop()
+        if self.bans is not None:
+            self.bans.stop()
         if self.services.hub.bridge is not None:
             self.services.hub.bridge.stop()
 

@@ -254,6 +254,10 @@ class Moderation(Protocol):
         """Every ban, newest first."""
         ...
 
+    async def bans_since(self, since: float) -> list[BanRecord]:
+        """The bans made (or renewed) at ``banned_at >= since``, oldest first."""
+        ...
+
 
 class TokenFamilies(Protocol):
     """Refresh-token families: rotation, reuse detection and revocation (durable).
@@ -284,6 +288,10 @@ class TokenFamilies(Protocol):
 
     async def is_active(self, family_id: str, *, now: float) -> bool:
         """True when the family exists, is not revoked and has not expired."""
+        ...
+
+    async def revoke_wallet(self, address: Address, *, now: float) -> int:
+        """Revoke every live family of ``address`` (a ban); returns how many were revoked."""
         ...
 
 

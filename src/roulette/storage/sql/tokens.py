@@ -95,6 +95,20 @@ class SqlTokenFamilies:
         async with connect(self._engine) as connection:
             return (await connection.scalar(statement)) is not None
 
+    async def revoke_wallet(self, address: Address, *, now: float) -> int:
+        """Revoke every live family of ``address`` (a ban); returns how many were revoked.
+
+        Its access tokens die with their families (every authenticated request and every
+        socket checks the family), and no refresh token of it can be exchanged again.
+        """
+        statement = (
+            update(token_families)
+            .where(_family.address == address, _family.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        async with begin(self._engine) as connection:
+            return int((await connection.execute(statement)).rowcount)
+
 
 def _live(now: float) -> tuple[ColumnElement[bool], ...]:
     return (_family.revoked_at.is_(None), _family.expires_at > now)
