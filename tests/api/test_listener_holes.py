@@ -76,7 +76,7 @@ async def test_hole4_a_connection_that_sends_nothing_is_closed(server: RunningSe
         assert (await http.get("/config")).status_code == 200
 
 
-async def test_hole4_an_unfinished_request_head_over_16_kib_is_refused(
+async def test_an_unfinished_request_head_over_16_kib_is_refused(
     server: RunningServer,
 ) -> None:
     reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
