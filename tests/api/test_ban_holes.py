@@ -13,7 +13,6 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -131,35 +130,58 @@ def _psql(sql: str) -> None:
     )
 
 
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
+@pytest.fixture(scope="module")
+def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, ...]]:
+    """Two nodes sharing only a PostgreSQL database (no Redis, no bus) and the JWT keys."""
     name = f"roulette_bans_{uuid.uuid4().hex[:12]}"
     try:
         _psql(f'CREATE DATABASE "{name}"')
     except (OSError, subprocess.CalledProcessError) as error:
         pytest.skip(f"PostgreSQL is not reachable: {error}")
-    yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    env = {
+        "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}",
+        "ADMIN_TOKEN": ADMIN["Authorization"][7:],
+        "JWT_ACCESS_SECRET": "access-secret-shared-by-the-fleet",
+        "JWT_REFRESH_SECRET": "refresh-secret-shared-by-the-fleet",
+    }
+    root = tmp_path_factory.mktemp("fleet")
+    try:
+        with running_server(root / "one", env) as one, running_server(root / "two", env) as two:
+            yield one, two
+    finally:
+        _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.postgres
 async def test_hole5_a_ban_on_one_node_closes_the_socket_on_another_within_a_second(
-    tmp_path: Path, postgres_url: str
+    two_nodes: tuple[RunningServer, RunningServer],
 ) -> None:
-    """Two nodes share only the database (no Redis, no bus): the poll alone carries the ban."""
-    env = {"DATABASE_URL": postgres_url, "ADMIN_TOKEN": ADMIN["Authorization"][7:]}
-    with (
-        running_server(tmp_path / "one", env) as one,
-        running_server(tmp_path / "two", env) as two,
-    ):
-        (user,) = await signed_in_users(two, 1)
-        await user.connect()
-        async with httpx.AsyncClient(base_url=one.http_url) as http:
-            made = await http.post(
-                "/admin/bans", json={"address": user.address, "reason": "spam"}, headers=ADMIN
-            )
-        assert made.status_code == 201
-        written = time.monotonic()
-        assert await closed_within(user, 5) == 1008
-        assert time.monotonic() - written < WITHIN
-        await user.close()
+    """The poll alone carries the ban: there is no bus between the two nodes."""
+    one, two = two_nodes
+    (user,) = await signed_in_users(two, 1)
+    await user.connect()
+    async with httpx.AsyncClient(base_url=one.http_url) as http:
+        made = await http.post(
+            "/admin/bans", json={"address": user.address, "reason": "spam"}, headers=ADMIN
+        )
+    assert made.status_code == 201
+    written = time.monotonic()
+    assert await closed_within(user, 5) == 1008
+    assert time.monotonic() - written < WITHIN
+    await user.close()
+
+
+@pytest.mark.postgres
+async def test_hole8_a_logout_on_one_node_closes_the_socket_on_another_within_a_second(
+    two_nodes: tuple[RunningServer, RunningServer],
+) -> None:
+    one, two = two_nodes
+    (user,) = await signed_in_users(two, 1)
+    await user.connect()
+    async with httpx.AsyncClient(base_url=one.http_url) as http:
+        out = await http.post("/auth/logout", headers=user.bearer)
+    assert out.status_code == 200
+    written = time.monotonic()
+    assert await closed_within(user, 5) == 4001
+    assert time.monotonic() - written < WITHIN
+    await user.close()

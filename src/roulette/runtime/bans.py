@@ -1,6 +1,7 @@
-"""Bans take effect everywhere within a second, whoever made them (admin API, CLI, moderator).
+"""Bans and sign-outs take effect everywhere within a second, whoever made them.
 
-A ban is three things, and SQL is the one place every node and the CLI share:
+A ban (admin API, CLI, a future moderator) is three things, and SQL is the one place every
+node and the CLI share:
 
 1. the ban row: sign-in, handshakes and joins refuse the wallet from then on;
 2. every token family of the wallet revoked (:func:`ban_wallet`): refresh fails and every
@@ -9,6 +10,9 @@ A ban is three things, and SQL is the one place every node and the CLI share:
    bans made since its last look every ``BAN_POLL_SECONDS`` (0.5 s by default) and closes the
    banned wallets' sockets it holds. The admin API also kicks at once over the cluster bus;
    the poll is what reaches a node when the ban came from the CLI or from no bus at all.
+
+The same poll reads the token families revoked since its last look (a logout on another
+node, a reused refresh token) and closes the sockets opened with them (4001).
 """
 
 from __future__ import annotations
@@ -21,11 +25,12 @@ from dataclasses import dataclass, field
 
 from picows import WSCloseCode
 
+from roulette.errors import CLOSE_UNAUTHENTICATED
 from roulette.gateway.hub import Hub
 from roulette.matchmaking.records import Address
-from roulette.storage.ports import BanRecord, Lobby, Moderation, TokenFamilies
+from roulette.storage.ports import Lobby, Moderation, TokenFamilies
 
-__all__ = ["BanCursor", "BanWatch", "ban_wallet"]
+__all__ = ["BanWatch", "RevocationCursor", "ban_wallet"]
 
 log = logging.getLogger(__name__)
 
@@ -53,32 +58,32 @@ async def ban_wallet(
 
 
 @dataclass
-class BanCursor:
-    """Which bans a node has acted on: pure, time passed in.
+class RevocationCursor:
+    """Which revocations (bans, revoked families) a node has acted on: pure, time passed in.
 
     Attributes:
-        since: ``banned_at`` of the newest ban seen (the next poll reads from a bit before).
+        since: the time of the newest revocation seen (the next poll reads from a bit before).
     """
 
     since: float
-    _seen: dict[Address, float] = field(default_factory=dict)
+    _seen: dict[str, float] = field(default_factory=dict)
 
     @property
     def read_from(self) -> float:
-        """The ``banned_at`` the next poll reads from."""
+        """The time the next poll reads from."""
         return self.since - OVERLAP_SECONDS
 
-    def take(self, records: list[BanRecord]) -> list[Address]:
-        """The wallets among ``records`` not acted on yet (a renewed ban counts as new)."""
+    def take(self, entries: list[tuple[str, float]]) -> list[str]:
+        """The keys among ``(key, at)`` not acted on yet (a renewed ban counts as new)."""
         fresh = []
-        for record in records:
-            if self._seen.get(record.address) != record.banned_at:
-                self._seen[record.address] = record.banned_at
-                fresh.append(record.address)
-            self.since = max(self.since, record.banned_at)
+        for key, at in entries:
+            if self._seen.get(key) != at:
+                self._seen[key] = at
+                fresh.append(key)
+            self.since = max(self.since, at)
         horizon = self.read_from
-        for address in [a for a, at in self._seen.items() if at < horizon]:
-            del self._seen[address]  # out of the window: it cannot come back from a poll
+        for key in [k for k, at in self._seen.items() if at < horizon]:
+            del self._seen[key]  # out of the window: it cannot come back from a poll
         return fresh
 
 
@@ -88,6 +93,7 @@ class BanWatch:
     def __init__(
         self,
         moderation: Moderation,
+        families: TokenFamilies,
         hub: Hub,
         lobby: Lobby,
         *,
@@ -95,10 +101,12 @@ class BanWatch:
         wall: Callable[[], float],
     ) -> None:
         self._moderation = moderation
+        self._families = families
         self._hub = hub
         self._lobby = lobby
         self._interval = interval
-        self._cursor = BanCursor(since=wall())
+        self._bans = RevocationCursor(since=wall())
+        self._revoked = RevocationCursor(since=wall())
         self._stop = asyncio.Event()
 
     async def run(self) -> None:
@@ -112,15 +120,22 @@ class BanWatch:
                 await asyncio.wait_for(self._stop.wait(), self._interval)
 
     async def poll(self) -> list[Address]:
-        """Act on the bans made since the last poll; returns the wallets banned anew."""
-        fresh = self._cursor.take(await self._moderation.bans_since(self._cursor.read_from))
-        for address in fresh:
+        """Act on the bans and revocations since the last poll; returns the wallets banned anew."""
+        bans = await self._moderation.bans_since(self._bans.read_from)
+        banned = [Address(a) for a in self._bans.take([(b.address, b.banned_at) for b in bans])]
+        for address in banned:
             conn = self._hub.get(address)
             if conn is not None:
                 log.info("banned_socket_closed address=%s", address)
                 conn.close(WSCloseCode.POLICY_VIOLATION, "banned")
             await self._lobby.leave(address)
-        return fresh
+        revoked = await self._families.revoked_since(self._revoked.read_from)
+        fresh = set(self._revoked.take([(f.family_id, f.revoked_at) for f in revoked]))
+        for family in revoked:
+            conn = self._hub.get(family.address)
+            if family.family_id in fresh and conn and conn.claims.family_id == family.family_id:
+                conn.close(CLOSE_UNAUTHENTICATED, "signed out")  # no-op after a ban's close
+        return banned
 
     def stop(self) -> None:
         """End :meth:`run` after the current poll."""

@@ -131,6 +131,7 @@ class Node:
             membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
         bans = BanWatch(
             svc.moderation,
+            svc.families,
             svc.hub,
             svc.lobby,
             interval=config.hardening.ban_poll_seconds,

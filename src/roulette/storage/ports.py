@@ -24,6 +24,7 @@ __all__ = [
     "NonceStore",
     "Paired",
     "Queued",
+    "RevokedFamily",
     "SessionHistory",
     "TokenFamilies",
     "WorkerInfo",
@@ -259,6 +260,15 @@ class Moderation(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class RevokedFamily:
+    """A sign-in (token family) that was revoked: logout, a ban, a reused refresh token."""
+
+    family_id: str
+    address: Address
+    revoked_at: float
+
+
 class TokenFamilies(Protocol):
     """Refresh-token families: rotation, reuse detection and revocation (durable).
 
@@ -292,6 +302,10 @@ class TokenFamilies(Protocol):
 
     async def revoke_wallet(self, address: Address, *, now: float) -> int:
         """Revoke every live family of ``address`` (a ban); returns how many were revoked."""
+        ...
+
+    async def revoked_since(self, since: float) -> list[RevokedFamily]:
+        """The families revoked at ``revoked_at >= since``, oldest first."""
         ...
 
 
