@@ -139,6 +139,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "IDLE_TIMEOUT_SECONDS": "3600",
         "MAX_CONNECTIONS": str(args.max),
         "AUTH_RATE_BURST": "1000000",
+        "WS_HANDSHAKE_IP_BURST": "1000000",
         "AUTH_RATE_PER_SECOND": "1000000",
     }
     workers = max(args.workers, 1)

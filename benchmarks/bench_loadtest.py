@@ -23,6 +23,7 @@ from roulette.loadtest import LoadtestOptions, run_loadtest
 
 SERVER_ENV = {
     "AUTH_RATE_BURST": "1000000",
+    "WS_HANDSHAKE_IP_BURST": "1000000",
     "AUTH_RATE_PER_SECOND": "1000000",
     "IDLE_TIMEOUT_SECONDS": "3600",
 }

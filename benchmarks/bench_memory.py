@@ -29,6 +29,7 @@ PER_PROCESS = 5000
 SERVER_ENV = {
     "IDLE_TIMEOUT_SECONDS": "3600",  # idle sockets are the point here
     "AUTH_RATE_BURST": "1000000",  # every wallet signs in from a handful of addresses
+    "WS_HANDSHAKE_IP_BURST": "1000000",
     "AUTH_RATE_PER_SECOND": "1000000",
 }
 

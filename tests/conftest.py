@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from support.raw_ws import close_all_raw
 from support.server import RunningServer, running_server
 from support.users import User, signed_in_users
 
@@ -35,3 +36,10 @@ async def make_users(server: RunningServer) -> AsyncIterator[MakeUsers]:
     yield make
     for user in made:
         await user.close()
+
+
+@pytest.fixture
+async def raw_cleanup() -> AsyncIterator[None]:
+    """Close the raw (picows) test sockets a test left open."""
+    yield
+    await close_all_raw()

@@ -169,7 +169,13 @@ async def _db(command: str, config: Config) -> int:
 
 async def _moderation(args: argparse.Namespace, config: Config) -> int:
     from roulette.auth.address import to_checksum_address  # noqa: PLC0415
-    from roulette.storage.sql import SqlModeration, create_engine, upgrade  # noqa: PLC0415
+    from roulette.storage.bans import ban_wallet  # noqa: PLC0415
+    from roulette.storage.sql import (  # noqa: PLC0415
+        SqlModeration,
+        SqlTokenFamilies,
+        create_engine,
+        upgrade,
+    )
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     await upgrade(config.sql_url)
@@ -178,8 +184,16 @@ async def _moderation(args: argparse.Namespace, config: Config) -> int:
         moderation = SqlModeration(engine)
         if args.command == "ban":
             address = to_checksum_address(args.address)
-            await moderation.ban(address=address, reason=args.reason, by="cli", now=time.time())
-            print(f"banned {address}")
+            # Every node closes the wallet's sockets within BAN_POLL_SECONDS of this write.
+            revoked = await ban_wallet(
+                moderation,
+                SqlTokenFamilies(engine),
+                address,
+                reason=args.reason,
+                by="cli",
+                now=time.time(),
+            )
+            print(f"banned {address} ({revoked} sign-ins revoked)")
         elif args.command == "unban":
             address = to_checksum_address(args.address)
             if not await moderation.unban(address):

@@ -25,6 +25,7 @@ from roulette.envvars import (
     strings,
 )
 from roulette.errors import ConfigError
+from roulette.hardening import HardeningSettings
 from roulette.observability.settings import MonitorSettings
 from roulette.redaction import masked_repr
 
@@ -148,6 +149,7 @@ class Config:
     trusted_proxies: tuple[Network, ...] = ()
     """Peers whose ``X-Forwarded-For`` is believed (``TRUSTED_PROXIES``; none by default)."""
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
+    hardening: HardeningSettings = field(default_factory=HardeningSettings)
     environment: tuple[tuple[str, str], ...] = ()
     """The raw environment this config came from: what child processes (workers) inherit."""
 
@@ -163,6 +165,14 @@ class Config:
     def sql_url(self) -> str:
         """The SQLAlchemy URL: ``DATABASE_URL`` or the embedded SQLite file."""
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'roulette.db'}"
+
+    @property
+    def websocket_url(self) -> str:
+        """The gateway's own URL, for ``GET /config`` when neither ``PUBLIC_WS_URL`` nor the
+        request's (allowed) host can say better."""
+        if self.public_ws_url:
+            return self.public_ws_url
+        return f"ws://{_url_host(self.host)}:{self.ws_port}/ws"
 
     def with_ports(self, port: int, ws_port: int) -> Config:
         """A copy listening elsewhere (tests bind port 0 and learn the real ports)."""
@@ -227,6 +237,7 @@ class Config:
             lb=LbSettings.from_env(e.env, data_dir=e.get("DATA_DIR", Path, Path("data"))),
             trusted_proxies=e.get("TRUSTED_PROXIES", parse_networks, ()),
             monitor=MonitorSettings.from_env(e.env),
+            hardening=HardeningSettings.from_env(e.env),
             environment=tuple(e.env.items()),
         )
 

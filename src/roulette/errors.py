@@ -27,14 +27,17 @@ passes the error that is the reason, never a number.
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 __all__ = [
+    "DEFAULT_RETRY_AFTER_SECONDS",
     "BadRequest",
     "ConfigError",
     "Conflict",
     "Forbidden",
     "GoingAway",
+    "InvalidPayload",
     "InvalidState",
     "NotFound",
     "PayloadTooLarge",
@@ -45,17 +48,22 @@ __all__ = [
     "Replaced",
     "RouletteError",
     "ServiceError",
+    "TooManyHandshakes",
     "Unauthenticated",
     "Unavailable",
+    "UnsupportedData",
     "close_code",
     "closing_code",
     "http_status",
     "public_message",
+    "retry_after",
 ]
 
 # RFC 6455 §7.4.1 codes; 4000-4999 are for applications (§7.4.2).
 CLOSE_GOING_AWAY = 1001
 CLOSE_PROTOCOL_ERROR = 1002
+CLOSE_UNSUPPORTED_DATA = 1003
+CLOSE_INVALID_PAYLOAD = 1007
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
@@ -125,6 +133,28 @@ class ProtocolError(PeerError):
     close = CLOSE_PROTOCOL_ERROR
 
 
+class UnsupportedData(PeerError):
+    """A frame of a type this protocol never accepts, such as binary (close 1003, §7.4.1)."""
+
+    default_code = "unsupported_data"
+    close = CLOSE_UNSUPPORTED_DATA
+
+
+class InvalidPayload(PeerError):
+    """A text message that is not valid UTF-8 (close 1007, RFC 6455 §8.1)."""
+
+    default_code = "invalid_payload"
+    close = CLOSE_INVALID_PAYLOAD
+
+
+class TooManyHandshakes(PeerError):
+    """A client address over its handshake budget: come back later (close 1013)."""
+
+    default_code = "rate_limited"
+    status = 429
+    close = CLOSE_TRY_AGAIN_LATER
+
+
 class Unauthenticated(PeerError):
     """No valid credential: missing, expired, revoked or forged."""
 
@@ -164,10 +194,20 @@ class PayloadTooLarge(PeerError):
 
 
 class RateLimited(PeerError):
-    """Too many requests; the client may retry later."""
+    """Too many requests; the client may retry after ``retry_after`` seconds.
+
+    Args:
+        message: as for :class:`RouletteError`.
+        code: as for :class:`RouletteError`.
+        retry_after: when the limit lets the client in again, in seconds.
+    """
 
     default_code = "rate_limited"
     status = 429
+
+    def __init__(self, message: str, *, code: str | None = None, retry_after: float = 1.0) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
 
 
 class PolicyViolation(PeerError):
@@ -219,6 +259,22 @@ def closing_code(error: BaseException) -> int:
     """The close code when the socket must close because of ``error`` (1011 if it has none)."""
     code = close_code(error)
     return CLOSE_INTERNAL_ERROR if code is None else code
+
+
+DEFAULT_RETRY_AFTER_SECONDS = 5
+"""``Retry-After`` of a 503 (and of a 429 that does not know better): a node full, draining,
+or a store down; time for a failover or for another node to take the client."""
+
+
+def retry_after(error: BaseException) -> int | None:
+    """The ``Retry-After`` seconds (RFC 9110 §10.2.3) of a 429 or 503 error, else None.
+
+    Whole seconds, at least 1: a client retrying at once would only be refused again.
+    """
+    if http_status(error) not in (429, 503):
+        return None
+    wait = getattr(error, "retry_after", DEFAULT_RETRY_AFTER_SECONDS)
+    return max(1, math.ceil(wait))
 
 
 def public_message(error: BaseException) -> tuple[str, str]:

@@ -42,6 +42,7 @@ def node(tmp_path: Path, state_env: dict[str, str]) -> Iterator[RunningCluster]:
         "CLUSTER_WORKERS": "2",
         "RECONNECT_GRACE_SECONDS": "20",
         "AUTH_RATE_BURST": "100000",
+        "WS_HANDSHAKE_IP_BURST": "100000",
     }
     with running_cluster(tmp_path, env) as running:
         yield running

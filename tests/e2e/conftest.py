@@ -59,6 +59,7 @@ def launch_cluster(data_dir: Path, env: Mapping[str, str]) -> Iterator[Deploymen
             "REDIS_URL": redis.url,
             "CLUSTER_WORKERS": "2",
             "AUTH_RATE_BURST": "100000",
+            "WS_HANDSHAKE_IP_BURST": "100000",
         }
         with running_cluster(data_dir, cluster_env) as cluster:
             yield cluster

@@ -75,6 +75,7 @@ def server_env(port: int, data_dir: Path, extra: Mapping[str, str] | None) -> di
             "PYTHONUNBUFFERED": "1",
             # Hundreds of test users sign in from 127.0.0.1 within a second.
             "AUTH_RATE_BURST": "100000",
+            "WS_HANDSHAKE_IP_BURST": "100000",
         }
     )
     env.update(extra or {})

@@ -20,7 +20,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roulette import __version__
 from roulette.api import auth_routes, health_routes, moderation_routes, status_routes
-from roulette.errors import PayloadTooLarge, RouletteError, http_status, public_message
+from roulette.errors import (
+    DEFAULT_RETRY_AFTER_SECONDS,
+    PayloadTooLarge,
+    RouletteError,
+    http_status,
+    public_message,
+    retry_after,
+)
 from roulette.observability.metrics import ERRORS, HTTP_IN_FLIGHT, HTTP_LATENCY
 from roulette.observability.vitals import Vitals
 from roulette.runtime.services import Services
@@ -47,7 +54,9 @@ async def _on_roulette_error(request: Request, exc: Exception) -> JSONResponse:
         log.warning("request_failed path=%s error=%s", request.url.path, exc)
     code, message = public_message(exc)
     _count_error(request, "service" if status >= 500 else "peer", code)
-    return JSONResponse(error_body(code, message), status_code=status)
+    wait = retry_after(exc)
+    headers = {"Retry-After": str(wait)} if wait is not None else None
+    return JSONResponse(error_body(code, message), status_code=status, headers=headers)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -108,6 +117,32 @@ class BodyLimit:
         await send({"type": "http.response.body", "body": response.body})
 
 
+class RetryAfter:
+    """Every 429 and 503 says when to come back (RFC 9110 §10.2.3, §15.5.20, §15.6.4).
+
+    Routes that know (a rate limit's refill) set ``Retry-After`` themselves; any other 429 or
+    503 (a failing health check, a framework error) gets the default.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def add_retry_after(message: Message) -> None:
+            if message["type"] == "http.response.start" and message["status"] in (429, 503):
+                headers = list(message.get("headers", []))
+                if not any(name.lower() == b"retry-after" for name, _ in headers):
+                    headers.append((b"retry-after", str(DEFAULT_RETRY_AFTER_SECONDS).encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, add_retry_after)
+
+
 class LatencyMetrics:
     """Observe every HTTP request in the latency histogram and the vitals, by route template."""
 
@@ -154,6 +189,7 @@ def create_app(svc: Services, web_dir: Path | None = None) -> FastAPI:
     app.add_exception_handler(HTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
     app.add_middleware(BodyLimit, limit=svc.config.limits.max_body_bytes)
+    app.add_middleware(RetryAfter)
     app.add_middleware(LatencyMetrics, vitals=svc.vitals)
     for router in (
         auth_routes.router,

@@ -14,7 +14,13 @@ from roulette.auth.nonces import new_nonce
 from roulette.auth.signature import personal_message_hash
 from roulette.auth.siwe import SiweMessage, parse_message, verify_sign_in
 from roulette.auth.tokens import TokenClaims, TokenKind
-from roulette.errors import BadRequest, Forbidden, RouletteError, Unauthenticated
+from roulette.errors import (
+    CLOSE_UNAUTHENTICATED,
+    BadRequest,
+    Forbidden,
+    RouletteError,
+    Unauthenticated,
+)
 from roulette.gateway.server import bearer_or_cookie
 from roulette.matchmaking.records import Address
 from roulette.runtime.services import Services
@@ -122,6 +128,9 @@ async def refresh(
         raise Unauthenticated("no refresh token", code="unauthenticated")
     now = time.time()
     claims = svc.issuer.verify(refresh_token, TokenKind.REFRESH, now=now)
+    if await svc.moderation.is_banned(claims.address):
+        await svc.families.revoke(claims.family_id, now=now)  # a ban written by older code
+        raise Forbidden("this address is banned", code="banned")
     new_jti = secrets.token_urlsafe(16)
     rotated = await svc.families.rotate(
         family_id=claims.family_id, old_jti=claims.jti, new_jti=new_jti, now=now
@@ -149,11 +158,14 @@ async def logout(
     svc: ServicesDep,
     refresh_token: Annotated[str | None, Cookie(alias="refreshToken")] = None,
 ) -> dict[str, object]:
-    """Revoke the caller's token family (access and refresh) and clear the cookies."""
+    """Revoke the caller's token family (access and refresh), close the wallet's live socket
+    (on whichever node holds it) and clear the cookies."""
     now = time.time()
     claims = _any_claims(request, refresh_token, svc, now)
     if claims is not None:
         await svc.families.revoke(claims.family_id, now=now)
+        if svc.kick is not None:
+            await svc.kick(claims.address, CLOSE_UNAUTHENTICATED, "logged out")
     response.delete_cookie("accessToken", path="/")
     response.delete_cookie("refreshToken", path=REFRESH_COOKIE_PATH)
     return {"loggedOut": True}

@@ -9,7 +9,7 @@ from fastapi import Depends, HTTPException, Request
 
 from roulette.auth.tokens import TokenClaims, TokenKind
 from roulette.balancing.forwarded import client_address
-from roulette.errors import RateLimited, Unauthenticated
+from roulette.errors import Forbidden, RateLimited, Unauthenticated
 from roulette.gateway.server import bearer_or_cookie
 from roulette.matchmaking.records import Address
 from roulette.resilience.shedding import RETRY_AFTER_SECONDS
@@ -39,6 +39,8 @@ async def current_claims(request: Request, svc: ServicesDep) -> TokenClaims:
 
     Raises:
         Unauthenticated: no token, a bad token, or a revoked family (logout, refresh reuse).
+        Forbidden: the wallet is banned (its families are revoked at the ban; this also
+            covers a ban written without that).
     """
     token = bearer_or_cookie(request.headers.get("authorization"), request.headers.get("cookie"))
     if token is None:
@@ -47,6 +49,8 @@ async def current_claims(request: Request, svc: ServicesDep) -> TokenClaims:
     claims = svc.issuer.verify(token, TokenKind.ACCESS, now=now)
     if not await svc.families.is_active(claims.family_id, now=now):
         raise Unauthenticated("this token was revoked; sign in again", code="token_revoked")
+    if await svc.moderation.is_banned(claims.address):
+        raise Forbidden("this address is banned", code="banned")
     return claims
 
 
@@ -71,8 +75,13 @@ async def limit_auth_by_ip(request: Request, svc: ServicesDep) -> None:
     client = client_address(
         peer, request.headers.getlist("x-forwarded-for"), svc.config.trusted_proxies
     )
-    if not svc.auth_limiter.allow(client, time.monotonic()):
-        raise RateLimited("too many sign-in requests; slow down", code="rate_limited")
+    now = time.monotonic()
+    if not svc.auth_limiter.allow(client, now):
+        raise RateLimited(
+            "too many sign-in requests; slow down",
+            code="rate_limited",
+            retry_after=svc.auth_limiter.retry_after(client, now),
+        )
 
 
 async def current_address(claims: CurrentClaims) -> Address:

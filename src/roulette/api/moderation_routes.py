@@ -13,6 +13,7 @@ from roulette.api.deps import ServicesDep, current_address
 from roulette.auth.address import to_checksum_address
 from roulette.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited, closing_code
 from roulette.matchmaking.records import Address
+from roulette.storage.bans import ban_wallet
 
 __all__ = ["admin_router", "router"]
 
@@ -56,8 +57,13 @@ def _target(raw: str, me: Address) -> Address:
 async def create_report(body: ReportBody, me: Me, svc: ServicesDep) -> dict[str, object]:
     """Report another user; reports are stored for review."""
     target = _target(body.targetAddr, me)
-    if not svc.reports_limiter.allow(me, time.monotonic()):
-        raise RateLimited("too many reports; try again later", code="rate_limited")
+    now = time.monotonic()
+    if not svc.reports_limiter.allow(me, now):
+        raise RateLimited(
+            "too many reports; try again later",
+            code="rate_limited",
+            retry_after=svc.reports_limiter.retry_after(me, now),
+        )
     report_id = await svc.moderation.add_report(
         reporter=me,
         target=target,
@@ -120,9 +126,12 @@ Admin = Depends(require_admin)
 
 @admin_router.post("/bans", status_code=201, dependencies=[Admin])
 async def create_ban(body: BanBody, svc: ServicesDep) -> dict[str, object]:
-    """Ban an address: refused at sign-in, at the socket and in the queue from now on."""
+    """Ban an address: refused at sign-in, at the socket and in the queue from now on; its
+    token families are revoked and its sockets closed on every node."""
     address = to_checksum_address(body.address)
-    await svc.moderation.ban(address=address, reason=body.reason, by="admin-api", now=time.time())
+    await ban_wallet(
+        svc.moderation, svc.families, address, reason=body.reason, by="admin-api", now=time.time()
+    )
     await svc.lobby.leave(address)
     if svc.kick is not None:
         await svc.kick(address, closing_code(Forbidden("banned")), "banned")

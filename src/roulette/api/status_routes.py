@@ -58,13 +58,19 @@ def ice_servers(stun: tuple[str, ...]) -> list[dict[str, str | list[str]]]:
 
 
 def websocket_url(request: Request, svc: ServicesDep) -> str:
-    """The configured public URL, or the gateway port on the host the client used.
+    """``PUBLIC_WS_URL``; else the gateway port on the host the client used, if that host is
+    one of ours; else the configured listener.
 
     Using the request's own host keeps the ``accessToken`` cookie (scoped to a host, not a
-    port, RFC 6265 §8.5) valid for the WebSocket handshake.
+    port, RFC 6265 §8.5) valid for the WebSocket handshake. But the ``Host`` header is the
+    client's word: it is used only when ``scheme://host`` is an allowed origin, so a forged
+    ``Host`` (a poisoned cache, a proxy passing it through) cannot point clients elsewhere.
     """
     if svc.config.public_ws_url:
         return svc.config.public_ws_url
+    origin = f"{request.url.scheme}://{request.headers.get('host', '')}"
+    if origin not in svc.config.allowed_origins:
+        return svc.config.websocket_url
     host = request.url.hostname or "localhost"
     if ":" in host:
         host = f"[{host}]"

@@ -24,9 +24,11 @@ from roulette.errors import (
     ProtocolError,
     RateLimited,
     RouletteError,
+    TooManyHandshakes,
     closing_code,
     public_message,
 )
+from roulette.gateway.frames import frame_fault, text_fault
 from roulette.matchmaking.lifecycle import Phase
 from roulette.matchmaking.records import Address, Session, SessionId
 from roulette.matchmaking.socket_machine import (
@@ -85,7 +87,8 @@ class Connection(WSListener):
         self.claims = claims
         self.address: Address = claims.address
         self.machine = SocketMachine(claims.address, ctx.rules)
-        self.limiter = ctx.new_limiter()
+        # Per wallet, shared by its sockets: a reconnect or a resume does not refill it.
+        self.limiter = ctx.new_limiter(claims.address)
         self.transport: WSTransport | None = None
         self._fragments: bytearray | None = None
         # At most two timers (idle, grace); created on first use to keep idle sockets small.
@@ -133,6 +136,9 @@ class Connection(WSListener):
             high=self.ctx.config.limits.outbound_buffer_bytes
         )
         self.ctx.metrics.connections_opened += 1
+        if not self.ctx.admit_peer(transport.underlying_transport.get_extra_info("peername")):
+            self.close_for(TooManyHandshakes("too many handshakes from your address; retry later"))
+            return
         self.apply(self.machine.opened())
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
@@ -140,6 +146,10 @@ class Connection(WSListener):
         if transport.is_close_frame_sent and kind is not WSMsgType.CLOSE:
             return  # closing: RFC 6455 §5.5.1, nothing more is processed after our close
         self.last_seen = now = self.ctx.monotonic()  # any frame, pongs too, proves liveness
+        fault = frame_fault(frame, self._fragments is not None)  # RFC 6455 §5.2, §5.4
+        if fault is not None:
+            self.close_for(fault)
+            return
         if kind is WSMsgType.TEXT or kind is WSMsgType.BINARY:
             if frame.fin:
                 self._on_message(frame.get_payload_as_bytes(), now)
@@ -180,6 +190,10 @@ class Connection(WSListener):
             self._on_message(payload, self.last_seen)
 
     def _on_message(self, payload: bytes, now: float) -> None:
+        fault = text_fault(payload)  # RFC 6455 §8.1: never relay text that is not UTF-8
+        if fault is not None:
+            self.close_for(fault)
+            return
         verdict = self.limiter.record(now)
         if verdict is not Verdict.ALLOW:
             self._on_rate_limited(verdict)

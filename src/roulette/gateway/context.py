@@ -16,6 +16,8 @@ from roulette.matchmaking.records import Address, Session
 from roulette.matchmaking.socket_machine import SocketRules, StoreOp
 from roulette.observability.counters import Counters
 from roulette.protocol import messages as m
+from roulette.relay.budgets import WalletBudgets
+from roulette.relay.keyed import KeyedLimiter
 from roulette.relay.limits import MessageLimiter
 
 if TYPE_CHECKING:
@@ -42,6 +44,10 @@ class GatewayContext:
     """True when token-gated (named) queues are served (the chain features are on)."""
     rules: SocketRules = field(init=False)
     """What every socket's machine judges by; built once from ``config``."""
+    budgets: WalletBudgets = field(init=False)
+    """Message budgets per wallet, shared by its sockets (a reconnect does not refill them)."""
+    handshakes_by_wallet: KeyedLimiter = field(init=False)
+    handshakes_by_ip: KeyedLimiter = field(init=False)
 
     def __post_init__(self) -> None:
         config = self.config
@@ -52,11 +58,30 @@ class GatewayContext:
             reconnect_grace_seconds=config.reconnect_grace_seconds,
             next_interval_seconds=config.limits.next_interval_seconds,
         )
+        limits, hardening = config.limits, config.hardening
+        # Twice the sockets a node holds: every live wallet plus as many recently gone.
+        self.budgets = WalletBudgets(self._fresh_limiter, max_wallets=2 * limits.max_connections)
+        self.handshakes_by_wallet = KeyedLimiter(
+            burst=hardening.handshake_wallet_burst,
+            per_second=hardening.handshake_wallet_per_second,
+        )
+        self.handshakes_by_ip = KeyedLimiter(
+            burst=hardening.handshake_ip_burst, per_second=hardening.handshake_ip_per_second
+        )
 
-    def new_limiter(self) -> MessageLimiter:
-        """The per-socket message rate limiter (bursts of 60, 20/s sustained by default)."""
+    def new_limiter(self, address: Address) -> MessageLimiter:
+        """The message rate limiter of ``address``: shared by its sockets, so a reconnect or a
+        resume does not refill it (bursts of 60, 20/s sustained by default)."""
+        return self.budgets.limiter_for(address)
+
+    def _fresh_limiter(self) -> MessageLimiter:
         limits = self.config.limits
         return MessageLimiter(burst=limits.rate_burst, per_second=limits.rate_per_second)
+
+    def admit_peer(self, peername: object) -> bool:
+        """Take one handshake from the client IP's budget (``peername`` of the socket)."""
+        host = peername[0] if isinstance(peername, tuple) and peername else "unknown"
+        return self.handshakes_by_ip.allow(str(host), self.monotonic())
 
     def resume_token(self, session_id: str, address: Address) -> str:
         """Proof, for a reconnecting socket, that ``address`` was in ``session_id``."""

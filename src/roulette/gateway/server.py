@@ -1,8 +1,10 @@
 """The WebSocket listener (picows): the handshake checks, and the gateway's lifecycle.
 
 The handshake refuses, before any frame: a foreign ``Origin`` (403), a missing or invalid
-access token (401), a full or draining node (503). A handshake without ``Origin`` comes from a
-non-browser client and is allowed (browsers always send it, RFC 6455 §10.2).
+access token (401), a full or draining node (503), a wallet over its handshake budget (429).
+Every 429 and 503 says when to come back (``Retry-After``, RFC 9110 §10.2.3). A handshake
+without ``Origin`` comes from a non-browser client and is allowed (browsers always send it,
+RFC 6455 §10.2).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import socket
 from http.cookies import CookieError, SimpleCookie
 
@@ -22,7 +25,7 @@ from picows import (
 )
 
 from roulette.auth.tokens import TokenClaims, TokenIssuer, TokenKind
-from roulette.errors import GoingAway, PeerError, Unauthenticated
+from roulette.errors import DEFAULT_RETRY_AFTER_SECONDS, GoingAway, PeerError, Unauthenticated
 from roulette.gateway.connection import Connection
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
@@ -90,7 +93,7 @@ class Gateway:
         except PeerError as exc:
             self.ctx.metrics.auth_failure += 1
             return self._refuse(exc.status, exc.code, exc.message)
-        return WSUpgradeResponseWithListener(
+        return self._over_wallet_budget(claims) or WSUpgradeResponseWithListener(
             WSUpgradeResponse.create_101_response(self._headers), Connection(self.ctx, claims)
         )
 
@@ -102,9 +105,19 @@ class Gateway:
             return self._refuse(503, "node_full", "this node is full; try another")
         if self.ctx.shedding():
             return self._refuse(
-                503, "overloaded", "this node is overloaded; retry shortly", retry_after=True
+                503, "overloaded", "this node is overloaded; retry shortly", RETRY_AFTER_SECONDS
             )
         return None
+
+    def _over_wallet_budget(self, claims: TokenClaims) -> WSUpgradeResponseWithListener | None:
+        """429 for a wallet in a reconnect loop (issue 10: 2,000 handshakes on a token in 6 s)."""
+        limiter, now = self.ctx.handshakes_by_wallet, self.ctx.monotonic()
+        if limiter.allow(claims.address, now):
+            return None
+        wait = limiter.retry_after(claims.address, now)
+        return self._refuse(
+            429, "rate_limited", "too many connections for this wallet; slow down", wait
+        )
 
     @property
     def open_sockets(self) -> int:
@@ -120,13 +133,14 @@ class Gateway:
         return self.issuer.verify(token, TokenKind.ACCESS, now=self.ctx.wall())
 
     def _refuse(
-        self, status: int, code: str, message: str, *, retry_after: bool = False
+        self, status: int, code: str, message: str, retry_after: float | None = None
     ) -> WSUpgradeResponseWithListener:
         self.ctx.metrics.handshakes_refused += 1
         body = json.dumps({"error": {"code": code, "message": message}}).encode()
         headers = {"Content-Type": "application/json"}
-        if retry_after:
-            headers["Retry-After"] = str(RETRY_AFTER_SECONDS)  # RFC 9110 section 10.2.3
+        if status in (429, 503):  # RFC 9110 §10.2.3: say when to come back
+            wait = DEFAULT_RETRY_AFTER_SECONDS if retry_after is None else retry_after
+            headers["Retry-After"] = str(max(1, math.ceil(wait)))
         response = WSUpgradeResponse.create_error_response(status, body, headers)
         return WSUpgradeResponseWithListener(response, None)
 

@@ -7,6 +7,7 @@ may carry extra fields (clients add a ``timestamp``); they are ignored. Opaque W
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Final
 
 import msgspec
@@ -15,6 +16,7 @@ from roulette.errors import BadRequest
 
 __all__ = [
     "MAX_CHAT_CHARS",
+    "MAX_NESTING",
     "Answer",
     "Chat",
     "ChatOut",
@@ -51,6 +53,8 @@ MAX_INTERESTS: Final = 10
 MAX_INTEREST_CHARS: Final = 32
 MAX_SESSION_ID_CHARS: Final = 64
 MAX_REASON_CHARS: Final = 64
+MAX_NESTING: Final = 32
+"""Deepest JSON nesting accepted (a WebRTC description needs 3); checked before decoding."""
 
 Interest = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_INTEREST_CHARS)]
 SessionIdField = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SESSION_ID_CHARS)]
@@ -261,19 +265,52 @@ _decoder: Final[msgspec.json.Decoder[ClientMessage]] = msgspec.json.Decoder(Clie
 _encoder: Final = msgspec.json.Encoder()
 
 
+_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_TO_PARENS: Final = bytes.maketrans(b"[]{}", b"()()")
+_NOT_BRACKETS: Final = bytes(b for b in range(256) if b not in b"[]{}")
+
+
+def nested_deeper_than(payload: bytes, limit: int) -> bool:
+    """True when the JSON in ``payload`` nests arrays/objects deeper than ``limit``.
+
+    A scan before decoding, so a frame of 30,000 ``[`` never reaches a recursive parser
+    (msgspec raises ``RecursionError`` near depth 1,000). Fast path: with at most ``limit``
+    opening brackets in all, the nesting cannot be deeper (two ``bytes.count`` calls).
+    Otherwise strings are cut out (brackets in chat text do not nest), the rest reduced to
+    parentheses, and innermost pairs removed ``limit`` times: each pass lowers the depth by
+    exactly one, so anything left is deeper than ``limit`` (or unbalanced, hence invalid).
+    """
+    if payload.count(b"[") + payload.count(b"{") <= limit:
+        return False
+    brackets = _JSON_STRING.sub(b"", payload).translate(_TO_PARENS, _NOT_BRACKETS)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets = brackets.replace(b"()", b"")
+    return bool(brackets)
+
+
 def decode_client(payload: bytes | bytearray | memoryview | str) -> ClientMessage:
     """Decode and validate one client frame.
 
     Raises:
-        BadRequest: not JSON, unknown ``type``, or a field out of its bounds; the message says
-            which field (msgspec's path, e.g. ``$.preferences.interests[0]``).
+        BadRequest: not JSON, unknown ``type``, a field out of its bounds (the message says
+            which, msgspec's path, e.g. ``$.preferences.interests[0]``), nesting deeper than
+            :data:`MAX_NESTING`, or text that is not UTF-8.
     """
+    raw = payload.encode() if isinstance(payload, str) else bytes(payload)
+    if nested_deeper_than(raw, MAX_NESTING):
+        raise BadRequest(f"JSON nested deeper than {MAX_NESTING} levels", code="too_deep")
     try:
-        return _decoder.decode(payload)
+        return _decoder.decode(raw)
     except msgspec.ValidationError as exc:
         raise BadRequest(str(exc), code="invalid_message") from None
     except msgspec.DecodeError as exc:
         raise BadRequest(f"not a JSON object: {exc}", code="invalid_json") from None
+    except UnicodeDecodeError:
+        raise BadRequest("a string is not valid UTF-8", code="invalid_utf8") from None
+    except RecursionError:  # the scan above makes this unreachable; kept as a last guard
+        raise BadRequest("JSON nested too deeply", code="too_deep") from None
 
 
 def encode(message: _Server | RelayOut) -> bytes:

@@ -47,5 +47,12 @@ class KeyedLimiter:
             self._tat.popitem(last=False)
         return True
 
+    def retry_after(self, key: str, now: float) -> float:
+        """Seconds until ``key`` may take a unit again (0 when it may now)."""
+        tat = self._tat.get(key)
+        if tat is None:
+            return 0.0
+        return max(0.0, tat - self._tolerance - now)
+
     def __len__(self) -> int:
         return len(self._tat)

@@ -24,6 +24,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.api.app import create_app
+from roulette.api.listener import with_request_deadline
 from roulette.api.status_routes import ice_servers
 from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
@@ -44,6 +45,7 @@ from roulette.observability.statements import instrument
 from roulette.relay.keyed import KeyedLimiter
 from roulette.resilience.shedding import LoopLag
 from roulette.runtime.audit import Audit
+from roulette.runtime.bans import BanWatch
 from roulette.runtime.membership import Membership
 from roulette.runtime.monitoring import build_monitor
 from roulette.runtime.onchain import OnChain, build_onchain
@@ -66,6 +68,9 @@ from roulette.supervised import supervised
 __all__ = ["Node", "bind", "run"]
 
 log = logging.getLogger(__name__)
+
+MAX_INCOMPLETE_REQUEST_BYTES = 16_384
+"""Largest unfinished request head the HTTP listener buffers (then 400 and close)."""
 
 WEB_DIR = Path(__file__).resolve().parents[3] / "web"
 
@@ -100,6 +105,7 @@ class Node:
     onchain: OnChain | None = None
     membership: Membership | None = None
     monitor: Monitor | None = None
+    bans: BanWatch | None = None
     presence: Presence | None = None
     lag: LoopLag | None = None
 
@@ -152,6 +158,10 @@ class Node:
                 loop="none",
                 # uvicorn would believe X-Forwarded-For from 127.0.0.1; TRUSTED_PROXIES decides.
                 proxy_headers=False,
+                # A request must arrive whole within the deadline (slowloris), and an
+                # unfinished one may not exceed h11's cap (explicit here: 16 KiB).
+                http=with_request_deadline(config.hardening.http_request_seconds),
+                h11_max_incomplete_event_size=MAX_INCOMPLETE_REQUEST_BYTES,
             )
         )
         sweeper = Sweeper(
@@ -169,7 +179,17 @@ class Node:
             )
             membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
         monitor = build_monitor(config, svc, worker_id)
-        node = cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership, monitor)
+        bans = BanWatch(
+            svc.moderation,
+            svc.families,
+            svc.hub,
+            svc.lobby,
+            interval=config.hardening.ban_poll_seconds,
+            wall=time.time,
+        )
+        node = cls(
+            config, svc, gateway, http, sweeper, engine, state, onchain, membership, monitor, bans
+        )
         node.presence = presence
         node.lag = lag
         return node
@@ -221,6 +241,8 @@ class Node:
             cancel_at_exit.append(tasks.create_task(receiver))
         if self.membership is not None:
             tasks.create_task(supervised("membership", self.membership.run))
+        if self.bans is not None:
+            tasks.create_task(supervised("ban_watch", self.bans.run))
         if self.presence is not None and self.presence.registered:
             tasks.create_task(supervised("lb_presence", self.presence.run))
         if self.lag is not None:
@@ -240,6 +262,8 @@ class Node:
         self.sweeper.stop()
         if self.membership is not None:
             self.membership.stop()
+        if self.bans is not None:
+            self.bans.stop()
         if self.services.hub.bridge is not None:
             self.services.hub.bridge.stop()
 

@@ -24,6 +24,7 @@ __all__ = [
     "NonceStore",
     "Paired",
     "Queued",
+    "RevokedFamily",
     "SessionHistory",
     "TokenFamilies",
     "WorkerInfo",
@@ -280,6 +281,19 @@ class Moderation(Protocol):
         """Every ban, newest first."""
         ...
 
+    async def bans_since(self, since: float) -> list[BanRecord]:
+        """The bans made (or renewed) at ``banned_at >= since``, oldest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class RevokedFamily:
+    """A sign-in (token family) that was revoked: logout, a ban, a reused refresh token."""
+
+    family_id: str
+    address: Address
+    revoked_at: float
+
 
 class TokenFamilies(Protocol):
     """Refresh-token families: rotation, reuse detection and revocation (durable).
@@ -310,6 +324,14 @@ class TokenFamilies(Protocol):
 
     async def is_active(self, family_id: str, *, now: float) -> bool:
         """True when the family exists, is not revoked and has not expired."""
+        ...
+
+    async def revoke_wallet(self, address: Address, *, now: float) -> int:
+        """Revoke every live family of ``address`` (a ban); returns how many were revoked."""
+        ...
+
+    async def revoked_since(self, since: float) -> list[RevokedFamily]:
+        """The families revoked at ``revoked_at >= since``, oldest first."""
         ...
 
 

@@ -147,3 +147,24 @@ class SqlModeration:
             )
             for row in rows
         ]
+
+    async def bans_since(self, since: float) -> list[BanRecord]:
+        """The bans made (or renewed) at ``banned_at >= since``, oldest first.
+
+        Each node polls this every ``BAN_POLL_SECONDS`` to close the sockets of wallets banned
+        elsewhere (the CLI, another node); the table is small and the poll cheap.
+        """
+        statement = (
+            select(bans).where(bans.c.banned_at >= since).order_by(bans.c.banned_at, bans.c.address)
+        )
+        async with connect(self._engine) as connection:
+            rows = (await connection.execute(statement)).all()
+        return [
+            BanRecord(
+                address=Address(row.address),
+                reason=row.reason,
+                banned_at=row.banned_at,
+                banned_by=row.banned_by,
+            )
+            for row in rows
+        ]

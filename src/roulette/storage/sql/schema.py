@@ -120,6 +120,7 @@ bans = Table(
     Column("reason", Text, nullable=False),
     Column("banned_by", String(ID_LENGTH), nullable=False),
     _seconds("banned_at"),
+    Index(None, "banned_at"),  # every node polls "bans since" (roulette.runtime.bans)
 )
 
 token_families = Table(
@@ -132,6 +133,7 @@ token_families = Table(
     _seconds("expires_at"),
     _seconds("revoked_at", nullable=True),
     Index(None, "address"),
+    Index(None, "revoked_at"),  # every node polls "revoked since" (roulette.runtime.bans)
 )
 
 session_history = Table(

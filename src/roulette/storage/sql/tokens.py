@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.errors import InvalidState
 from roulette.matchmaking.records import Address
+from roulette.storage.ports import RevokedFamily
 from roulette.storage.sql.database import begin, connect, insert_into
 from roulette.storage.sql.schema import token_families
 
@@ -94,6 +95,34 @@ class SqlTokenFamilies:
         statement = select(_family.id).where(_family.id == family_id, *_live(now))
         async with connect(self._engine) as connection:
             return (await connection.scalar(statement)) is not None
+
+    async def revoke_wallet(self, address: Address, *, now: float) -> int:
+        """Revoke every live family of ``address`` (a ban); returns how many were revoked.
+
+        Its access tokens die with their families (every authenticated request and every
+        socket checks the family), and no refresh token of it can be exchanged again.
+        """
+        statement = (
+            update(token_families)
+            .where(_family.address == address, _family.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        async with begin(self._engine) as connection:
+            return int((await connection.execute(statement)).rowcount)
+
+    async def revoked_since(self, since: float) -> list[RevokedFamily]:
+        """The families revoked at ``revoked_at >= since``, oldest first (an index range)."""
+        statement = (
+            select(_family.id, _family.address, _family.revoked_at)
+            .where(_family.revoked_at >= since)
+            .order_by(_family.revoked_at)
+        )
+        async with connect(self._engine) as connection:
+            rows = (await connection.execute(statement)).all()
+        return [
+            RevokedFamily(family_id=row.id, address=Address(row.address), revoked_at=row.revoked_at)
+            for row in rows
+        ]
 
 
 def _live(now: float) -> tuple[ColumnElement[bool], ...]:
