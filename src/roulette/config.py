@@ -23,6 +23,7 @@ from roulette.envvars import (
     positive,
     strings,
 )
+from roulette.safety import SafetySettings
 
 __all__ = ["Config", "Limits", "RedisSettings"]
 
@@ -104,6 +105,7 @@ class Config:
     lb_algorithm: str = "round-robin"
     prometheus_multiproc_dir: Path | None = None
     chain: ChainSettings = field(default_factory=ChainSettings)
+    safety: SafetySettings = field(default_factory=SafetySettings)
     environment: tuple[tuple[str, str], ...] = ()
     """The raw environment this config came from: what child processes (workers) inherit."""
 
@@ -138,6 +140,7 @@ class Config:
         port = e.get("PORT", parse_port, 3001)
         domain = e.get("SIWE_DOMAIN", str, "localhost:3001")
         default_origins = (f"http://{domain}", f"https://{domain}")
+        chain = ChainSettings.from_env(e.env)
         return cls(
             host=e.get("HOST", str, "127.0.0.1"),
             port=port,
@@ -181,7 +184,8 @@ class Config:
             management_token=e.get("MANAGEMENT_TOKEN", _secret, None),
             lb_algorithm=e.get("LB_ALGORITHM", _lb_algorithm, "round-robin"),
             prometheus_multiproc_dir=e.get("PROMETHEUS_MULTIPROC_DIR", Path, None),
-            chain=ChainSettings.from_env(e.env),
+            chain=chain,
+            safety=SafetySettings.from_env(e.env, chain),
             environment=tuple(e.env.items()),
         )
 

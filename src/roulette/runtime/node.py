@@ -39,6 +39,7 @@ from roulette.observability.metrics import MetricsSync
 from roulette.relay.keyed import KeyedLimiter
 from roulette.runtime.membership import Membership
 from roulette.runtime.onchain import OnChain, build_onchain
+from roulette.runtime.safety import safety_hooks
 from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
 from roulette.runtime.state import SharedState, shared_state
@@ -214,6 +215,7 @@ def _gateway(
         spawn_control=lambda conn: gateway_ref[0].spawn_control(conn),  # noqa: PLW0108 - late-bound
         ice_servers=ice_servers(svc.config.stun_servers),
         resume_secret=svc.resume_secret,
+        **safety_hooks(svc.config.safety),
     )
     controller = Controller(
         ctx,
