@@ -6,12 +6,12 @@ import argparse
 import asyncio
 import logging
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import replace
 
 from roulette.config import Config
 from roulette.errors import RouletteError
+from roulette.moderation import commands as moderation_commands
 
 __all__ = ["main"]
 
@@ -50,12 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", help="apply migrations up to the newest")
     db_sub.add_parser("current", help="print the applied migration")
 
-    ban = sub.add_parser("ban", help="ban an address")
-    ban.add_argument("address")
-    ban.add_argument("--reason", required=True)
-    unban = sub.add_parser("unban", help="lift a ban")
-    unban.add_argument("address")
-    sub.add_parser("bans", help="list bans")
+    moderation_commands.add_parsers(sub)  # ban, unban, bans, reports, audit
     return parser
 
 
@@ -95,7 +90,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return _cluster(args, config)
     if args.command == "db":
         return asyncio.run(_db(args.db_command, config))
-    return asyncio.run(_moderation(args, config))
+    return asyncio.run(moderation_commands.run(args, config))
 
 
 def _with_listen_args(args: argparse.Namespace, config: Config) -> Config:
@@ -153,30 +148,3 @@ async def _db(command: str, config: Config) -> int:
         await upgrade(config.sql_url)
     print(await current_revision(config.sql_url) or "(empty database)")
     return 0
-
-
-async def _moderation(args: argparse.Namespace, config: Config) -> int:
-    from roulette.auth.address import to_checksum_address  # noqa: PLC0415
-    from roulette.storage.sql import SqlModeration, create_engine, upgrade  # noqa: PLC0415
-
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    await upgrade(config.sql_url)
-    engine = create_engine(config.sql_url)
-    try:
-        moderation = SqlModeration(engine)
-        if args.command == "ban":
-            address = to_checksum_address(args.address)
-            await moderation.ban(address=address, reason=args.reason, by="cli", now=time.time())
-            print(f"banned {address}")
-        elif args.command == "unban":
-            address = to_checksum_address(args.address)
-            if not await moderation.unban(address):
-                print(f"{address} was not banned", file=sys.stderr)
-                return 1
-            print(f"unbanned {address}")
-        else:
-            for ban in await moderation.bans():
-                print(f"{ban.address}\t{ban.reason}\t{ban.banned_by}\t{int(ban.banned_at)}")
-        return 0
-    finally:
-        await engine.dispose()

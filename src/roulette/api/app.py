@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roulette import __version__
-from roulette.api import auth_routes, moderation_routes, status_routes
+from roulette.api import auth_routes, moderation_routes, review_routes, status_routes
 from roulette.errors import PayloadTooLarge, RouletteError, http_status, public_message
 from roulette.observability.metrics import HTTP_LATENCY
 from roulette.runtime.services import Services
@@ -145,6 +145,7 @@ def create_app(svc: Services, web_dir: Path | None = None) -> FastAPI:
         auth_routes.router,
         moderation_routes.router,
         moderation_routes.admin_router,
+        review_routes.router,
         status_routes.router,
     ):
         app.include_router(router)

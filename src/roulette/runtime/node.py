@@ -39,7 +39,7 @@ from roulette.observability.metrics import MetricsSync
 from roulette.relay.keyed import KeyedLimiter
 from roulette.runtime.membership import Membership
 from roulette.runtime.onchain import OnChain, build_onchain
-from roulette.runtime.safety import safety_hooks
+from roulette.runtime.safety import moderation_desk, safety_hooks
 from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
 from roulette.runtime.state import SharedState, shared_state
@@ -95,7 +95,7 @@ class Node:
         history = SqlSessionHistory(engine)
         onchain = build_onchain(config, engine, svc.lobby, history, svc.hub)
         gateway, controller = _gateway(svc, history, onchain)
-        svc.kick = _kicker(svc, state)
+        svc.kick = svc.desk.kick = _kicker(svc, state)
         if onchain is not None:
             svc.routers.append(onchain.router)
             svc.contract_signatures = onchain.service.verify_contract_signature
@@ -201,6 +201,7 @@ def _services(
         reports_limiter=KeyedLimiter(
             burst=limits.reports_burst, per_second=limits.reports_per_second
         ),
+        desk=moderation_desk(config, engine, state.lobby),
     )
 
 
