@@ -20,6 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roulette import __version__
 from roulette.api import auth_routes, moderation_routes, review_routes, status_routes
+from roulette.api.csrf import OriginCheck
 from roulette.errors import PayloadTooLarge, RouletteError, http_status, public_message
 from roulette.observability.metrics import HTTP_LATENCY
 from roulette.runtime.services import Services
@@ -141,6 +142,8 @@ def create_app(svc: Services, web_dir: Path | None = None) -> FastAPI:
     app.add_exception_handler(Exception, _on_unexpected)
     app.add_middleware(BodyLimit, limit=svc.config.limits.max_body_bytes)
     app.add_middleware(LatencyMetrics)
+    if svc.config.safety.csrf_origin_check:
+        app.add_middleware(OriginCheck, allowed_origins=svc.config.allowed_origins)
     for router in (
         auth_routes.router,
         moderation_routes.router,

@@ -37,13 +37,16 @@ from roulette.storage.ports import (
     TokenFamilies,
 )
 
-__all__ = ["CLOSE_REPLACED", "Controller", "GateCheck", "NameLookup", "new_session_id"]
+__all__ = ["CLOSE_REPLACED", "Admit", "Controller", "GateCheck", "NameLookup", "new_session_id"]
 
 NameLookup = Callable[[Address], Awaitable[str | None]]
 """A display name for an address (ENS), best effort."""
 
 GateCheck = Callable[[Address, str, float], Awaitable[None]]
 """Raise unless the address may enter the named (token-gated) queue now."""
+
+Admit = Callable[[Address, str | None, float], Awaitable[None]]
+"""Raise unless the address may enter a queue (by name; None: the default one) now."""
 
 NAME_LOOKUP_SECONDS = 0.5
 """Display names are decoration: a match never waits longer than this for them."""
@@ -70,6 +73,8 @@ class Controller:
     history: SessionHistory
     names: NameLookup | None = None
     gate: GateCheck | None = None
+    admit: Admit | None = None
+    """New-wallet cool-down and the default queue's gate (roulette.runtime.safety)."""
 
     async def drain(self, conn: Connection) -> None:
         """Run ``conn``'s pending operations in order; errors go back to that client only."""
@@ -141,6 +146,8 @@ class Controller:
             if self.gate is None:
                 raise BadRequest(f"no queue named {join.queue!r}", code="unknown_queue")
             await self.gate(conn.address, join.queue, self.ctx.wall())
+        if self.admit is not None:
+            await self.admit(conn.address, join.queue, self.ctx.wall())
         if await self.moderation.is_banned(conn.address):
             conn.close(WSCloseCode.POLICY_VIOLATION, "banned")
             return

@@ -39,7 +39,7 @@ from roulette.observability.metrics import MetricsSync
 from roulette.relay.keyed import KeyedLimiter
 from roulette.runtime.membership import Membership
 from roulette.runtime.onchain import OnChain, build_onchain
-from roulette.runtime.safety import moderation_desk, safety_hooks
+from roulette.runtime.safety import admission, moderation_desk, safety_hooks
 from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
 from roulette.runtime.state import SharedState, shared_state
@@ -227,6 +227,7 @@ def _gateway(
         names=onchain.service.ens_name if onchain is not None else None,
         gate=onchain.service.check_gate if onchain is not None else None,
     )
+    controller.admit = admission(svc.config, svc.desk.reviews, controller.gate)
     gateway = Gateway(ctx, controller, svc.issuer)
     gateway_ref.append(gateway)
     return gateway, controller
