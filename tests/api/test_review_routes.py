@@ -159,6 +159,8 @@ async def test_admin_review_needs_the_token_and_bad_input_is_4xx(
     async with httpx.AsyncClient(base_url=server.http_url) as anonymous:
         assert (await anonymous.get("/admin/reports")).status_code == 403
         assert (await anonymous.get("/admin/audit")).status_code == 403
+    assert (await admin.get(f"/admin/reports/{2**40}")).status_code == 422
+    assert (await admin.get("/admin/audit", params={"before": 2**63})).status_code == 422
     bad = await admin.post("/admin/reports/1/resolve", json={"action": "nuke", "reason": "x"})
     assert bad.status_code == 422
     assert (await admin.get("/admin/reports", params={"status": "weird"})).status_code == 422

@@ -1,28 +1,42 @@
-"""``roulette reports|ban|unban|audit`` as real processes on a real SQLite database."""
+"""``roulette reports|ban|unban|audit`` on a real SQLite database, through ``main(argv)``."""
 
 from __future__ import annotations
 
+import asyncio
 import json
-import subprocess
-import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import pytest
 from eth_account import Account
 
 from roulette.auth.address import to_checksum_address
+from roulette.cli import main
 from roulette.storage.sql import SqlModeration, create_engine
 from support.server import server_env
 
 
-def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "roulette", *args],
-        env=server_env(3001, tmp_path, None),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def run_cli(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> object:
+    for name, value in server_env(3001, tmp_path, None).items():
+        monkeypatch.setenv(name, value)
+
+    def run(*args: str) -> Ran:
+        code = main(list(args))
+        out, err = capsys.readouterr()
+        return Ran(code, out, err)
+
+    return run
 
 
 async def _seed_reports(tmp_path: Path, reporter: str, target: str) -> list[int]:
@@ -44,12 +58,12 @@ async def _seed_reports(tmp_path: Path, reporter: str, target: str) -> list[int]
         await engine.dispose()
 
 
-async def test_list_show_resolve_and_the_audit_trail(tmp_path: Path) -> None:
+def test_list_show_resolve_and_the_audit_trail(tmp_path: Path, run_cli: Any) -> None:
     reporter, target = Account.create().address, Account.create().address
-    assert run_cli(tmp_path, "db", "upgrade").returncode == 0
-    first, second = await _seed_reports(tmp_path, reporter, target)
+    assert run_cli("db", "upgrade").returncode == 0
+    first, second = asyncio.run(_seed_reports(tmp_path, reporter, target))
 
-    listed = run_cli(tmp_path, "reports", "list")
+    listed = run_cli("reports", "list")
     assert listed.returncode == 0, listed.stderr
     rows = [line.split("\t") for line in listed.stdout.splitlines()]
     assert [(int(r[0]), r[3], r[4], r[5]) for r in rows] == [
@@ -57,28 +71,28 @@ async def test_list_show_resolve_and_the_audit_trail(tmp_path: Path) -> None:
         (second, target, reporter, "spam"),
     ]
 
-    shown = run_cli(tmp_path, "reports", "show", str(first))
+    shown = run_cli("reports", "show", str(first))
     assert shown.returncode == 0, shown.stderr
     view = json.loads(shown.stdout)
     assert view["report"]["notes"] == "seen on camera"
     assert view["target"]["openReportsReceived"] == 2 and view["reporter"]["reportsMade"] == 2
 
     resolved = run_cli(
-        tmp_path, "reports", "resolve", str(first), "--action", "ban", "--reason", "threats",
+        "reports", "resolve", str(first), "--action", "ban", "--reason", "threats",
         "--expires-in", "3600", "--by", "ann",
     )  # fmt: skip
     assert resolved.returncode == 0, resolved.stderr
     assert f"{first}, {second}" in resolved.stdout
-    assert run_cli(tmp_path, "reports", "list").stdout == ""
-    bans = run_cli(tmp_path, "bans").stdout
+    assert run_cli("reports", "list").stdout == ""
+    bans = run_cli("bans").stdout
     assert target in bans and "cli:ann" in bans and "\t-" not in bans  # it has an expiry
 
-    again = run_cli(tmp_path, "reports", "resolve", str(first), "--action", "ban", "--reason", "x")
+    again = run_cli("reports", "resolve", str(first), "--action", "ban", "--reason", "x")
     assert again.returncode == 2 and "resolved already" in again.stderr
     assert "Traceback" not in again.stderr
-    assert run_cli(tmp_path, "unban", target, "--reason", "appeal", "--by", "bob").returncode == 0
+    assert run_cli("unban", target, "--reason", "appeal", "--by", "bob").returncode == 0
 
-    audit = [json.loads(line) for line in run_cli(tmp_path, "audit").stdout.splitlines()]
+    audit = [json.loads(line) for line in run_cli("audit").stdout.splitlines()]
     assert [(e["actor"], e["action"]) for e in audit] == [
         ("cli:bob", "unban"),
         ("cli:ann", "resolve_reports"),
@@ -87,6 +101,6 @@ async def test_list_show_resolve_and_the_audit_trail(tmp_path: Path) -> None:
     assert audit[1]["details"]["reports"] == [first, second]
 
 
-def test_show_of_a_missing_report_is_a_clear_error(tmp_path: Path) -> None:
-    result = run_cli(tmp_path, "reports", "show", "42")
+def test_show_of_a_missing_report_is_a_clear_error(run_cli: Any) -> None:
+    result = run_cli("reports", "show", "42")
     assert result.returncode == 2 and "no report 42" in result.stderr

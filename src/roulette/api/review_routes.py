@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from roulette.api.deps import ServicesDep
@@ -17,6 +17,11 @@ from roulette.moderation.views import audit_json, history_json, report_json
 __all__ = ["router"]
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Admin])
+
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit integers in SQL: a larger one is a 422, never a database overflow."""
+
+ReportId = Annotated[int, Path(ge=1, le=MAX_ID)]
 
 
 class ResolveBody(BaseModel):
@@ -40,7 +45,7 @@ async def list_reports(
 
 
 @router.get("/reports/{report_id}")
-async def show_report(report_id: int, svc: ServicesDep) -> dict[str, object]:
+async def show_report(report_id: ReportId, svc: ServicesDep) -> dict[str, object]:
     """A report, with the reporter's and the reported user's histories."""
     report, reporter, target = await svc.desk.show(report_id)
     return {
@@ -52,7 +57,7 @@ async def show_report(report_id: int, svc: ServicesDep) -> dict[str, object]:
 
 @router.post("/reports/{report_id}/resolve")
 async def resolve_report(
-    report_id: int, body: ResolveBody, svc: ServicesDep, actor: Actor
+    report_id: ReportId, body: ResolveBody, svc: ServicesDep, actor: Actor
 ) -> dict[str, object]:
     """Decide on the reported user: ``dismiss`` (lifts an auto-suspension) or ``ban``.
 
@@ -74,7 +79,7 @@ async def audit_log(
     svc: ServicesDep,
     target: Annotated[str | None, Query(max_length=128)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> dict[str, object]:
     """The audit log, newest first; ``target`` filters (an address is checksummed first)."""
     if target is not None and target.lower().startswith("0x") and len(target) == 42:

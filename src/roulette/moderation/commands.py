@@ -23,6 +23,13 @@ COMMANDS = frozenset({"ban", "unban", "bans", "reports", "audit"})
 """The top-level commands this module handles."""
 
 
+def _report_id(raw: str) -> int:
+    value = int(raw)
+    if not 1 <= value < 2**31:  # a 32-bit SQL integer
+        raise argparse.ArgumentTypeError(f"{raw} is not a report id")
+    return value
+
+
 def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Register the moderation commands on ``roulette``'s subparsers."""
     ban = sub.add_parser("ban", help="ban an address")
@@ -42,9 +49,9 @@ def add_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> Non
     listing.add_argument("--status", choices=["open", "resolved", "all"], default="open")
     listing.add_argument("--limit", type=int, default=50)
     show = verbs.add_parser("show", help="a report with both users' histories (JSON)")
-    show.add_argument("report_id", type=int)
+    show.add_argument("report_id", type=_report_id)
     resolve = verbs.add_parser("resolve", help="decide on the reported user")
-    resolve.add_argument("report_id", type=int)
+    resolve.add_argument("report_id", type=_report_id)
     resolve.add_argument("--action", choices=[r.value for r in Resolution], required=True)
     resolve.add_argument("--reason", required=True)
     resolve.add_argument("--expires-in", type=int, metavar="SECONDS", help="for --action ban")
