@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
 
 from roulette.relay.ice import (
     filter_candidate_message,
@@ -104,3 +108,41 @@ def test_a_description_message_is_rewritten_and_malformed_ones_dropped() -> None
     for bad in (b"null", b"{}", b'{"sdp": 1}', b"[1]"):
         assert filter_description(bad) is None
     assert relay_only("ice-candidate", _candidate(HOST)) is None
+
+
+_octet = st.integers(min_value=1, max_value=254)
+_ipv4 = st.builds(lambda a, b, c, d: f"{a}.{b}.{c}.{d}", _octet, _octet, _octet, _octet)
+_kind = st.sampled_from(["host", "srflx", "prflx", "relay"])
+
+
+@st.composite
+def _sdp(draw: st.DrawFn) -> tuple[str, set[str], set[str]]:
+    """An SDP mixing candidates of every type; returns it, the relay and the other addresses."""
+    relays: set[str] = set()
+    others: set[str] = set()
+    lines = ["v=0", f"o=- 1 2 IN IP4 {draw(_ipv4)}", "s=-", "t=0 0"]
+    others.add(lines[1].rsplit(" ", 1)[1])
+    for index in range(draw(st.integers(min_value=0, max_value=12))):
+        kind, address, related = draw(_kind), draw(_ipv4), draw(_ipv4)
+        line = f"a=candidate:{index} 1 udp {index + 1} {address} {1000 + index} typ {kind}"
+        line += f" raddr {related} rport 9"
+        (relays if kind == "relay" else others).add(address)
+        others.add(related)
+        lines.append(line)
+    for prefix in ("c=IN IP4", "a=rtcp:9 IN IP4", "a=remote-candidates:1"):
+        address = draw(_ipv4)
+        others.add(address)
+        lines.append(f"{prefix} {address}")
+    return "\r\n".join(draw(st.permutations(lines))), relays, others - relays
+
+
+@given(_sdp())
+def test_no_address_but_a_relays_survives_any_sdp(case: tuple[str, set[str], set[str]]) -> None:
+    sdp, relays, others = case
+    out = filter_sdp(sdp)
+    seen = set(re.findall(r"\b\d{1,3}(?:\.\d{1,3}){3}\b", out)) - {"0.0.0.0"}
+    assert seen <= relays
+    assert not seen & others
+    kept = [line for line in out.split("\r\n") if line.startswith("a=candidate")]
+    assert all(is_relay_candidate(line) for line in kept)
+    assert len(kept) == sum(1 for line in sdp.split("\r\n") if is_relay_candidate(line))

@@ -5,8 +5,9 @@ A candidate line (RFC 8839 §5.1) is ``candidate:<foundation> <component> <trans
 <priority> <address> <port> typ <type> [raddr <address> rport <port>] …``. Only ``typ relay``
 survives. A relayed candidate's related address is the client's own reflexive or host address
 (RFC 8445 §5.1.1.2), so it is overwritten with ``0.0.0.0 rport 0`` (as browsers do themselves
-for privacy). In an SDP (offer/answer), candidate lines are filtered the same way, and an
-address in ``c=`` or ``a=rtcp:`` that is not a relay address becomes the unspecified address.
+for privacy). In an SDP (offer/answer), candidate lines are filtered the same way, an address
+in ``o=``, ``c=`` or ``a=rtcp:`` that is not a relay address becomes the unspecified address,
+and ``a=remote-candidates`` lines are dropped.
 
 Pure: bytes in, bytes (or None: drop the message) out. Called only when the mode is on.
 """
@@ -79,7 +80,7 @@ def _unspecify(line: str, relays: set[str]) -> str:
 
 
 def filter_sdp(sdp: str) -> str:
-    """The SDP with non-relay candidates dropped and other addresses blanked (RFC 8866 §5.7)."""
+    """The SDP with non-relay candidates dropped, other addresses blanked (RFC 8866 §5.2, §5.7)."""
     newline = "\r\n" if "\r\n" in sdp else "\n"
     lines = sdp.split(newline)
     relays = _relay_addresses(lines)
@@ -88,8 +89,10 @@ def filter_sdp(sdp: str) -> str:
         if line.startswith("a=candidate:"):
             if is_relay_candidate(line):
                 kept.append(_redact_related(line))
-        elif line.startswith(("c=", "a=rtcp:")):
+        elif line.startswith(("c=", "a=rtcp:", "o=")):
             kept.append(_unspecify(line, relays))
+        elif line.startswith("a=remote-candidates:"):
+            continue  # RFC 8445 §5.1.3 (ICE-lite): it lists addresses, and nothing needs it
         else:
             kept.append(line)
     return newline.join(kept)
