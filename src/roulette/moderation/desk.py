@@ -86,8 +86,8 @@ class ModerationDesk:
         reporters = await self.reviews.recent_reporters(target, since=now - rule.window)
         if len(reporters) < rule.threshold:
             return False  # no mix of reporters could reach it
-        first_seen = [await self.reviews.first_seen(r) for r in reporters]
-        if not should_suspend(first_seen, now=now, rule=rule):
+        first_seen = await self.reviews.first_seen_of(reporters)
+        if not should_suspend(first_seen.values(), now=now, rule=rule):
             return False
         log.info("auto_suspended address=%s reporters=%d", target, len(reporters))
         await self.ban(

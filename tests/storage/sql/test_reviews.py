@@ -70,6 +70,7 @@ async def test_first_seen_is_the_first_sign_in_and_history_sums_up_a_wallet(
             family_id=f"f{i}", address=BOB, jti=f"j{i}", now=at, expires_at=at + 99
         )
     assert await reviews.first_seen(BOB) == NOW + 10
+    assert await reviews.first_seen_of([BOB, ALICE]) == {BOB: NOW + 10, ALICE: None}
     await _report(moderation, ALICE, BOB, NOW)
     await _report(moderation, BOB, CAROL, NOW)
     await moderation.add_block(blocker=CAROL, target=BOB, reason=None, now=NOW)

@@ -111,6 +111,18 @@ class SqlReviews:
             row = (await connection.execute(statement)).first()
         return None if row is None else _ban(row)
 
+    async def first_seen_of(self, addresses: list[Address]) -> dict[Address, float | None]:
+        """:meth:`first_seen` of many wallets in one query (None: never signed in)."""
+        family = token_families.c
+        statement = (
+            select(family.address, func.min(family.created_at))
+            .where(family.address.in_(addresses))
+            .group_by(family.address)
+        )
+        async with connect(self._engine) as connection:
+            found = {Address(a): float(t) for a, t in (await connection.execute(statement)).all()}
+        return {address: found.get(address) for address in addresses}
+
     async def history(self, address: Address) -> WalletHistory:
         """Everything a moderator weighs about ``address``."""
         counts = select(
