@@ -119,7 +119,10 @@ def test_a_relay_to_loopback_or_a_private_range_is_refused(coturn: Coturn, peer:
 
 @pytest.mark.slow
 def test_a_relay_to_a_public_address_is_permitted(coturn: Coturn) -> None:
-    """The control for the test above: the 403 comes from the deny list, not from auth."""
+    """The control for the test above: the 403 comes from the deny list, not from auth.
+
+    CreatePermission only installs a permission in coturn; nothing is sent to that address.
+    """
     with _client(coturn, *_issued(time.time(), subject="public")) as client:
         assert client.allocate().ok
         permission = client.create_permission("8.8.8.8")
