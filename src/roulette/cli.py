@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 
@@ -13,6 +12,7 @@ from roulette.balancing.cli import add_parser as add_lb_parser
 from roulette.balancing.cli import run as run_lb
 from roulette.config import Config
 from roulette.errors import RouletteError
+from roulette.moderation import commands as moderation_commands
 from roulette.observability.logs import configure_logging
 
 __all__ = ["main"]
@@ -52,12 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     db_sub.add_parser("upgrade", help="apply migrations up to the newest")
     db_sub.add_parser("current", help="print the applied migration")
 
-    ban = sub.add_parser("ban", help="ban an address")
-    ban.add_argument("address")
-    ban.add_argument("--reason", required=True)
-    unban = sub.add_parser("unban", help="lift a ban")
-    unban.add_argument("address")
-    sub.add_parser("bans", help="list bans")
+    moderation_commands.add_parsers(sub)  # ban, unban, bans, reports, audit
 
     from roulette.scaling.cli import add_parser as add_scaling  # noqa: PLC0415
 
@@ -101,7 +96,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     handler = handlers.get(args.command)
     if handler is not None:
         return handler(args, config)
-    return asyncio.run(_moderation(args, config))
+    return asyncio.run(moderation_commands.run(args, config))
 
 
 def _scaling(args: argparse.Namespace, config: Config) -> int:
@@ -165,44 +160,3 @@ async def _db(command: str, config: Config) -> int:
         await upgrade(config.sql_url)
     print(await current_revision(config.sql_url) or "(empty database)")
     return 0
-
-
-async def _moderation(args: argparse.Namespace, config: Config) -> int:
-    from roulette.auth.address import to_checksum_address  # noqa: PLC0415
-    from roulette.storage.bans import ban_wallet  # noqa: PLC0415
-    from roulette.storage.sql import (  # noqa: PLC0415
-        SqlModeration,
-        SqlTokenFamilies,
-        create_engine,
-        upgrade,
-    )
-
-    config.data_dir.mkdir(parents=True, exist_ok=True)
-    await upgrade(config.sql_url)
-    engine = create_engine(config.sql_url)
-    try:
-        moderation = SqlModeration(engine)
-        if args.command == "ban":
-            address = to_checksum_address(args.address)
-            # Every node closes the wallet's sockets within BAN_POLL_SECONDS of this write.
-            revoked = await ban_wallet(
-                moderation,
-                SqlTokenFamilies(engine),
-                address,
-                reason=args.reason,
-                by="cli",
-                now=time.time(),
-            )
-            print(f"banned {address} ({revoked} sign-ins revoked)")
-        elif args.command == "unban":
-            address = to_checksum_address(args.address)
-            if not await moderation.unban(address):
-                print(f"{address} was not banned", file=sys.stderr)
-                return 1
-            print(f"unbanned {address}")
-        else:
-            for ban in await moderation.bans():
-                print(f"{ban.address}\t{ban.reason}\t{ban.banned_by}\t{int(ban.banned_at)}")
-        return 0
-    finally:
-        await engine.dispose()

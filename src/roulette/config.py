@@ -28,6 +28,7 @@ from roulette.errors import ConfigError
 from roulette.hardening import HardeningSettings
 from roulette.observability.settings import MonitorSettings
 from roulette.redaction import masked_repr
+from roulette.safety import SafetySettings
 
 __all__ = ["AutoScalingSettings", "Config", "Limits", "RedisSettings"]
 
@@ -150,6 +151,7 @@ class Config:
     """Peers whose ``X-Forwarded-For`` is believed (``TRUSTED_PROXIES``; none by default)."""
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
     hardening: HardeningSettings = field(default_factory=HardeningSettings)
+    safety: SafetySettings = field(default_factory=SafetySettings)
     environment: tuple[tuple[str, str], ...] = ()
     """The raw environment this config came from: what child processes (workers) inherit."""
 
@@ -189,6 +191,7 @@ class Config:
         port = e.get("PORT", parse_port, 3001)
         domain = e.get("SIWE_DOMAIN", str, "localhost:3001")
         default_origins = (f"http://{domain}", f"https://{domain}")
+        chain = ChainSettings.from_env(e.env)
         return cls(
             host=e.get("HOST", str, "127.0.0.1"),
             port=port,
@@ -232,7 +235,8 @@ class Config:
             management_token=e.get("MANAGEMENT_TOKEN", _secret, None),
             lb_algorithm=e.get("LB_ALGORITHM", _lb_algorithm, "round-robin"),
             prometheus_multiproc_dir=e.get("PROMETHEUS_MULTIPROC_DIR", Path, None),
-            chain=ChainSettings.from_env(e.env),
+            chain=chain,
+            safety=SafetySettings.from_env(e.env, chain),
             scaling=AutoScalingSettings.from_env(e),
             lb=LbSettings.from_env(e.env, data_dir=e.get("DATA_DIR", Path, Path("data"))),
             trusted_proxies=e.get("TRUSTED_PROXIES", parse_networks, ()),

@@ -174,7 +174,8 @@ async def test_refresh_rotates_and_reuse_of_the_old_token_revokes_the_family(
     # Replaying the rotated token is theft: 401, and the whole family dies.
     async with httpx.AsyncClient(base_url=user.http_url) as thief:
         replay = await thief.post(
-            "/auth/refresh", headers={"Cookie": f"refreshToken={old_refresh}"}
+            "/auth/refresh",
+            headers={"Cookie": f"refreshToken={old_refresh}", "Origin": user.http_url},
         )
     assert replay.status_code == 401
     me = await user.http.get("/auth/me", headers={"Authorization": f"Bearer {new_access}"})

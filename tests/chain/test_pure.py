@@ -128,6 +128,12 @@ def test_reverse_node_is_the_lowercase_address_under_addr_reverse() -> None:
         ("al ice.eth", False),
         ("alice.eth\n", False),
         ("a" * 300 + ".eth", False),
+        ("\U0001f98a.eth", True),  # an emoji name is normal form (ENSIP-15)
+        ("vit\u0430lik.eth", False),  # Cyrillic а among Latin letters: a look-alike
+        ("\u0430\u0440\u0440\u04cf\u0435.eth", False),  # "аррӏе": whole-script confusable
+        ("ali\u200dce.eth", False),  # an invisible zero-width joiner
+        ("xn--alice.eth", False),  # punycode-looking label
+        ("ＡＬＩＣＥ.eth", False),  # fullwidth letters normalise to another string
     ],
 )
 def test_only_plain_names_are_displayable(name: str, shown: bool) -> None:

@@ -31,7 +31,11 @@ class User:
     access_token: str | None = None
 
     def __post_init__(self) -> None:
-        self.http = httpx.AsyncClient(base_url=self.http_url, timeout=10.0)
+        # A browser names the page's origin on every POST (Fetch §3.1); the API's CSRF check
+        # refuses cookie-authenticated writes without an allowed one.
+        self.http = httpx.AsyncClient(
+            base_url=self.http_url, timeout=10.0, headers={"Origin": self.http_url}
+        )
 
     @property
     def address(self) -> str:

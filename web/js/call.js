@@ -8,11 +8,12 @@ export class Call extends EventTarget {
    * @param {object} opts
    * @param {string} opts.sessionId
    * @param {boolean} opts.isInitiator exactly one side of the pair offers
-   * @param {RTCIceServer[]} opts.iceServers
+   * @param {RTCIceServer[]} opts.iceServers (with per-session TURN credentials when offered)
+   * @param {RTCIceTransportPolicy} [opts.iceTransportPolicy] "relay": never reveal our IP to the peer
    * @param {MediaStream|null} opts.localStream null when the camera is unavailable
    * @param {(msg: object) => boolean} opts.send sends a signaling message
    */
-  constructor({ sessionId, isInitiator, iceServers, localStream, send }) {
+  constructor({ sessionId, isInitiator, iceServers, iceTransportPolicy, localStream, send }) {
     super();
     this.sessionId = sessionId;
     this.isInitiator = isInitiator;
@@ -21,7 +22,7 @@ export class Call extends EventTarget {
     this.pendingCandidates = [];
     this.closed = false;
     this.lastSample = null;
-    this.pc = new RTCPeerConnection({ iceServers: iceServers || [] });
+    this.pc = new RTCPeerConnection({ iceServers: iceServers || [], iceTransportPolicy: iceTransportPolicy || "all" });
     this.attachLocal(localStream);
     this.pc.onicecandidate = (e) => {
       // A null candidate is end-of-candidates; the peer needs nothing for it.

@@ -38,7 +38,8 @@ export class Session {
     this.nextTimer = null;
     this.graceTimer = null;
     const iceServers = (msg.webrtcConfig && msg.webrtcConfig.iceServers) || app.iceServers();
-    this.call = new Call({ sessionId: this.id, isInitiator: this.isInitiator, iceServers, localStream: app.localStream(), send: app.send });
+    const iceTransportPolicy = msg.webrtcConfig && msg.webrtcConfig.iceTransportPolicy;
+    this.call = new Call({ sessionId: this.id, isInitiator: this.isInitiator, iceServers, iceTransportPolicy, localStream: app.localStream(), send: app.send });
     this.call.addEventListener("track", (e) => this.onTrack(e.detail));
     this.call.addEventListener("state", (e) => this.onState(e.detail));
     this.call.addEventListener("quality", (e) => this.onQuality(e.detail));

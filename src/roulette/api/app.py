@@ -19,7 +19,14 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roulette import __version__
-from roulette.api import auth_routes, health_routes, moderation_routes, status_routes
+from roulette.api import (
+    auth_routes,
+    health_routes,
+    moderation_routes,
+    review_routes,
+    status_routes,
+)
+from roulette.api.csrf import OriginCheck
 from roulette.errors import (
     DEFAULT_RETRY_AFTER_SECONDS,
     PayloadTooLarge,
@@ -191,10 +198,13 @@ def create_app(svc: Services, web_dir: Path | None = None) -> FastAPI:
     app.add_middleware(BodyLimit, limit=svc.config.limits.max_body_bytes)
     app.add_middleware(RetryAfter)
     app.add_middleware(LatencyMetrics, vitals=svc.vitals)
+    if svc.config.safety.csrf_origin_check:
+        app.add_middleware(OriginCheck, allowed_origins=svc.config.allowed_origins)
     for router in (
         auth_routes.router,
         moderation_routes.router,
         moderation_routes.admin_router,
+        review_routes.router,
         status_routes.router,
         health_routes.router,
     ):

@@ -11,9 +11,8 @@ from pydantic import BaseModel, Field
 
 from roulette.api.deps import ServicesDep, current_address
 from roulette.auth.address import to_checksum_address
-from roulette.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited, closing_code
+from roulette.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
 from roulette.matchmaking.records import Address
-from roulette.storage.bans import ban_wallet
 
 __all__ = ["admin_router", "router"]
 
@@ -40,10 +39,11 @@ class BlockBody(BaseModel):
 
 
 class BanBody(BaseModel):
-    """``POST /admin/bans`` body."""
+    """``POST /admin/bans`` body; ``expiresIn`` seconds (absent: until lifted)."""
 
     address: str = Field(max_length=64)
     reason: str = Field(min_length=1, max_length=500)
+    expiresIn: int | None = Field(default=None, ge=1, le=10 * 365 * 86_400)
 
 
 def _target(raw: str, me: Address) -> Address:
@@ -64,13 +64,8 @@ async def create_report(body: ReportBody, me: Me, svc: ServicesDep) -> dict[str,
             code="rate_limited",
             retry_after=svc.reports_limiter.retry_after(me, now),
         )
-    report_id = await svc.moderation.add_report(
-        reporter=me,
-        target=target,
-        reason=body.reason,
-        session_id=body.sessionId,
-        notes=body.notes,
-        now=time.time(),
+    report_id, _ = await svc.desk.report(
+        reporter=me, target=target, reason=body.reason, session_id=body.sessionId, notes=body.notes
     )
     svc.counters.reports += 1
     return {"id": report_id}
@@ -123,19 +118,31 @@ async def require_admin(request: Request, svc: ServicesDep) -> None:
 
 Admin = Depends(require_admin)
 
+MODERATOR_HEADER = "x-moderator"
+"""Who acts, for the audit log (the admin token is shared; this names the person using it)."""
+
+
+def moderator(request: Request) -> str:
+    """``admin-api:<X-Moderator>`` (printable, ≤ 40 characters), or ``admin-api``."""
+    name = request.headers.get(MODERATOR_HEADER, "").strip()
+    if not name:
+        return "admin-api"
+    if len(name) > 40 or not name.isprintable():
+        raise BadRequest("X-Moderator: at most 40 printable characters", code="bad_moderator")
+    return f"admin-api:{name}"
+
+
+Actor = Annotated[str, Depends(moderator)]
+
 
 @admin_router.post("/bans", status_code=201, dependencies=[Admin])
-async def create_ban(body: BanBody, svc: ServicesDep) -> dict[str, object]:
+async def create_ban(body: BanBody, svc: ServicesDep, actor: Actor) -> dict[str, object]:
     """Ban an address: refused at sign-in, at the socket and in the queue from now on; its
-    token families are revoked and its sockets closed on every node."""
+    token families are revoked and its sockets closed on every node (the desk does all)."""
     address = to_checksum_address(body.address)
-    await ban_wallet(
-        svc.moderation, svc.families, address, reason=body.reason, by="admin-api", now=time.time()
-    )
-    await svc.lobby.leave(address)
-    if svc.kick is not None:
-        await svc.kick(address, closing_code(Forbidden("banned")), "banned")
-    return {"address": address, "banned": True}
+    expires_at = None if body.expiresIn is None else time.time() + body.expiresIn
+    await svc.desk.ban(address=address, reason=body.reason, actor=actor, expires_at=expires_at)
+    return {"address": address, "banned": True, "expiresAt": expires_at}
 
 
 @admin_router.get("/bans", dependencies=[Admin])
@@ -143,16 +150,22 @@ async def list_bans(svc: ServicesDep) -> dict[str, object]:
     """Every ban, newest first."""
     bans = await svc.moderation.bans()
     items = [
-        {"address": b.address, "reason": b.reason, "bannedAt": int(b.banned_at), "by": b.banned_by}
+        {
+            "address": b.address,
+            "reason": b.reason,
+            "bannedAt": int(b.banned_at),
+            "by": b.banned_by,
+            "expiresAt": b.expires_at,
+        }
         for b in bans
     ]
     return {"bans": items, "total": len(items)}
 
 
 @admin_router.delete("/bans/{address}", dependencies=[Admin])
-async def delete_ban(address: str, svc: ServicesDep) -> dict[str, object]:
+async def delete_ban(address: str, svc: ServicesDep, actor: Actor) -> dict[str, object]:
     """Lift a ban."""
     target = to_checksum_address(address)
-    if not await svc.moderation.unban(target):
+    if not await svc.desk.unban(address=target, actor=actor, reason=None):
         raise NotFound(f"{target} is not banned", code="not_banned")
     return {"address": target, "banned": False}

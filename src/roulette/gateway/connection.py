@@ -15,6 +15,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Final, cast
 
+import msgspec
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
 from roulette.errors import (
@@ -210,8 +211,14 @@ class Connection(WSListener):
             self._relay_chat(msg)  # type: ignore[arg-type]
         elif kind is m.Heartbeat:
             self.send(m.HeartbeatAck())
+        elif kind is m.Next and not self._skip_allowed(now):
+            self.send_error(RateLimited("too many skips; wait a minute", code="skip_limited"))
         else:
             self.apply(self.machine.message(msg, now))  # type: ignore[arg-type]
+
+    def _skip_allowed(self, now: float) -> bool:
+        skips = self.ctx.skips  # per wallet, so a new socket does not get a new budget
+        return skips is None or skips.allow(self.address, now)
 
     def _on_rate_limited(self, verdict: Verdict) -> None:
         self.ctx.metrics.rate_limited += 1
@@ -229,8 +236,14 @@ class Connection(WSListener):
         if session is None or peer is None or session.id != msg.session_id:
             self._not_in_session(msg.session_id)
             return
+        data = msg.data
+        if self.ctx.ice_filter is not None:  # ICE_RELAY_ONLY (roulette.relay.ice)
+            filtered = self.ctx.ice_filter(kind, bytes(data))
+            if filtered is None:
+                return
+            data = msgspec.Raw(filtered)
         frame = m.encode(
-            m.RelayOut(type=kind, sessionId=session.id, sender=self.address, data=msg.data)
+            m.RelayOut(type=kind, sessionId=session.id, sender=self.address, data=data)
         )
         if not self.ctx.hub.relay(peer, session, frame):
             self.ctx.metrics.relay_dropped += 1

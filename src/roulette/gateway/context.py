@@ -19,11 +19,15 @@ from roulette.protocol import messages as m
 from roulette.relay.budgets import WalletBudgets
 from roulette.relay.keyed import KeyedLimiter
 from roulette.relay.limits import MessageLimiter
+from roulette.relay.turn import TurnIssuer
 
 if TYPE_CHECKING:
     from roulette.gateway.connection import Connection
 
-__all__ = ["GatewayContext"]
+__all__ = ["GatewayContext", "IceFilter"]
+
+IceFilter = Callable[[str, bytes], "bytes | None"]
+"""Rewrites the ``data`` of a relayed signal of a kind, or drops it (None)."""
 
 
 @dataclass(slots=True)
@@ -48,6 +52,12 @@ class GatewayContext:
     """Message budgets per wallet, shared by its sockets (a reconnect does not refill them)."""
     handshakes_by_wallet: KeyedLimiter = field(init=False)
     handshakes_by_ip: KeyedLimiter = field(init=False)
+    turn: TurnIssuer | None = None
+    """Issues per-user TURN credentials for ``match-found`` (``TURN_SECRET``)."""
+    ice_filter: IceFilter | None = None
+    """``ICE_RELAY_ONLY``: rewrites a signal's data, or drops it (None); unset, no cost."""
+    skips: KeyedLimiter | None = None
+    """``next`` per wallet beyond the 2 s rule (``SKIPS_PER_MINUTE``); None: off."""
 
     def __post_init__(self) -> None:
         config = self.config
@@ -94,8 +104,17 @@ class GatewayContext:
             session_id=session.id,
             peer_id=session.peer_of(me),
             is_initiator=session.initiator == me,
-            webrtc_config=m.WebRTCConfig(ice_servers=self.ice_servers),
+            webrtc_config=self._webrtc_config(session, me),
             max_seconds=self.config.session_max_seconds,
             resume_token=self.resume_token(session.id, me),
             peer_name=peer_name,
         )
+
+    def _webrtc_config(self, session: Session, me: Address) -> m.WebRTCConfig:
+        if self.turn is None:
+            return m.WebRTCConfig(ice_servers=self.ice_servers)
+        turn = self.turn.ice_server(f"{session.id}:{me}", now=self.wall())
+        # Relay-only: the browser gathers no host or reflexive candidates at all (W3C WebRTC
+        # §4.2.1 iceTransportPolicy); the server's filter covers clients that ignore it.
+        policy = "relay" if self.ice_filter is not None else None
+        return m.WebRTCConfig(ice_servers=[*self.ice_servers, turn], ice_transport_policy=policy)

@@ -53,13 +53,16 @@ from roulette.storage.ports import (
     TokenFamilies,
 )
 
-__all__ = ["Controller", "GateCheck", "NameLookup", "new_session_id"]
+__all__ = ["Admit", "Controller", "GateCheck", "NameLookup", "new_session_id"]
 
 NameLookup = Callable[[Address], Awaitable[str | None]]
 """A display name for an address (ENS), best effort."""
 
 GateCheck = Callable[[Address, str, float], Awaitable[None]]
 """Raise unless the address may enter the named (token-gated) queue now."""
+
+Admit = Callable[[Address, str | None, float], Awaitable[None]]
+"""Raise unless the address may enter a queue (by name; None: the default one) now."""
 
 NAME_LOOKUP_SECONDS = 0.5
 """Display names are decoration: a match never waits longer than this for them."""
@@ -94,6 +97,8 @@ class Controller:
     history: SessionHistory
     names: NameLookup | None = None
     gate: GateCheck | None = None
+    admit: Admit | None = None
+    """New-wallet cool-down and the default queue's gate (roulette.runtime.safety)."""
 
     async def drain(self, conn: Connection, op: StoreOp | None) -> None:
         """Run ``op``, then every operation ``conn``'s machine starts after it, in order."""
@@ -164,6 +169,8 @@ class Controller:
             if self.gate is None:
                 raise BadRequest(f"no queue named {join.queue!r}", code="unknown_queue")
             await self.gate(conn.address, join.queue, self.ctx.wall())
+        if self.admit is not None:
+            await self.admit(conn.address, join.queue, self.ctx.wall())
         if await self.moderation.is_banned(conn.address):
             raise _Fatal(Forbidden("banned"))
         entry = QueueEntry(

@@ -157,10 +157,15 @@ ClientMessage = (
 # ---------------------------------------------------------------- server → client
 
 
-class WebRTCConfig(msgspec.Struct, rename="camel", frozen=True):
-    """``RTCPeerConnection`` configuration: ``iceServers`` as the browser expects them."""
+class WebRTCConfig(msgspec.Struct, rename="camel", frozen=True, omit_defaults=True):
+    """``RTCPeerConnection`` configuration: ``iceServers`` as the browser expects them.
+
+    With TURN configured, one entry carries short-lived ``username``/``credential`` for this
+    user of this session; ``iceTransportPolicy`` is ``"relay"`` in relay-only mode.
+    """
 
     ice_servers: list[dict[str, str | list[str]]]
+    ice_transport_policy: str | None = None
 
 
 class Connected(_Server, tag="connected"):

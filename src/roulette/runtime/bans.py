@@ -4,7 +4,7 @@ A ban (admin API, CLI, a future moderator) is three things, and SQL is the one p
 node and the CLI share:
 
 1. the ban row: sign-in, handshakes and joins refuse the wallet from then on;
-2. every token family of the wallet revoked (:func:`roulette.storage.bans.ban_wallet`):
+2. every token family of the wallet revoked (:meth:`ModerationDesk.ban`):
    refresh fails and every access token dies at once, so HTTP calls (reports, blocks) are
    refused;
 3. the wallet's live sockets closed (1008): each node runs a :class:`BanWatch` that reads the

@@ -50,6 +50,7 @@ from roulette.runtime.membership import Membership
 from roulette.runtime.monitoring import build_monitor
 from roulette.runtime.onchain import OnChain, build_onchain
 from roulette.runtime.protection import protect
+from roulette.runtime.safety import admission, moderation_desk, safety_hooks
 from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
 from roulette.runtime.state import SharedState, shared_state
@@ -138,7 +139,7 @@ class Node:
         history = SqlSessionHistory(engine)
         onchain = build_onchain(config, engine, svc.lobby, history, svc.hub)
         gateway, controller = _gateway(svc, history, onchain)
-        svc.kick = _kicker(svc, state)
+        svc.kick = svc.desk.kick = _kicker(svc, state)
         svc.workers = state.workers
         instrument(engine, svc.vitals)
         svc.vitals.checks = _checks(svc, state, onchain)
@@ -299,6 +300,7 @@ def _services(
         reports_limiter=KeyedLimiter(
             burst=limits.reports_burst, per_second=limits.reports_per_second
         ),
+        desk=moderation_desk(config, engine, state.lobby),
     )
 
 
@@ -331,6 +333,7 @@ def _gateway(
         resume_secret=svc.resume_secret,
         shedding=svc.shedding,
         named_queues=onchain is not None,
+        **safety_hooks(svc.config.safety),
     )
     controller = Controller(
         ctx,
@@ -341,6 +344,7 @@ def _gateway(
         names=onchain.service.ens_name if onchain is not None else None,
         gate=onchain.service.check_gate if onchain is not None else None,
     )
+    controller.admit = admission(svc.config, svc.desk.reviews, controller.gate)
     gateway = Gateway(ctx, controller, svc.issuer)
     gateway_ref.append(gateway)
     return gateway, controller

@@ -12,6 +12,7 @@ from roulette.auth.tokens import TokenIssuer
 from roulette.config import Config
 from roulette.gateway.hub import Hub
 from roulette.matchmaking.records import Address
+from roulette.moderation.desk import ModerationDesk
 from roulette.observability.counters import Counters
 from roulette.observability.metrics import MetricsSync
 from roulette.observability.vitals import Vitals
@@ -41,6 +42,8 @@ class Services:
     reports_limiter: KeyedLimiter
     metrics_sync: MetricsSync
     resume_secret: bytes = field(repr=False)
+    desk: ModerationDesk
+    """Reports, reviews and bans, each audited (the API and the CLI act through it)."""
     contract_signatures: Callable[[Address, bytes, bytes, int], Awaitable[bool]] | None = None
     kick: Callable[[str, int, str], Awaitable[None]] | None = None
     vitals: Vitals = field(default_factory=Vitals)

@@ -7,13 +7,15 @@ command), so that two workers racing on the same users can never both win.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId, WorkerId
 
 __all__ = [
+    "AuditEntry",
+    "AuditLog",
     "BanRecord",
     "BlockRecord",
     "Bus",
@@ -229,6 +231,8 @@ class BanRecord:
     reason: str
     banned_at: float
     banned_by: str
+    expires_at: float | None = None
+    """None: until lifted."""
 
 
 class Moderation(Protocol):
@@ -265,16 +269,24 @@ class Moderation(Protocol):
         """Everyone ``address`` blocked or was blocked by."""
         ...
 
-    async def ban(self, *, address: Address, reason: str, by: str, now: float) -> None:
-        """Ban an address (idempotent: a second ban updates the reason)."""
+    async def ban(
+        self,
+        *,
+        address: Address,
+        reason: str,
+        by: str,
+        now: float,
+        expires_at: float | None = None,
+    ) -> None:
+        """Ban an address until ``expires_at`` (None: until lifted); a second ban replaces it."""
         ...
 
     async def unban(self, address: Address) -> bool:
         """Lift a ban; False when there was none."""
         ...
 
-    async def is_banned(self, address: Address) -> bool:
-        """True when the address is banned."""
+    async def is_banned(self, address: Address, *, now: float | None = None) -> bool:
+        """True when the address is banned and the ban has not expired by ``now``."""
         ...
 
     async def bans(self) -> list[BanRecord]:
@@ -353,4 +365,55 @@ class SessionHistory(Protocol):
 
     async def ended(self, session_id: SessionId) -> EndedSession | None:
         """The finished session with this id, if it is in the history."""
+        ...
+
+
+# ---------------------------------------------------------------- the audit log (durable)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One management action: who did what to whom, when and why."""
+
+    id: int
+    at: float
+    actor: str
+    action: str
+    target: str | None
+    reason: str | None
+    details: Mapping[str, object]
+
+
+class AuditLog(Protocol):
+    """An append-only record of every management action (moderation, scaling, drains).
+
+    Nothing is ever updated or deleted (the SQL table refuses both with a trigger).
+    """
+
+    async def append(
+        self,
+        *,
+        actor: str,
+        action: str,
+        target: str | None,
+        reason: str | None,
+        now: float,
+        details: Mapping[str, object] | None = None,
+    ) -> int:
+        """Record one action and return its id (ids grow with time).
+
+        Args:
+            actor: who: ``admin-api:<name>``, ``cli:<name>``, ``system``, ``autoscaler``, …
+            action: what, as a snake_case verb: ``ban``, ``unban``, ``resolve_report``, …
+            target: whom or what (an address, a worker id), if anyone.
+            reason: why, in the actor's words.
+            now: when (Unix seconds).
+            details: anything else worth keeping, JSON-serialisable.
+        """
+        ...
+
+    async def entries(
+        self, *, target: str | None = None, limit: int = 100, before_id: int | None = None
+    ) -> list[AuditEntry]:
+        """The newest entries first (about ``target`` only, if given), older than ``before_id``."""
         ...

@@ -38,8 +38,8 @@ async def test_reports_are_stored_with_growing_ids(
     async with engine.connect() as connection:
         rows = (await connection.execute(select(reports).order_by(reports.c.id))).all()
     assert [tuple(row) for row in rows] == [
-        (first, ALICE, BOB, "spam", "s-1", "links", NOW),
-        (second, CAROL, BOB, "abuse", None, None, NOW + 1),
+        (first, ALICE, BOB, "spam", "s-1", "links", NOW, "open", None, None, None),
+        (second, CAROL, BOB, "abuse", None, None, NOW + 1, "open", None, None, None),
     ]
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, exists, func, select, union
+import time
+
+from sqlalchemy import delete, exists, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.matchmaking.records import Address
@@ -102,13 +104,21 @@ class SqlModeration:
             found = (await connection.execute(statement)).scalars().all()
         return frozenset(Address(other) for other in found)
 
-    async def ban(self, *, address: Address, reason: str, by: str, now: float) -> None:
-        """Ban an address; banning it again replaces the reason, the author and the time.
+    async def ban(
+        self,
+        *,
+        address: Address,
+        reason: str,
+        by: str,
+        now: float,
+        expires_at: float | None = None,
+    ) -> None:
+        """Ban an address; banning it again replaces the reason, the author, time and expiry.
 
         The record describes the ban in force, so the latest decision wins in full.
         """
         statement = insert_into(self._engine, bans).values(
-            address=address, reason=reason, banned_by=by, banned_at=now
+            address=address, reason=reason, banned_by=by, banned_at=now, expires_at=expires_at
         )
         statement = statement.on_conflict_do_update(
             index_elements=[bans.c.address],
@@ -116,6 +126,7 @@ class SqlModeration:
                 "reason": statement.excluded.reason,
                 "banned_by": statement.excluded.banned_by,
                 "banned_at": statement.excluded.banned_at,
+                "expires_at": statement.excluded.expires_at,
             },
         )
         async with begin(self._engine) as connection:
@@ -127,9 +138,11 @@ class SqlModeration:
             result = await connection.execute(delete(bans).where(bans.c.address == address))
         return result.rowcount == 1
 
-    async def is_banned(self, address: Address) -> bool:
-        """True when the address is banned."""
-        statement = select(exists().where(bans.c.address == address))
+    async def is_banned(self, address: Address, *, now: float | None = None) -> bool:
+        """True when the address is banned and the ban has not expired (``now``: wall clock)."""
+        moment = time.time() if now is None else now
+        in_force = or_(bans.c.expires_at.is_(None), bans.c.expires_at > moment)
+        statement = select(exists().where(bans.c.address == address, in_force))
         async with connect(self._engine) as connection:
             return bool(await connection.scalar(statement))
 
@@ -144,6 +157,7 @@ class SqlModeration:
                 reason=row.reason,
                 banned_at=row.banned_at,
                 banned_by=row.banned_by,
+                expires_at=row.expires_at,
             )
             for row in rows
         ]

@@ -20,11 +20,13 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    text,
 )
 
 __all__ = [
     "ADDRESS_LENGTH",
     "ID_LENGTH",
+    "audit_log",
     "bans",
     "blocks",
     "declared_metadata",
@@ -97,8 +99,14 @@ reports = Table(
     Column("session_id", String(ID_LENGTH), nullable=True),
     Column("notes", Text, nullable=True),
     _seconds("created_at"),
+    # The review queue (migration 0003): a report is open until a moderator resolves it.
+    Column("status", String(16), nullable=False, server_default=text("'open'")),
+    _seconds("resolved_at", nullable=True),
+    Column("resolved_by", String(ID_LENGTH), nullable=True),
+    Column("resolution", Text, nullable=True),
     Index(None, "target"),
     Index(None, "reporter"),
+    Index(None, "status"),
 )
 
 blocks = Table(
@@ -121,6 +129,7 @@ bans = Table(
     Column("banned_by", String(ID_LENGTH), nullable=False),
     _seconds("banned_at"),
     Index(None, "banned_at"),  # every node polls "bans since" (roulette.runtime.bans)
+    _seconds("expires_at", nullable=True),  # None: until lifted (migration 0003)
 )
 
 token_families = Table(
@@ -149,4 +158,20 @@ session_history = Table(
     Column("end_reason", String(ID_LENGTH), nullable=True),
     Index(None, "initiator"),
     Index(None, "responder"),
+)
+
+# Append-only (migration 0003 adds triggers refusing UPDATE and DELETE on both backends): who
+# did what to whom, when and why — moderators, the auto-suspension, the auto-scaler.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    _seconds("at"),
+    Column("actor", String(ID_LENGTH), nullable=False),
+    Column("action", String(ID_LENGTH), nullable=False),
+    Column("target", String(128), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("details", Text, nullable=True),
+    Index(None, "target"),
+    Index(None, "at"),
 )

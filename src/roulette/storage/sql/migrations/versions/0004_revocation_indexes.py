@@ -1,7 +1,7 @@
 """Indexes for the revocation poll: bans and token families by the time they took effect.
 
-Revision ID: 0003_revocations
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-04
 
 Each node reads the bans and the revoked sign-ins of the last seconds twice a second
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0003_revocations"
-down_revision: str | None = "0002"
+revision: str = "0004"
+down_revision: str | None = "0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
