@@ -13,10 +13,14 @@ from roulette.storage.ports import BanRecord
 from roulette.storage.sql.database import begin, connect
 from roulette.storage.sql.schema import bans, blocks, reports, session_history, token_families
 
-__all__ = ["MAX_REVIEW_PAGE", "SqlReviews"]
+__all__ = ["MAX_REPORTERS", "MAX_REVIEW_PAGE", "SqlReviews"]
 
 MAX_REVIEW_PAGE = 200
 """The most reports one read returns."""
+
+MAX_REPORTERS = 5000
+"""Distinct reporters read for one auto-suspension decision: bounded work per report (and
+below SQLite's 32,766 bound parameters), far above any sensible threshold."""
 
 _RECENT = 10
 """Reports shown in a wallet's history, each way."""
@@ -68,9 +72,12 @@ class SqlReviews:
         return None if row is None else _report(row)
 
     async def recent_reporters(self, target: Address, *, since: float) -> list[Address]:
-        """The distinct wallets that reported ``target`` at or after ``since``."""
+        """The distinct wallets that reported ``target`` at or after ``since`` (at most 5000)."""
         statement = (
-            select(_r.reporter).where(_r.target == target, _r.created_at >= since).distinct()
+            select(_r.reporter)
+            .where(_r.target == target, _r.created_at >= since)
+            .distinct()
+            .limit(MAX_REPORTERS)
         )
         async with connect(self._engine) as connection:
             found = (await connection.execute(statement)).scalars().all()
