@@ -48,7 +48,6 @@ def test_ws_port_follows_port_and_origins_follow_the_domain() -> None:
         ("PORT", "http"),
         ("CHAIN_IDS", "1,x"),
         ("CHAIN_IDS", ""),
-        ("JWT_ACCESS_SECRET", "short"),
         ("ALLOWED_ORIGINS", "localhost:3001"),
         ("ALLOWED_ORIGINS", "https://a.example/path"),
         ("REDIS_CLUSTER_NODES", "node1"),
@@ -57,17 +56,13 @@ def test_ws_port_follows_port_and_origins_follow_the_domain() -> None:
         ("TEST_WALLET_MODE", "maybe"),
         ("SESSION_MAX_SECONDS", "0"),
         ("INTEREST_WAIT_SECONDS", "-1"),
+        ("LOG_LEVEL", "verbose"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as error:
         Config.from_env({name: value})
     assert f"{name}={value!r}" in str(error.value)
-
-
-def test_websocket_url_defaults_to_the_gateway_port() -> None:
-    assert Config.from_env({"HOST": "0.0.0.0"}).websocket_url == "ws://localhost:3002/ws"
-    assert Config.from_env({"PUBLIC_WS_URL": "wss://x/ws"}).websocket_url == "wss://x/ws"
 
 
 def test_the_guides_auto_scaling_names() -> None:
@@ -103,3 +98,7 @@ def test_bad_auto_scaling_settings(env: dict[str, str], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         Config.from_env(env)
     assert message in caught.value.message
+
+
+def test_log_levels_are_case_insensitive() -> None:
+    assert Config.from_env({"LOG_LEVEL": "WARNING"}).log_level == "warning"

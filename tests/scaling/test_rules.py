@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from roulette.scaling.rules import DEFAULT_RULES, Action, Comparison, Rule, evaluate_rules
@@ -99,6 +101,6 @@ def test_a_rule_describes_itself_in_the_guides_form() -> None:
 
 
 @pytest.mark.parametrize("kw", [{"scale_amount": 0}, {"cooldown_seconds": -1.0}])
-def test_invalid_rules_are_refused(kw: dict[str, object]) -> None:
+def test_invalid_rules_are_refused(kw: dict[str, Any]) -> None:
     with pytest.raises(ValueError, match="must be >= "):
         rule("bad", **kw)

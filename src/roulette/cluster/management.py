@@ -4,6 +4,8 @@ It runs in its own thread (``http.server.ThreadingHTTPServer``) and owns no stat
 becomes a command for the reconcile loop, which answers it (see :mod:`roulette.cluster.channel`).
 
     GET  /cluster/status                 200 {"desired", "workers": [...], ...}
+    GET  /dashboard                      the dashboard page (no token: it holds no data)
+    GET  /dashboard/data                 a worker's sampled figures plus the cluster status
     POST /cluster/workers {"count": n}   200 the status after the change (n in 1..64)
     GET  /scaling/status                 200 the autoscaler's state (docs/scaling.md)
     POST /scaling/manual {"instances", "reason", "ttlSeconds"?, "by"?}
@@ -24,7 +26,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from roulette.cluster import policy
+from roulette.cluster import dashboard, policy
 from roulette.cluster.channel import (
     Command,
     Reply,
@@ -61,12 +63,21 @@ class ManagementServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, host: str, port: int, *, token: str, commands: queue.Queue[Command], wake: WakePipe
+        self,
+        host: str,
+        port: int,
+        *,
+        token: str,
+        commands: queue.Queue[Command],
+        wake: WakePipe,
+        workers_url: str | None = None,
     ) -> None:
         super().__init__((host, port), _Handler)
         self.token = token
         self.commands = commands
         self.wake = wake
+        self.workers_url = workers_url
+        """The workers' shared HTTP address, where the dashboard's figures come from."""
         self._thread = threading.Thread(target=self.serve_forever, name="management", daemon=True)
 
     @property
@@ -102,10 +113,15 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""  # no Python version in the Server header
 
     def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] == "/dashboard":
+            self._send_page()
+            return
         if not self._authorized():
             return
         route = self.path.split("?", 1)[0]
-        if route == "/scaling/status":
+        if route == "/dashboard/data":
+            self._send(self._dashboard_data())
+        elif route == "/scaling/status":
             self._send(self.server.ask(ScalingRequest("status", {}, self._actor({}))))
         elif route == "/scaling/manual":
             self._send(Reply.error(405, "method_not_allowed", "use POST or DELETE"))
@@ -197,6 +213,24 @@ class _Handler(BaseHTTPRequestHandler):
             return json.loads(self.rfile.read(length) or b"null")
         except ValueError:
             return Reply.error(400, "bad_request", "the body must be JSON")
+
+    def _dashboard_data(self) -> Reply:
+        if self.server.workers_url is None:
+            return Reply.error(404, "not_found", "no dashboard on this supervisor")
+        query = self.path.partition("?")[2]
+        status, body = dashboard.worker_data(self.server.workers_url, self.server.token, query)
+        if status == 200:
+            body["cluster"] = self.server.ask(StatusRequest()).body
+        return Reply(status, body)
+
+    def _send_page(self) -> None:
+        data = dashboard.page()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
 
     def _send(self, reply: Reply) -> None:
         data = json.dumps(reply.body).encode()

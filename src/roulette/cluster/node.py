@@ -3,6 +3,7 @@ management API and the supervisor, and release everything when the supervisor re
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import shutil
@@ -19,7 +20,7 @@ from roulette.cluster.management import ManagementServer
 from roulette.cluster.process import Listeners
 from roulette.cluster.supervisor import Supervisor
 from roulette.config import Config
-from roulette.errors import ConfigError
+from roulette.errors import ConfigError, RouletteError
 from roulette.scaling.actuator import HookActuator
 from roulette.scaling.audit import AUDIT_FILE, AuditLog
 from roulette.scaling.autoscaler import Autoscaler
@@ -28,6 +29,7 @@ from roulette.scaling.fleet import FleetBoard
 from roulette.scaling.sampler import NodeSampler
 from roulette.scaling.scaler import Scaler
 from roulette.scaling.settings import load_policy
+from roulette.storage.sql import upgrade
 
 __all__ = ["BOOT_TIMEOUT", "EXIT_CONFIG", "HEARTBEAT_TIMEOUT", "STOP_MARGIN", "run_cluster"]
 
@@ -75,6 +77,7 @@ def run_cluster(
     node_id = uuid.uuid4().hex[:8]
     try:
         desired, max_workers = _worker_bounds(config)
+        _migrate(config)
         listeners = _bind(config)
     except ConfigError as exc:
         return _refuse(exc)
@@ -86,7 +89,7 @@ def run_cluster(
     scaler: Scaler | None = None
     try:
         scaler = _scaler(config, node_id, max_workers, metrics_dir)
-        management = _management(config, commands, wake)
+        management = _management(config, commands, wake, listeners.ports[0])
         supervisor = Supervisor(
             desired=desired,
             max_workers=max_workers,
@@ -113,6 +116,15 @@ def run_cluster(
         listeners.close()
         wake.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _migrate(config: Config) -> None:
+    """Apply the migrations once, here, before any worker starts (workers only check them)."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        asyncio.run(upgrade(config.sql_url))
+    except RouletteError as exc:
+        raise ConfigError(f"cannot migrate the database: {exc.message}") from exc
 
 
 def _refuse(exc: ConfigError) -> int:
@@ -179,7 +191,7 @@ def _bind(config: Config) -> Listeners:
 
 
 def _management(
-    config: Config, commands: queue.Queue[Command], wake: WakePipe
+    config: Config, commands: queue.Queue[Command], wake: WakePipe, http_port: int
 ) -> ManagementServer | None:
     if not config.management_token:
         # No default token: an unauthenticated API could scale the node to zero-ish or 64.
@@ -197,6 +209,7 @@ def _management(
             token=config.management_token,
             commands=commands,
             wake=wake,
+            workers_url=f"http://{_loopback(config.host)}:{http_port}",
         )
     except OSError as exc:
         raise ConfigError(
@@ -216,3 +229,12 @@ def _banner(
         f"http://{config.host}:{http_port} and ws://{config.host}:{ws_port}/ws; "
         f"management API {api}"
     )
+
+
+def _loopback(host: str) -> str:
+    """Where the supervisor reaches its own workers' HTTP port."""
+    if host in {"0.0.0.0", ""}:
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host

@@ -105,6 +105,8 @@ class Supervisor:
         self.roll: list[int] = []
         self.failures: tuple[float, ...] = ()
         self.exit_code: int | None = None
+        self.hung_replaced = 0
+        """Recovery actions: READY workers killed for a silent heartbeat (then respawned)."""
         self._signals: deque[int] = deque()
         self._selector = selectors.DefaultSelector()
         self._generation = itertools.count()
@@ -288,6 +290,7 @@ class Supervisor:
             "pid": os.getpid(),
             "workers": workers,
             "waiting": waiting,
+            "recoveries": {"replace_hung_worker": self.hung_replaced},
         }
 
     # -- reap, apply -----------------------------------------------------------------------------
@@ -370,6 +373,9 @@ class Supervisor:
                 "worker_killed slot=%d pid=%d reason=%s", *(worker.slot, worker.pid, action.reason)
             )
             worker.kill()
+            if action.reason == "heartbeat-timeout":
+                self.hung_replaced += 1
+                log.warning("recovery_action action=replace_hung_worker slot=%d", worker.slot)
         elif isinstance(action, policy.Stop):
             worker.terminate(now)
         elif isinstance(action, policy.Retire):

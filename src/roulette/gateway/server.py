@@ -15,7 +15,6 @@ import socket
 from http.cookies import CookieError, SimpleCookie
 
 from picows import (
-    WSCloseCode,
     WSUpgradeRequest,
     WSUpgradeResponse,
     WSUpgradeResponseWithListener,
@@ -23,10 +22,13 @@ from picows import (
 )
 
 from roulette.auth.tokens import TokenClaims, TokenIssuer, TokenKind
-from roulette.errors import PeerError, Unauthenticated
+from roulette.errors import GoingAway, PeerError, Unauthenticated
 from roulette.gateway.connection import Connection
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
+from roulette.matchmaking.socket_machine import StoreOp
+from roulette.resilience.shedding import RETRY_AFTER_SECONDS
+from roulette.supervised import supervised
 
 __all__ = ["WORKER_HEADER", "Gateway", "bearer_or_cookie"]
 
@@ -80,10 +82,9 @@ class Gateway:
         origin = request.headers.get("Origin")
         if origin is not None and origin not in self.ctx.config.allowed_origins:
             return self._refuse(403, "origin_not_allowed", f"origin {origin} is not allowed")
-        if self.draining:
-            return self._refuse(503, "draining", "this node is shutting down; reconnect")
-        if self.open_sockets >= self.ctx.config.limits.max_connections:
-            return self._refuse(503, "node_full", "this node is full; try another")
+        refusal = self._capacity_refusal()
+        if refusal is not None:
+            return refusal
         try:
             claims = self._claims(request)
         except PeerError as exc:
@@ -92,6 +93,18 @@ class Gateway:
         return WSUpgradeResponseWithListener(
             WSUpgradeResponse.create_101_response(self._headers), Connection(self.ctx, claims)
         )
+
+    def _capacity_refusal(self) -> WSUpgradeResponseWithListener | None:
+        """503 when this node cannot take a socket now: draining, full or shedding load."""
+        if self.draining:
+            return self._refuse(503, "draining", "this node is shutting down; reconnect")
+        if self.open_sockets >= self.ctx.config.limits.max_connections:
+            return self._refuse(503, "node_full", "this node is full; try another")
+        if self.ctx.shedding():
+            return self._refuse(
+                503, "overloaded", "this node is overloaded; retry shortly", retry_after=True
+            )
+        return None
 
     @property
     def open_sockets(self) -> int:
@@ -106,20 +119,23 @@ class Gateway:
             raise Unauthenticated("sign in first: no access token", code="unauthenticated")
         return self.issuer.verify(token, TokenKind.ACCESS, now=self.ctx.wall())
 
-    def _refuse(self, status: int, code: str, message: str) -> WSUpgradeResponseWithListener:
+    def _refuse(
+        self, status: int, code: str, message: str, *, retry_after: bool = False
+    ) -> WSUpgradeResponseWithListener:
         self.ctx.metrics.handshakes_refused += 1
         body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        response = WSUpgradeResponse.create_error_response(
-            status, body, {"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if retry_after:
+            headers["Retry-After"] = str(RETRY_AFTER_SECONDS)  # RFC 9110 section 10.2.3
+        response = WSUpgradeResponse.create_error_response(status, body, headers)
         return WSUpgradeResponseWithListener(response, None)
 
     # ------------------------------------------------------------ lifecycle
 
-    def spawn_control(self, conn: Connection) -> None:
-        """Start draining ``conn``'s control queue in a task this gateway owns."""
+    def spawn_control(self, conn: Connection, op: StoreOp) -> None:
+        """Run ``conn``'s store operations, from ``op`` on, in a task this gateway owns."""
         assert self._tasks is not None, "the gateway is not running"
-        self._tasks.create_task(self.controller.drain(conn))
+        self._tasks.create_task(self.controller.drain(conn, op))
 
     async def serve(self, sock: socket.socket, started: asyncio.Event) -> None:
         """Serve on ``sock`` until cancelled or :meth:`shutdown`; owns every control task."""
@@ -138,7 +154,7 @@ class Gateway:
                 use_aiofastnet=False,
                 websocket_handshake_timeout=5,
             )
-            tasks.create_task(self._keepalive())
+            tasks.create_task(supervised("keepalive", self._keepalive))
             started.set()
             try:
                 await self._stop.wait()
@@ -173,7 +189,7 @@ class Gateway:
             self._server.close()
         conns = list(self.ctx.hub)
         for conn in conns:
-            conn.close(WSCloseCode.GOING_AWAY, "server shutting down; reconnect")
+            conn.close_for(GoingAway("server shutting down; reconnect"))
         waits = [c.transport.wait_disconnected() for c in conns if c.transport is not None]
         if waits:
             done, pending = await asyncio.wait(
