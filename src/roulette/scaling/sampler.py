@@ -104,15 +104,17 @@ class NodeSampler:
         self.metrics_dir = metrics_dir
         self._processes: dict[int, psutil.Process] = {}
         self._counters: dict[int, Mapping[str, int]] = {}
+        self._lag_ms: dict[int, float] = {}
         self._histograms = HistogramDeltas()
 
     def sample(self, reports: Iterable[WorkerReport], now: float) -> NodeSignals:
         """One sample of every worker and of the node (``now``: epoch seconds)."""
         reports = list(reports)
         live = {r.pid for r in reports}
-        for pid in set(self._processes) - live:
-            del self._processes[pid]
+        for pid in (set(self._processes) | set(self._counters) | set(self._lag_ms)) - live:
+            self._processes.pop(pid, None)
             self._counters.pop(pid, None)
+            self._lag_ms.pop(pid, None)
         workers = tuple(self._worker(r) for r in reports)
         node: dict[str, float] = {"memory": float(psutil.virtual_memory().percent)}
         if self.metrics_dir is not None:
@@ -126,7 +128,9 @@ class NodeSampler:
         if not report.ready:
             return WorkerSignals(report.worker_id, False, socket_cap=self.socket_cap)
         cpu, rss = self._usage(report.pid)
-        lag = None if report.beat_gap is None else max(0.0, report.beat_gap - HEARTBEAT_INTERVAL)
+        if report.beat_gap is not None:
+            # Sampled more often than the worker beats: keep the last gap seen until a new one.
+            self._lag_ms[report.pid] = max(0.0, report.beat_gap - HEARTBEAT_INTERVAL) * 1000
         return WorkerSignals(
             worker_id=report.worker_id,
             ready=True,
@@ -134,7 +138,7 @@ class NodeSampler:
             socket_cap=self.socket_cap,
             cpu=cpu,
             rss_bytes=rss,
-            loop_lag_ms=None if lag is None else lag * 1000,
+            loop_lag_ms=self._lag_ms.get(report.pid),
             error_rate=self._error_rate(report),
         )
 
