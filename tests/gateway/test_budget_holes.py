@@ -91,3 +91,36 @@ async def test_hole3_handshakes_per_ip_are_limited_with_1013(tmp_path: Path) -> 
         assert await raw.close_code_within() == 1013
         for user in users:
             await user.close()
+
+
+async def test_hole3_a_forged_forwarded_for_does_not_buy_a_fresh_handshake_budget(
+    tmp_path: Path,
+) -> None:
+    """From an untrusted peer, each new ``X-Forwarded-For`` value is ignored (issue 10, 11)."""
+    env = {"WS_HANDSHAKE_IP_BURST": "2", "WS_HANDSHAKE_IP_PER_SECOND": "0.01"}
+    with running_server(tmp_path, env) as server:
+        users = await signed_in_users(server, 3)
+        for n, user in enumerate(users[:2]):
+            forged = {**user.bearer, "X-Forwarded-For": f"203.0.113.{n}"}
+            await open_raw(server.ws_url, forged)
+        forged = {**users[2].bearer, "X-Forwarded-For": "203.0.113.99"}
+        raw = await open_raw(server.ws_url, forged, connected=False)
+        assert await raw.close_code_within() == 1013
+
+
+async def test_hole3_behind_a_trusted_proxy_each_client_has_its_own_handshake_budget(
+    tmp_path: Path,
+) -> None:
+    """With ``TRUSTED_PROXIES`` naming the balancer, the forwarded client is what counts."""
+    env = {
+        "WS_HANDSHAKE_IP_BURST": "1",
+        "WS_HANDSHAKE_IP_PER_SECOND": "0.01",
+        "TRUSTED_PROXIES": "127.0.0.0/8",
+    }
+    with running_server(tmp_path, env) as server:
+        users = await signed_in_users(server, 3)
+        for n, user in enumerate(users[:2]):
+            await open_raw(server.ws_url, {**user.bearer, "X-Forwarded-For": f"203.0.113.{n}"})
+        again = {**users[2].bearer, "X-Forwarded-For": "203.0.113.0"}
+        raw = await open_raw(server.ws_url, again, connected=False)
+        assert await raw.close_code_within() == 1013

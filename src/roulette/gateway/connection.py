@@ -71,6 +71,7 @@ class Connection(WSListener):
     """One socket: its transport, its limits, its timers, and its :class:`SocketMachine`."""
 
     __slots__ = (
+        "_forwarded",
         "_fragments",
         "_timers",
         "address",
@@ -82,7 +83,9 @@ class Connection(WSListener):
         "transport",
     )
 
-    def __init__(self, ctx: GatewayContext, claims: TokenClaims) -> None:
+    def __init__(
+        self, ctx: GatewayContext, claims: TokenClaims, forwarded_for: str | None = None
+    ) -> None:
         super().__init__()
         self.ctx = ctx
         self.claims = claims
@@ -95,6 +98,9 @@ class Connection(WSListener):
         # At most two timers (idle, grace); created on first use to keep idle sockets small.
         self._timers: dict[str, asyncio.TimerHandle] | None = None
         self.last_seen = ctx.monotonic()
+        # The handshake's X-Forwarded-For, read once at connect (believed only from
+        # TRUSTED_PROXIES) so that the per-IP handshake budget counts the client, not HAProxy.
+        self._forwarded = forwarded_for
 
     # ------------------------------------------------------------ the machine's state
 
@@ -137,7 +143,9 @@ class Connection(WSListener):
             high=self.ctx.config.limits.outbound_buffer_bytes
         )
         self.ctx.metrics.connections_opened += 1
-        if not self.ctx.admit_peer(transport.underlying_transport.get_extra_info("peername")):
+        peername = transport.underlying_transport.get_extra_info("peername")
+        forwarded, self._forwarded = self._forwarded, None
+        if not self.ctx.admit_peer(peername, forwarded):
             self.close_for(TooManyHandshakes("too many handshakes from your address; retry later"))
             return
         self.apply(self.machine.opened())

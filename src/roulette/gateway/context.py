@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from roulette.balancing.forwarded import client_address
 from roulette.config import Config
 from roulette.gateway.hub import Hub
 from roulette.matchmaking.records import Address, Session
@@ -88,10 +89,18 @@ class GatewayContext:
         limits = self.config.limits
         return MessageLimiter(burst=limits.rate_burst, per_second=limits.rate_per_second)
 
-    def admit_peer(self, peername: object) -> bool:
-        """Take one handshake from the client IP's budget (``peername`` of the socket)."""
-        host = peername[0] if isinstance(peername, tuple) and peername else "unknown"
-        return self.handshakes_by_ip.allow(str(host), self.monotonic())
+    def admit_peer(self, peername: object, forwarded_for: str | None = None) -> bool:
+        """Take one handshake from the client IP's budget.
+
+        Args:
+            peername: the socket's peer (``(host, port, ...)``).
+            forwarded_for: the handshake's ``X-Forwarded-For``, believed only when the peer is
+                one of ``TRUSTED_PROXIES`` (behind HAProxy every peer is the balancer).
+        """
+        host = str(peername[0]) if isinstance(peername, tuple) and peername else "unknown"
+        headers = [forwarded_for] if forwarded_for else []
+        client = client_address(host, headers, self.config.trusted_proxies)
+        return self.handshakes_by_ip.allow(client, self.monotonic())
 
     def resume_token(self, session_id: str, address: Address) -> str:
         """Proof, for a reconnecting socket, that ``address`` was in ``session_id``."""

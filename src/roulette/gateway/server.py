@@ -94,7 +94,8 @@ class Gateway:
             self.ctx.metrics.auth_failure += 1
             return self._refuse(exc.status, exc.code, exc.message)
         return self._over_wallet_budget(claims) or WSUpgradeResponseWithListener(
-            WSUpgradeResponse.create_101_response(self._headers), Connection(self.ctx, claims)
+            WSUpgradeResponse.create_101_response(self._headers),
+            Connection(self.ctx, claims, request.headers.get("X-Forwarded-For")),
         )
 
     def _capacity_refusal(self) -> WSUpgradeResponseWithListener | None:
