@@ -7,9 +7,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from roulette.auth.credentials import bearer_or_cookie
 from roulette.auth.tokens import TokenClaims, TokenKind
 from roulette.errors import RateLimited, Unauthenticated
-from roulette.gateway.server import bearer_or_cookie
 from roulette.matchmaking.records import Address
 from roulette.runtime.services import Services
 
