@@ -48,7 +48,6 @@ def test_ws_port_follows_port_and_origins_follow_the_domain() -> None:
         ("PORT", "http"),
         ("CHAIN_IDS", "1,x"),
         ("CHAIN_IDS", ""),
-        ("JWT_ACCESS_SECRET", "short"),
         ("ALLOWED_ORIGINS", "localhost:3001"),
         ("ALLOWED_ORIGINS", "https://a.example/path"),
         ("REDIS_CLUSTER_NODES", "node1"),
@@ -64,6 +63,41 @@ def test_a_bad_value_names_the_variable_and_the_value(name: str, value: str) -> 
     with pytest.raises(ConfigError) as error:
         Config.from_env({name: value})
     assert f"{name}={value!r}" in str(error.value)
+
+
+def test_the_guides_auto_scaling_names() -> None:
+    scaling = Config.from_env(
+        {
+            "AUTO_SCALING_ENABLED": "true",
+            "MIN_INSTANCES": "2",
+            "MAX_INSTANCES": "8",
+            "SCALING_RULES_FILE": "/etc/roulette/scaling.yaml",
+            "SCALING_INTERVAL_SECONDS": "5",
+            "SCALING_HOOK": "/usr/local/bin/scale-fleet",
+        }
+    ).scaling
+    assert scaling.enabled is True
+    assert (scaling.min_instances, scaling.max_instances) == (2, 8)
+    assert scaling.rules_file == Path("/etc/roulette/scaling.yaml")
+    assert scaling.interval_seconds == 5.0
+    assert scaling.hook == "/usr/local/bin/scale-fleet"
+    defaults = Config.from_env({}).scaling
+    assert (defaults.enabled, defaults.min_instances, defaults.max_instances) == (False, 1, 10)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MIN_INSTANCES": "5", "MAX_INSTANCES": "3"}, "MIN_INSTANCES=5 is above MAX_INSTANCES=3"),
+        ({"MIN_INSTANCES": "0"}, "MIN_INSTANCES='0' is invalid"),
+        ({"SCALING_INTERVAL_SECONDS": "0"}, "SCALING_INTERVAL_SECONDS='0' is invalid"),
+        ({"AUTO_SCALING_ENABLED": "maybe"}, "AUTO_SCALING_ENABLED='maybe' is invalid"),
+    ],
+)
+def test_bad_auto_scaling_settings(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env(env)
+    assert message in caught.value.message
 
 
 def test_log_levels_are_case_insensitive() -> None:

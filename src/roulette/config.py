@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from roulette.balancing.settings import LbSettings, Network, parse_networks
 from roulette.chain.settings import ChainSettings
 from roulette.envvars import (
     EnvReader,
@@ -23,8 +24,11 @@ from roulette.envvars import (
     positive,
     strings,
 )
+from roulette.errors import ConfigError
+from roulette.observability.settings import MonitorSettings
+from roulette.redaction import masked_repr
 
-__all__ = ["Config", "Limits", "RedisSettings"]
+__all__ = ["AutoScalingSettings", "Config", "Limits", "RedisSettings"]
 
 T = TypeVar("T")
 
@@ -64,6 +68,44 @@ class RedisSettings:
         """True when any Redis mode is configured."""
         return bool(self.url or self.cluster_enabled or self.sentinels)
 
+    def __repr__(self) -> str:
+        """The settings, the URL's password masked (``redis://***@host``)."""
+        return masked_repr(self)
+
+
+@dataclass(frozen=True, slots=True)
+class AutoScalingSettings:
+    """The autoscaler of ``roulette cluster`` (guide section 4 names; see docs/scaling.md)."""
+
+    enabled: bool = False
+    min_instances: int = 1
+    max_instances: int = 10
+    rules_file: Path | None = None
+    interval_seconds: float = 15.0
+    hook: str | None = None
+
+    @classmethod
+    def from_env(cls, e: EnvReader) -> AutoScalingSettings:
+        """Read ``AUTO_SCALING_ENABLED``, ``MIN_INSTANCES``, ``MAX_INSTANCES``, ``SCALING_*``.
+
+        Raises:
+            ConfigError: a malformed value, or MIN_INSTANCES > MAX_INSTANCES.
+        """
+        settings = cls(
+            enabled=e.get("AUTO_SCALING_ENABLED", parse_bool, False),
+            min_instances=e.get("MIN_INSTANCES", int_at_least(1), 1),
+            max_instances=e.get("MAX_INSTANCES", int_at_least(1), 10),
+            rules_file=e.get("SCALING_RULES_FILE", Path, None),
+            interval_seconds=e.get("SCALING_INTERVAL_SECONDS", positive, 15.0),
+            hook=e.get("SCALING_HOOK", str, None) or None,
+        )
+        if settings.min_instances > settings.max_instances:
+            raise ConfigError(
+                f"MIN_INSTANCES={settings.min_instances} is above "
+                f"MAX_INSTANCES={settings.max_instances}"
+            )
+        return settings
+
 
 @dataclass(frozen=True, slots=True)
 class Config:
@@ -101,8 +143,17 @@ class Config:
     lb_algorithm: str = "round-robin"
     prometheus_multiproc_dir: Path | None = None
     chain: ChainSettings = field(default_factory=ChainSettings)
+    scaling: AutoScalingSettings = field(default_factory=AutoScalingSettings)
+    lb: LbSettings = field(default_factory=LbSettings)
+    trusted_proxies: tuple[Network, ...] = ()
+    """Peers whose ``X-Forwarded-For`` is believed (``TRUSTED_PROXIES``; none by default)."""
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
     environment: tuple[tuple[str, str], ...] = ()
     """The raw environment this config came from: what child processes (workers) inherit."""
+
+    def __repr__(self) -> str:
+        """The settings with every secret shown as ``***`` (logs and tracebacks show reprs)."""
+        return masked_repr(self, _SECRET_FIELDS)
 
     def child_environment(self, **extra: str) -> dict[str, str]:
         """The environment for a worker process: ours, plus ``extra``."""
@@ -172,8 +223,22 @@ class Config:
             lb_algorithm=e.get("LB_ALGORITHM", _lb_algorithm, "round-robin"),
             prometheus_multiproc_dir=e.get("PROMETHEUS_MULTIPROC_DIR", Path, None),
             chain=ChainSettings.from_env(e.env),
+            scaling=AutoScalingSettings.from_env(e),
+            lb=LbSettings.from_env(e.env, data_dir=e.get("DATA_DIR", Path, Path("data"))),
+            trusted_proxies=e.get("TRUSTED_PROXIES", parse_networks, ()),
+            monitor=MonitorSettings.from_env(e.env),
             environment=tuple(e.env.items()),
         )
+
+
+_SECRET_FIELDS = ("jwt_access_secret", "jwt_refresh_secret", "admin_token", "management_token")
+"""Fields of :class:`Config` never shown; URLs (``database_url``) are shown without credentials."""
+
+
+def _url_host(host: str) -> str:
+    if host in {"0.0.0.0", "::", ""}:
+        return "localhost"
+    return f"[{host}]" if ":" in host else host
 
 
 _LOG_LEVELS = ("debug", "info", "warning", "error", "critical")

@@ -66,6 +66,7 @@ async def create_report(body: ReportBody, me: Me, svc: ServicesDep) -> dict[str,
         notes=body.notes,
         now=time.time(),
     )
+    svc.counters.reports += 1
     return {"id": report_id}
 
 
@@ -79,6 +80,7 @@ async def create_block(body: BlockBody, me: Me, svc: ServicesDep) -> dict[str, o
     if not added:
         raise Conflict(f"{target} is already blocked", code="already_blocked")
     await svc.lobby.exclude(me, target)
+    svc.counters.blocks += 1
     return {"address": target, "blocked": True}
 
 

@@ -33,9 +33,11 @@ class GatewayContext:
     metrics: Counters
     spawn_control: Callable[[Connection, StoreOp], None]
     ice_servers: list[dict[str, str | list[str]]] = field(default_factory=list)
-    resume_secret: bytes = b""
+    resume_secret: bytes = field(default=b"", repr=False)
     monotonic: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
+    shedding: Callable[[], bool] = lambda: False
+    """True while the node sheds load: new handshakes get 503 + Retry-After (issue 11)."""
     named_queues: bool = False
     """True when token-gated (named) queues are served (the chain features are on)."""
     rules: SocketRules = field(init=False)

@@ -43,6 +43,7 @@ from roulette.matchmaking.socket_machine import (
     Release,
     StoreOp,
 )
+from roulette.observability.metrics import SESSION_LENGTH
 from roulette.protocol import messages as m
 from roulette.storage.ports import (
     Lobby,
@@ -241,6 +242,7 @@ class Controller:
     async def finish(self, session: Session, reasons: Mapping[Address, str]) -> None:
         """Record a session that ended and tell its users why (each their own reason)."""
         self.ctx.metrics.sessions_ended += 1
+        SESSION_LENGTH.observe(max(0.0, self.ctx.wall() - session.started_at))
         self.ctx.hub.session_ended(session, reasons)
         await self._remember(session, next(iter(reasons.values()), "ended"))
 
@@ -255,6 +257,7 @@ class Controller:
             return
         ended = await self.lobby.end_session(session_id, by=conn.address)
         if ended is not None:
+            self.ctx.metrics.skips += 1
             await self.finish(
                 ended, {conn.address: "next", ended.peer_of(conn.address): "peer-next"}
             )

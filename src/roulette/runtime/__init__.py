@@ -1,1 +1,1 @@
-"""The composition root: a node's services, gateway, HTTP server and background work."""
+"""The composition root: a node's services, its gateway and HTTP server, their background work."""

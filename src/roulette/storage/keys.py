@@ -20,7 +20,12 @@ Layout and hash tags (Redis Cluster routes a key by the text between its first `
     rl:nonce:<nonce>            string expires_at on the caller's clock; PX = ttl + grace
     rl:{workers}:index          set    worker ids that beat at least once
     rl:{workers}:w:<worker id>  string the worker's last heartbeat (JSON); PX = its ttl
-    rl:inbox:{<worker id>}      sharded pub/sub channel: the worker's inbox
+    rl:{scaling}:nodes          hash   node id -> the node's last autoscaler sample (JSON)
+    rl:{scaling}:leader         string the node id that decides the fleet's count; PX = ttl
+    rl:{lb}:nodes               hash   node id -> what it announces to the balancer (JSON)
+    rl:inbox:{<worker id>}      sharded pub/sub channel: the worker's inbox (relayed frames)
+    rl:control:{<worker id>}    stream  the worker's control notices; MAXLEN ~, PX = CONTROL_TTL
+    rl:{boot}:id                string  the store's boot id: it vanishes if Redis comes back empty
 
 The lobby is a fixed set of keys, so every script declares every key it touches in ``KEYS``
 (Redis's scripting contract; a key built inside a script is undefined behaviour on a cluster).
@@ -41,12 +46,19 @@ import struct
 from dataclasses import dataclass
 
 __all__ = [
+    "BOOT_KEY",
+    "CONTROL_MAX_ENTRIES",
+    "CONTROL_TTL_SECONDS",
+    "LB_NODES",
     "LOBBY",
     "NAMESPACE",
     "NONCE_GRACE_SECONDS",
+    "SCALING",
     "WORKERS",
     "LobbyKeys",
+    "ScalingKeys",
     "WorkerKeys",
+    "control",
     "inbox",
     "lane_id",
     "nonce",
@@ -137,6 +149,23 @@ class WorkerKeys:
 WORKERS = WorkerKeys()
 
 
+@dataclass(frozen=True, slots=True)
+class ScalingKeys:
+    """The autoscaler's fleet board (``roulette.scaling.fleet``), under one hash tag.
+
+    Attributes:
+        nodes: node id -> the node's last sample; samples older than a few intervals are
+            pruned by readers.
+        leader: the node whose supervisor runs ``SCALING_HOOK`` for the fleet.
+    """
+
+    nodes: str = f"{NAMESPACE}:{{scaling}}:nodes"
+    leader: str = f"{NAMESPACE}:{{scaling}}:leader"
+
+
+SCALING = ScalingKeys()
+
+
 def lane_id(chain_id: int, queue: str | None) -> str:
     """A lane's name inside its keys, unambiguous whatever the queue name contains.
 
@@ -172,3 +201,25 @@ def nonce(value: str) -> str:
 def inbox(worker_id: str) -> str:
     """The sharded pub/sub channel a worker reads; tagged by worker, so inboxes spread."""
     return f"{NAMESPACE}:inbox:{{{worker_id}}}"
+
+
+LB_NODES = f"{NAMESPACE}:{{lb}}:nodes"
+"""The balancer's node registry: one hash, so one command reads every node on any topology.
+Each value carries its own ``expires_at``; readers drop stale ones, and the key's own TTL
+(refreshed on every announcement) removes the hash when every node is gone."""
+CONTROL_MAX_ENTRIES = 10_000
+"""A worker's control stream keeps about this many notices (``XADD MAXLEN ~``): far more than
+a live reader ever lags behind; a worker gone for good leaves at most this much."""
+
+CONTROL_TTL_SECONDS = 600
+"""A control stream nobody appends to for this long expires (its worker is gone)."""
+
+
+def control(worker_id: str) -> str:
+    """The stream of a worker's control notices; on its worker's shard, like its inbox."""
+    return f"{NAMESPACE}:control:{{{worker_id}}}"
+
+
+BOOT_KEY = f"{NAMESPACE}:{{boot}}:id"
+"""Written once by the first worker to find it missing; no TTL. Its absence means Redis lost
+its data (restarted empty, or a failover to a replica that never had it)."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import math
 
-from roulette.storage.keys import WORKERS
+from roulette.storage.keys import BOOT_KEY, WORKERS
 from roulette.storage.ports import WorkerInfo
 from roulette.storage.redis.client import RedisClient, unavailable_on_failure
 from roulette.storage.redis.scripts import Script, source
@@ -67,6 +67,19 @@ class RedisWorkerRegistry:
             return []
         found = await self._alive([WORKERS.index, *map(WORKERS.worker, ids)], ids)
         return sorted(map(decode_worker, found), key=lambda info: info.worker_id)
+
+    async def boot(self, candidate: str) -> str:
+        """The boot id (``SET NX`` then ``GET``, one round trip; ``candidate`` if none).
+
+        Raises:
+            Unavailable: ``state_unavailable``, Redis cannot be reached.
+        """
+        with unavailable_on_failure():
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.set(BOOT_KEY, candidate, nx=True)
+                pipe.get(BOOT_KEY)
+                _, found = await pipe.execute()
+        return found.decode() if isinstance(found, bytes) else str(found)
 
 
 def encode_worker(info: WorkerInfo) -> str:
