@@ -292,7 +292,12 @@ def test_an_error_while_authenticating_closes_with_its_code() -> None:
 
 def test_too_many_held_messages_close_the_socket() -> None:
     machine, _ = authenticating_with(*[m.JoinQueue(chain_id=1)] * MAX_PENDING)
-    assert summary(machine.message(m.JoinQueue(chain_id=1), now=1.0)) == ["close:1008"]
+    assert summary(machine.message(m.JoinQueue(chain_id=1), now=1.0)) == [
+        "cancel:idle",
+        "close:1008",
+    ]
+    assert machine.phase is Phase.CLOSED
+    assert machine.authenticated(2.0) == []  # the check's late answer changes nothing
 
 
 def test_next_twice_within_the_interval_is_refused_with_the_configured_interval() -> None:

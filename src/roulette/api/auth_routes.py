@@ -10,18 +10,12 @@ from fastapi import APIRouter, Cookie, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from roulette.api.deps import CurrentClaims, ServicesDep, limit_auth_by_ip
+from roulette.auth.credentials import bearer_or_cookie
 from roulette.auth.nonces import new_nonce
 from roulette.auth.signature import personal_message_hash
 from roulette.auth.siwe import SiweMessage, parse_message, verify_sign_in
 from roulette.auth.tokens import TokenClaims, TokenKind
-from roulette.errors import (
-    CLOSE_UNAUTHENTICATED,
-    BadRequest,
-    Forbidden,
-    RouletteError,
-    Unauthenticated,
-)
-from roulette.gateway.server import bearer_or_cookie
+from roulette.errors import BadRequest, Forbidden, RouletteError, Unauthenticated, closing_code
 from roulette.matchmaking.records import Address
 from roulette.runtime.services import Services
 
@@ -165,7 +159,7 @@ async def logout(
     if claims is not None:
         await svc.families.revoke(claims.family_id, now=now)
         if svc.kick is not None:
-            await svc.kick(claims.address, CLOSE_UNAUTHENTICATED, "logged out")
+            await svc.kick(claims.address, closing_code(Unauthenticated("")), "logged out")
     response.delete_cookie("accessToken", path="/")
     response.delete_cookie("refreshToken", path=REFRESH_COOKIE_PATH)
     return {"loggedOut": True}

@@ -7,10 +7,10 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from roulette.auth.credentials import bearer_or_cookie
 from roulette.auth.tokens import TokenClaims, TokenKind
 from roulette.balancing.forwarded import client_address
 from roulette.errors import Forbidden, RateLimited, Unauthenticated
-from roulette.gateway.server import bearer_or_cookie
 from roulette.matchmaking.records import Address
 from roulette.resilience.shedding import RETRY_AFTER_SECONDS
 from roulette.runtime.services import Services

@@ -342,6 +342,9 @@ class Controller:
         )
         if session is None:
             raise NotFound("that session is over; join the queue", code="session_not_found")
+        if conn.machine.phase is Phase.QUEUED:
+            # One queue entry or session per user: the resumed session replaces the entry.
+            await self.lobby.leave(conn.address)
         actions = conn.machine.answered(op, session)
         self.ctx.hub.resumed(session, conn.address)
         return actions

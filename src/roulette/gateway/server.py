@@ -15,7 +15,6 @@ import json
 import logging
 import math
 import socket
-from http.cookies import CookieError, SimpleCookie
 
 from picows import (
     WSUpgradeRequest,
@@ -24,6 +23,7 @@ from picows import (
     ws_create_server,
 )
 
+from roulette.auth.credentials import bearer_or_cookie
 from roulette.auth.tokens import TokenClaims, TokenIssuer, TokenKind
 from roulette.errors import DEFAULT_RETRY_AFTER_SECONDS, GoingAway, PeerError, Unauthenticated
 from roulette.gateway.connection import Connection
@@ -43,21 +43,6 @@ WORKER_HEADER = "X-Roulette-Worker"
 
 DEAD_FACTOR = 2.5
 """A socket silent this many ping intervals (no frame, no pong) is dropped."""
-
-
-def bearer_or_cookie(authorization: str | None, cookie_header: str | None) -> str | None:
-    """The access token of a request: ``Authorization: Bearer`` wins over the cookie."""
-    if authorization:
-        scheme, _, token = authorization.partition(" ")
-        return token.strip() if scheme.lower() == "bearer" and token.strip() else None
-    if cookie_header:
-        try:
-            jar = SimpleCookie(cookie_header)
-        except CookieError:
-            return None
-        morsel = jar.get("accessToken")
-        return morsel.value if morsel is not None else None
-    return None
 
 
 class Gateway:

@@ -312,8 +312,8 @@ class SocketMachine:
 
     def _hold(self, item: _Held) -> list[Action]:
         if len(self.held) >= MAX_PENDING:
-            self.held.clear()
-            return [Close(PolicyViolation("too many pending requests"))]
+            # Closed from here on: a late authentication answer must not revive the socket.
+            return self.auth_failed(PolicyViolation("too many pending requests"))
         self.held.append(item)
         return self._start_next() if self.in_flight is None else []
 
