@@ -74,8 +74,13 @@ def test_round_robin_and_least_connections_spread_evenly(
         # HAProxy: roundrobin takes servers in turn; leastconn with nothing held open ties
         # every server at zero and breaks the tie in turn, so both spread evenly.
         assert all(abs(n - CONNECTIONS / 3) <= tolerance for n in counts.values()), counts
+        master = _master_pid(balancer)
         balancer.process.send_signal(signal.SIGTERM)
-        balancer.process.wait(15)
+        assert balancer.process.wait(15) == 0
+        deadline = time.monotonic() + 10  # `lb run` takes its HAProxy down with it
+        while Path(f"/proc/{master}").exists():
+            assert time.monotonic() < deadline, f"HAProxy master {master} outlived lb run"
+            time.sleep(0.05)
 
 
 def test_weighted_follows_capacity(
