@@ -48,7 +48,6 @@ def test_ws_port_follows_port_and_origins_follow_the_domain() -> None:
         ("PORT", "http"),
         ("CHAIN_IDS", "1,x"),
         ("CHAIN_IDS", ""),
-        ("JWT_ACCESS_SECRET", "short"),
         ("ALLOWED_ORIGINS", "localhost:3001"),
         ("ALLOWED_ORIGINS", "https://a.example/path"),
         ("REDIS_CLUSTER_NODES", "node1"),
@@ -57,6 +56,7 @@ def test_ws_port_follows_port_and_origins_follow_the_domain() -> None:
         ("TEST_WALLET_MODE", "maybe"),
         ("SESSION_MAX_SECONDS", "0"),
         ("INTEREST_WAIT_SECONDS", "-1"),
+        ("LOG_LEVEL", "verbose"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(name: str, value: str) -> None:
@@ -65,6 +65,40 @@ def test_a_bad_value_names_the_variable_and_the_value(name: str, value: str) -> 
     assert f"{name}={value!r}" in str(error.value)
 
 
-def test_websocket_url_defaults_to_the_gateway_port() -> None:
-    assert Config.from_env({"HOST": "0.0.0.0"}).websocket_url == "ws://localhost:3002/ws"
-    assert Config.from_env({"PUBLIC_WS_URL": "wss://x/ws"}).websocket_url == "wss://x/ws"
+def test_the_guides_auto_scaling_names() -> None:
+    scaling = Config.from_env(
+        {
+            "AUTO_SCALING_ENABLED": "true",
+            "MIN_INSTANCES": "2",
+            "MAX_INSTANCES": "8",
+            "SCALING_RULES_FILE": "/etc/roulette/scaling.yaml",
+            "SCALING_INTERVAL_SECONDS": "5",
+            "SCALING_HOOK": "/usr/local/bin/scale-fleet",
+        }
+    ).scaling
+    assert scaling.enabled is True
+    assert (scaling.min_instances, scaling.max_instances) == (2, 8)
+    assert scaling.rules_file == Path("/etc/roulette/scaling.yaml")
+    assert scaling.interval_seconds == 5.0
+    assert scaling.hook == "/usr/local/bin/scale-fleet"
+    defaults = Config.from_env({}).scaling
+    assert (defaults.enabled, defaults.min_instances, defaults.max_instances) == (False, 1, 10)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"MIN_INSTANCES": "5", "MAX_INSTANCES": "3"}, "MIN_INSTANCES=5 is above MAX_INSTANCES=3"),
+        ({"MIN_INSTANCES": "0"}, "MIN_INSTANCES='0' is invalid"),
+        ({"SCALING_INTERVAL_SECONDS": "0"}, "SCALING_INTERVAL_SECONDS='0' is invalid"),
+        ({"AUTO_SCALING_ENABLED": "maybe"}, "AUTO_SCALING_ENABLED='maybe' is invalid"),
+    ],
+)
+def test_bad_auto_scaling_settings(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Config.from_env(env)
+    assert message in caught.value.message
+
+
+def test_log_levels_are_case_insensitive() -> None:
+    assert Config.from_env({"LOG_LEVEL": "WARNING"}).log_level == "warning"

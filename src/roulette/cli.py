@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import logging
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from roulette.balancing.cli import add_parser as add_lb_parser
 from roulette.balancing.cli import run as run_lb
 from roulette.config import Config
 from roulette.errors import RouletteError
+from roulette.observability.logs import configure_logging
 
 __all__ = ["main"]
 
@@ -58,6 +58,10 @@ def _parser() -> argparse.ArgumentParser:
     unban = sub.add_parser("unban", help="lift a ban")
     unban.add_argument("address")
     sub.add_parser("bans", help="list bans")
+
+    from roulette.scaling.cli import add_parser as add_scaling  # noqa: PLC0415
+
+    add_scaling(sub)
     add_lb_parser(sub)
     return parser
 
@@ -76,11 +80,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         config = Config.from_env()
-        logging.basicConfig(
-            level=config.log_level.upper(),
-            format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        )
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+        configure_logging(config.log_level, dict(config.environment))
         return _dispatch(args, config)
     except RouletteError as exc:
         print(f"roulette: {exc.message}", file=sys.stderr)
@@ -90,17 +90,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _dispatch(args: argparse.Namespace, config: Config) -> int:
-    if args.command == "serve":
-        return _serve(args, config)
-    if args.command == "worker":
-        return _worker(args, config)
-    if args.command == "cluster":
-        return _cluster(args, config)
-    if args.command == "lb":
-        return run_lb(args, config)
-    if args.command == "db":
-        return asyncio.run(_db(args.db_command, config))
+    handlers: dict[str, Callable[[argparse.Namespace, Config], int]] = {
+        "serve": _serve,
+        "worker": _worker,
+        "cluster": _cluster,
+        "lb": run_lb,
+        "db": lambda a, c: asyncio.run(_db(a.db_command, c)),
+        "scaling": _scaling,
+    }
+    handler = handlers.get(args.command)
+    if handler is not None:
+        return handler(args, config)
     return asyncio.run(_moderation(args, config))
+
+
+def _scaling(args: argparse.Namespace, config: Config) -> int:
+    from roulette.scaling.cli import run as run_scaling  # noqa: PLC0415
+
+    return run_scaling(args, config)
 
 
 def _with_listen_args(args: argparse.Namespace, config: Config) -> Config:

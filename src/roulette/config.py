@@ -24,8 +24,11 @@ from roulette.envvars import (
     positive,
     strings,
 )
+from roulette.errors import ConfigError
+from roulette.observability.settings import MonitorSettings
+from roulette.redaction import masked_repr
 
-__all__ = ["Config", "Limits", "RedisSettings"]
+__all__ = ["AutoScalingSettings", "Config", "Limits", "RedisSettings"]
 
 T = TypeVar("T")
 
@@ -35,7 +38,6 @@ class Limits:
     """Every explicit limit of the service (sizes in bytes, rates per second)."""
 
     max_message_bytes: int = 65_536
-    max_chat_chars: int = 2000
     siwe_max_bytes: int = 2048
     rate_burst: int = 60
     rate_per_second: float = 20.0
@@ -44,8 +46,6 @@ class Limits:
     max_connections: int = 19_000
     read_buffer_bytes: int = 2048  # picows grows it on demand; idle sockets stay small
     ping_after_seconds: float = 20.0
-    max_interests: int = 10
-    max_interest_chars: int = 32
     max_body_bytes: int = 16_384
     auth_burst: int = 30
     auth_per_second: float = 5.0
@@ -67,6 +67,44 @@ class RedisSettings:
     def enabled(self) -> bool:
         """True when any Redis mode is configured."""
         return bool(self.url or self.cluster_enabled or self.sentinels)
+
+    def __repr__(self) -> str:
+        """The settings, the URL's password masked (``redis://***@host``)."""
+        return masked_repr(self)
+
+
+@dataclass(frozen=True, slots=True)
+class AutoScalingSettings:
+    """The autoscaler of ``roulette cluster`` (guide section 4 names; see docs/scaling.md)."""
+
+    enabled: bool = False
+    min_instances: int = 1
+    max_instances: int = 10
+    rules_file: Path | None = None
+    interval_seconds: float = 15.0
+    hook: str | None = None
+
+    @classmethod
+    def from_env(cls, e: EnvReader) -> AutoScalingSettings:
+        """Read ``AUTO_SCALING_ENABLED``, ``MIN_INSTANCES``, ``MAX_INSTANCES``, ``SCALING_*``.
+
+        Raises:
+            ConfigError: a malformed value, or MIN_INSTANCES > MAX_INSTANCES.
+        """
+        settings = cls(
+            enabled=e.get("AUTO_SCALING_ENABLED", parse_bool, False),
+            min_instances=e.get("MIN_INSTANCES", int_at_least(1), 1),
+            max_instances=e.get("MAX_INSTANCES", int_at_least(1), 10),
+            rules_file=e.get("SCALING_RULES_FILE", Path, None),
+            interval_seconds=e.get("SCALING_INTERVAL_SECONDS", positive, 15.0),
+            hook=e.get("SCALING_HOOK", str, None) or None,
+        )
+        if settings.min_instances > settings.max_instances:
+            raise ConfigError(
+                f"MIN_INSTANCES={settings.min_instances} is above "
+                f"MAX_INSTANCES={settings.max_instances}"
+            )
+        return settings
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,11 +143,17 @@ class Config:
     lb_algorithm: str = "round-robin"
     prometheus_multiproc_dir: Path | None = None
     chain: ChainSettings = field(default_factory=ChainSettings)
+    scaling: AutoScalingSettings = field(default_factory=AutoScalingSettings)
     lb: LbSettings = field(default_factory=LbSettings)
     trusted_proxies: tuple[Network, ...] = ()
     """Peers whose ``X-Forwarded-For`` is believed (``TRUSTED_PROXIES``; none by default)."""
+    monitor: MonitorSettings = field(default_factory=MonitorSettings)
     environment: tuple[tuple[str, str], ...] = ()
     """The raw environment this config came from: what child processes (workers) inherit."""
+
+    def __repr__(self) -> str:
+        """The settings with every secret shown as ``***`` (logs and tracebacks show reprs)."""
+        return masked_repr(self, _SECRET_FIELDS)
 
     def child_environment(self, **extra: str) -> dict[str, str]:
         """The environment for a worker process: ours, plus ``extra``."""
@@ -119,13 +163,6 @@ class Config:
     def sql_url(self) -> str:
         """The SQLAlchemy URL: ``DATABASE_URL`` or the embedded SQLite file."""
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'roulette.db'}"
-
-    @property
-    def websocket_url(self) -> str:
-        """What ``GET /config`` advertises to clients."""
-        if self.public_ws_url:
-            return self.public_ws_url
-        return f"ws://{_url_host(self.host)}:{self.ws_port}/ws"
 
     def with_ports(self, port: int, ws_port: int) -> Config:
         """A copy listening elsewhere (tests bind port 0 and learn the real ports)."""
@@ -163,7 +200,7 @@ class Config:
             shutdown_timeout_seconds=e.get("SHUTDOWN_TIMEOUT_SECONDS", nonnegative, 10.0),
             cookie_secure=e.get("COOKIE_SECURE", parse_bool, False),
             test_wallet_mode=e.get("TEST_WALLET_MODE", parse_bool, False),
-            log_level=e.get("LOG_LEVEL", str, "info").lower(),
+            log_level=e.get("LOG_LEVEL", _log_level, "info"),
             limits=Limits(
                 max_connections=e.get("MAX_CONNECTIONS", int_at_least(1), 19_000),
                 rate_burst=e.get("WS_RATE_BURST", int_at_least(1), 60),
@@ -186,16 +223,32 @@ class Config:
             lb_algorithm=e.get("LB_ALGORITHM", _lb_algorithm, "round-robin"),
             prometheus_multiproc_dir=e.get("PROMETHEUS_MULTIPROC_DIR", Path, None),
             chain=ChainSettings.from_env(e.env),
+            scaling=AutoScalingSettings.from_env(e),
             lb=LbSettings.from_env(e.env, data_dir=e.get("DATA_DIR", Path, Path("data"))),
             trusted_proxies=e.get("TRUSTED_PROXIES", parse_networks, ()),
+            monitor=MonitorSettings.from_env(e.env),
             environment=tuple(e.env.items()),
         )
+
+
+_SECRET_FIELDS = ("jwt_access_secret", "jwt_refresh_secret", "admin_token", "management_token")
+"""Fields of :class:`Config` never shown; URLs (``database_url``) are shown without credentials."""
 
 
 def _url_host(host: str) -> str:
     if host in {"0.0.0.0", "::", ""}:
         return "localhost"
     return f"[{host}]" if ":" in host else host
+
+
+_LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
+def _log_level(raw: str) -> str:
+    level = raw.strip().lower()
+    if level not in _LOG_LEVELS:
+        raise ValueError(f"one of {', '.join(_LOG_LEVELS)}")
+    return level
 
 
 def _ints(raw: str) -> tuple[int, ...]:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import TypeVar
 
 from roulette.errors import BadRequest, ConfigError
+from roulette.redaction import masked_setting
 
 __all__ = [
     "EnvReader",
@@ -46,7 +47,9 @@ class EnvReader:
             return parse(raw.strip())
         except (ValueError, TypeError, KeyError, BadRequest) as exc:
             reason = exc.message if isinstance(exc, BadRequest) else exc
-            raise ConfigError(f"{name}={raw!r} is invalid: {reason}") from exc
+            # The message reaches stderr and logs: a secret's value is never echoed back.
+            shown = masked_setting(name, raw)
+            raise ConfigError(f"{name}={shown!r} is invalid: {reason}") from exc
 
 
 def parse_bool(raw: str) -> bool:

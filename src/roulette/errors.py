@@ -2,7 +2,10 @@
 
     RouletteError
     ├── ConfigError                 a bad setting at start-up (names the variable)
+    ├── GoingAway                   WebSocket close 1001: shutting down, or idle too long
+    ├── Replaced                    WebSocket close 4002: a newer socket of the wallet took over
     ├── PeerError                   the client's fault: 4xx, or an ``error`` message on the socket
+    │   ├── ProtocolError           WebSocket close 1002 (RFC 6455 framing broken)
     │   ├── BadRequest              400 bad_request (malformed body or message)
     │   ├── Unauthenticated         401 / WebSocket close 4001
     │   ├── Forbidden               403 (foreign Origin, admin only, banned)
@@ -17,6 +20,9 @@
 
 A ``PeerError`` never carries internal details; a ``ServiceError`` is shown to the peer only as
 its code and a generic message (see :func:`public_message`).
+
+:func:`close_code` is the only place a WebSocket close code is chosen: code that closes a socket
+passes the error that is the reason, never a number.
 """
 
 from __future__ import annotations
@@ -28,28 +34,34 @@ __all__ = [
     "ConfigError",
     "Conflict",
     "Forbidden",
+    "GoingAway",
     "InvalidState",
     "NotFound",
     "PayloadTooLarge",
     "PeerError",
     "PolicyViolation",
+    "ProtocolError",
     "RateLimited",
+    "Replaced",
     "RouletteError",
     "ServiceError",
     "Unauthenticated",
     "Unavailable",
     "close_code",
+    "closing_code",
     "http_status",
     "public_message",
 ]
 
 # RFC 6455 §7.4.1 codes; 4000-4999 are for applications (§7.4.2).
 CLOSE_GOING_AWAY = 1001
+CLOSE_PROTOCOL_ERROR = 1002
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_MESSAGE_TOO_BIG = 1009
 CLOSE_INTERNAL_ERROR = 1011
 CLOSE_TRY_AGAIN_LATER = 1013
 CLOSE_UNAUTHENTICATED = 4001
+CLOSE_REPLACED = 4002
 
 
 class RouletteError(Exception):
@@ -79,6 +91,22 @@ class ConfigError(RouletteError):
     default_code = "config_error"
 
 
+class GoingAway(RouletteError):
+    """The server closes a healthy socket: shutting down, or idle too long (close 1001)."""
+
+    default_code = "going_away"
+    status = 503
+    close = CLOSE_GOING_AWAY
+
+
+class Replaced(RouletteError):
+    """A newer socket of the same wallet took over (application close 4002, §7.4.2)."""
+
+    default_code = "replaced"
+    status = 409
+    close = CLOSE_REPLACED
+
+
 class PeerError(RouletteError):
     """The client did something wrong; it may be told exactly what."""
 
@@ -88,6 +116,13 @@ class PeerError(RouletteError):
 
 class BadRequest(PeerError):
     """Malformed input: unparseable JSON, a missing field, a bad value."""
+
+
+class ProtocolError(PeerError):
+    """The peer broke RFC 6455 framing (close 1002, §7.4.1)."""
+
+    default_code = "protocol_error"
+    close = CLOSE_PROTOCOL_ERROR
 
 
 class Unauthenticated(PeerError):
@@ -178,6 +213,12 @@ def close_code(error: BaseException) -> int | None:
     if isinstance(error, RouletteError):
         return error.close
     return CLOSE_INTERNAL_ERROR
+
+
+def closing_code(error: BaseException) -> int:
+    """The close code when the socket must close because of ``error`` (1011 if it has none)."""
+    code = close_code(error)
+    return CLOSE_INTERNAL_ERROR if code is None else code
 
 
 def public_message(error: BaseException) -> tuple[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -80,7 +81,7 @@ async def test_each_failed_check_is_a_401_with_its_code(
 ) -> None:
     user = new_user(server)
     # Times are offsets from now, taken when the test runs (not when pytest collected it).
-    fields = {
+    fields: dict[str, Any] = {
         k: datetime.now(UTC) + v if isinstance(v, timedelta) else v for k, v in overrides.items()
     }
     message, signature = await user.sign_in_message(**fields)

@@ -21,6 +21,9 @@ async def test_config_tells_clients_where_the_websocket_is(server: RunningServer
     assert body["websocketUrl"] == server.ws_url
     assert body["chainIds"] == [1]
     assert body["iceServers"] == []
+    # The web client waits these out instead of hard-coding them (web/js/timings.js).
+    assert body["reconnectGraceSeconds"] == 30.0
+    assert body["nextIntervalSeconds"] == 2.0
 
 
 async def test_metrics_expose_the_promised_series(

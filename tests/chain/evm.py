@@ -159,7 +159,9 @@ class Evm:
     def deploy(self, sender: Address, name: str, *args: Any) -> Address:
         """Deploy ``contracts/build/<name>.json`` with constructor ``args``."""
         artifact = json.loads((BUILD / f"{name}.json").read_text())
-        inputs = next((i["inputs"] for i in artifact["abi"] if i["type"] == "constructor"), [])
+        inputs: list[dict[str, Any]] = next(
+            (i["inputs"] for i in artifact["abi"] if i["type"] == "constructor"), []
+        )
         code = bytes.fromhex(artifact["bytecode"][2:]) + encode(
             [i["type"] for i in inputs], list(args)
         )

@@ -137,7 +137,7 @@ async def expect_node_metrics(node: RunningCluster, expected: dict[str, float]) 
 
 
 def pid_of(node: RunningCluster, worker_id: str) -> int:
-    return next(w["pid"] for w in node.status()["workers"] if w["workerId"] == worker_id)
+    return int(next(w["pid"] for w in node.status()["workers"] if w["workerId"] == worker_id))
 
 
 async def test_a_sigkilled_worker_is_survived_by_resuming(node: RunningCluster) -> None:

@@ -68,9 +68,10 @@ def test_next_delay_grows_by_half_from_100_ms_caps_at_15_s_and_resets_after_30_s
 
 def test_repeated_quick_failures_reach_the_15_s_cap_at_the_fourteenth_restart() -> None:
     history = SlotHistory()
-    delays = []
+    delays: list[float] = []
     for n in range(16):
         history = history.after_failure(uptime=1.0, now=float(n))
+        assert history.delay is not None
         delays.append(history.delay)
     assert delays[:4] == pytest.approx([0.1, 0.15, 0.225, 0.3375])
     assert delays[12] < BACKOFF_CAP

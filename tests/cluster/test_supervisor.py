@@ -153,6 +153,7 @@ def test_a_hung_worker_is_detected_by_its_silence_and_replaced(
         assert elapsed >= HEARTBEAT_TIMEOUT - 0.5
         assert _slot(status, 2)["restarts"] == 1
         assert "reason=heartbeat-timeout" in cluster.log()
+        assert status["recoveries"] == {"replace_hung_worker": 1}
         assert not is_alive(hung)
 
 

@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import expect
+from playwright.sync_api import Browser, expect
 
+from e2e.conftest import Deployment
 from e2e.wallet_pages import InjectedWallet, OpenPage, WalletPage
 
 pytestmark = pytest.mark.browser
@@ -173,3 +174,21 @@ def test_the_throwaway_test_wallet_signs_in_with_a_real_signature(open_page: Ope
     assert me["address"] == shown
     assert shown.startswith("0x")
     assert len(shown) == 42
+
+
+def test_a_first_visit_makes_no_failing_request(browser: Browser, web_server: Deployment) -> None:
+    """No ``GET /auth/me`` 401 in the console of someone who never signed in here."""
+    context = browser.new_context(base_url=web_server.http_url)
+    try:
+        page = context.new_page()
+        failed: list[str] = []
+        page.on(
+            "response",
+            lambda r: failed.append(f"{r.status} {r.url}") if r.status >= 400 else None,
+        )
+        page.goto("/")
+        expect(page.locator("#view-welcome")).to_be_visible()
+        page.wait_for_load_state("networkidle")
+        assert failed == []
+    finally:
+        context.close()

@@ -11,8 +11,10 @@ import pytest
 from picows import WSFrame, WSListener, WSTransport, ws_connect
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
+from websockets.typing import Origin
 
 from conftest import MakeUsers
+from support.eventually import eventually
 from support.server import RunningServer, running_server
 from support.users import signed_in_users
 
@@ -35,8 +37,8 @@ async def test_a_foreign_origin_is_refused_with_403(make_users: MakeUsers) -> No
     (user,) = await make_users(1)
     with pytest.raises(InvalidStatus) as refused:
         async with connect(
-            user.ws_url, additional_headers=user.bearer, origin="http://evil.example"
-        ):  # type: ignore[arg-type]
+            user.ws_url, additional_headers=user.bearer, origin=Origin("http://evil.example")
+        ):
             pass
     assert refused.value.response.status_code == 403
 
@@ -130,10 +132,13 @@ async def test_a_reader_that_never_reads_is_dropped_and_memory_stays_flat(tmp_pa
         payload = {"type": "ice-candidate", "sessionId": session, "data": {"c": "x" * 60_000}}
         for _ in range(300):  # 18 MB, over every buffer on the way (kernel and ours)
             await a.send(payload)
-        await asyncio.sleep(1.0)
-        async with httpx.AsyncClient() as http:
-            metrics = (await http.get(f"{server.http_url}/metrics")).text
-        assert "roulette_ws_slow_readers_total 1.0" in metrics
+
+        async def slow_reader_dropped() -> None:
+            async with httpx.AsyncClient() as http:
+                metrics = (await http.get(f"{server.http_url}/metrics")).text
+            assert "roulette_ws_slow_readers_total 1.0" in metrics
+
+        await eventually(slow_reader_dropped)
         assert _rss_kib(server.process.pid) - before < 40_000
         await a.close()
         await b.close()
@@ -149,8 +154,14 @@ async def test_a_full_worker_refuses_new_handshakes_with_503(tmp_path: Path) -> 
             await users[2].connect()
         assert refused.value.response.status_code == 503
         await users[0].close()
-        await asyncio.sleep(0.3)
-        await users[2].connect()  # a freed slot is usable again
+
+        async def connects() -> None:
+            try:
+                await users[2].connect()
+            except InvalidStatus as refused_again:
+                raise AssertionError("the slot is not free yet") from refused_again
+
+        await eventually(connects)  # a freed slot is usable again (once it is freed)
         for user in users:
             await user.close()
 

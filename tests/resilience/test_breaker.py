@@ -12,20 +12,25 @@ from roulette.resilience.guard import Guard, guarded
 from roulette.resilience.shedding import LoopLag, ShedPolicy, should_shed
 
 
+def state_of(breaker: Breaker) -> BreakerState:
+    """The breaker's state, read afresh (a call in between may have changed it)."""
+    return breaker.state
+
+
 def test_opens_at_threshold_then_one_probe_at_a_time() -> None:
     breaker = Breaker("redis", threshold=3)
     for _ in range(2):
         breaker.failure()
-        assert breaker.state is BreakerState.CLOSED
+        assert state_of(breaker) is BreakerState.CLOSED
     breaker.failure()
-    assert breaker.state is BreakerState.OPEN
+    assert state_of(breaker) is BreakerState.OPEN
     assert breaker.allow()  # the probe
     assert not breaker.allow()  # everyone else fails fast meanwhile
     breaker.failure()  # the probe failed: still open, the next caller probes
-    assert breaker.state is BreakerState.OPEN
+    assert state_of(breaker) is BreakerState.OPEN
     assert breaker.allow()
     breaker.success()
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
     assert breaker.allow()
     assert breaker.opened_count == 1
 
@@ -36,7 +41,7 @@ def test_a_probe_ended_by_the_caller_frees_the_slot() -> None:
     assert breaker.allow()
     breaker.release()
     assert breaker.allow()
-    assert breaker.state is BreakerState.OPEN
+    assert state_of(breaker) is BreakerState.OPEN
 
 
 def test_success_resets_the_count() -> None:
@@ -44,7 +49,7 @@ def test_success_resets_the_count() -> None:
     breaker.failure()
     breaker.success()
     breaker.failure()
-    assert breaker.state is BreakerState.CLOSED
+    assert state_of(breaker) is BreakerState.CLOSED
 
 
 class _Store:
@@ -75,7 +80,7 @@ async def test_guard_fails_fast_while_open_and_recovers() -> None:
     for _ in range(2):
         with pytest.raises(Unavailable):
             await proxy.get("a")
-    assert guard.breaker.state is BreakerState.OPEN
+    assert state_of(guard.breaker) is BreakerState.OPEN
 
     # A slow probe in flight: every other caller fails at once, without touching the store.
     store.down = False
@@ -93,12 +98,12 @@ async def test_guard_fails_fast_while_open_and_recovers() -> None:
     assert store.calls == calls
     gate.set()
     assert await probe == "slow"  # the probe succeeded: closed
-    assert guard.breaker.state is BreakerState.CLOSED
+    assert state_of(guard.breaker) is BreakerState.CLOSED
     assert await proxy.get("b") == "B"
     for _ in range(3):  # a caller's mistake never opens it
         with pytest.raises(ValueError, match="mistake"):
             await proxy.bad_input()
-    assert guard.breaker.state is BreakerState.CLOSED
+    assert state_of(guard.breaker) is BreakerState.CLOSED
 
 
 @pytest.mark.parametrize(

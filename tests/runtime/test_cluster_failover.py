@@ -28,7 +28,7 @@ def cluster(tmp_path: Path) -> Iterator[RedisCluster]:
 def lobby_master_port(cluster: RedisCluster) -> int:
     """The port of the master that owns the lobby's hash slot."""
     with contextlib.closing(redis.RedisCluster(host="127.0.0.1", port=cluster.nodes[0].port)) as c:
-        return int(c.get_node_from_key(LOBBY.waiting).port)
+        return int(c.get_node_from_key(LOBBY.waiting).port)  # type: ignore[no-untyped-call]
 
 
 async def join_until_served(user: User, deadline: float, seen: list[dict[str, object]]) -> float:

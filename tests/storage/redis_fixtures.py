@@ -121,7 +121,7 @@ class RedisServer:
     def cluster_info(self) -> str:
         """The text of ``CLUSTER INFO``."""
         with contextlib.closing(self.client()) as control:
-            raw = control.execute_command("CLUSTER", "INFO")
+            raw = control.execute_command("CLUSTER", "INFO")  # type: ignore[no-untyped-call]
         return raw.decode() if isinstance(raw, bytes) else str(raw)
 
     def replication(self) -> dict[str, object]:
@@ -180,7 +180,12 @@ def _is_healthy(node: RedisServer) -> bool:
 @contextlib.contextmanager
 def running_cluster(directory: Path, first_port: int) -> Iterator[RedisCluster]:
     """A fresh 6-node cluster on ``first_port``..``first_port + 5``, stopped at the end."""
-    extra = ("--cluster-enabled", "yes", "--cluster-node-timeout", str(NODE_TIMEOUT_MS))
+    extra: tuple[str, ...] = (
+        "--cluster-enabled",
+        "yes",
+        "--cluster-node-timeout",
+        str(NODE_TIMEOUT_MS),
+    )
     # Replicas sync at once rather than after the default 5 s wait for more of them.
     extra += ("--repl-diskless-sync-delay", "0")
     nodes = [

@@ -98,8 +98,9 @@ TestClusterLobbyMachine = pytest.mark.redis(
     pytest.mark.usefixtures("_cluster_machine")(lobby_machine_test(ClusterLobbyMachine))
 )
 # The same scripts as on standalone, plus routing: half the examples keep the file fast.
-TestClusterLobbyMachine.settings = hypothesis_settings(
-    TestClusterLobbyMachine.settings, max_examples=30
+TestClusterLobbyMachine.settings = hypothesis_settings(  # type: ignore[attr-defined]
+    TestClusterLobbyMachine.settings,  # type: ignore[attr-defined]
+    max_examples=30,
 )
 
 
@@ -266,6 +267,7 @@ async def test_redis_and_memory_agree_over_a_long_random_run(lobby: RedisLobby) 
     stores: tuple[Lobby, Lobby] = (lobby, MemoryLobby(MatchPolicy()))
     blocks: set[tuple[str, str]] = set()
     now, made = 0.0, 0
+    calls: list[Awaitable[object]]
     for _ in range(1200):
         now += rng.choice((0.0, 0.0, 0.5, 1.0, 3.0))
         who, other = (f"u{rng.randrange(60)}" for _ in range(2))

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from redis.asyncio import RedisCluster as AsyncRedisCluster
 
 from roulette.config import RedisSettings
 from roulette.errors import Unavailable
@@ -133,7 +134,9 @@ async def test_a_killed_master_fails_over_and_the_same_client_serves_again(
 ) -> None:
     lobby, bus = RedisLobby(cluster_client, MatchPolicy()), RedisBus(cluster_client)
     await lobby.stats()  # the client learns the slot map
+    assert isinstance(cluster_client, AsyncRedisCluster)
     lobby_master = cluster_client.get_node_from_key(LOBBY.waiting)
+    assert lobby_master is not None
     load = Load(lobby)
     async with asyncio.TaskGroup() as group:
         # Inbox "lobby" hashes with the lobby's {lobby} tag: it lives on the master we kill.
@@ -142,7 +145,7 @@ async def test_a_killed_master_fails_over_and_the_same_client_serves_again(
         workers = [group.create_task(load.run(n)) for n in range(8)]
         await asyncio.sleep(0.5)
         killed_at = load.killed_at = time.monotonic()
-        own_cluster.node(lobby_master.port).stop(signal.SIGKILL)
+        own_cluster.node(int(lobby_master.port)).stop(signal.SIGKILL)
         async with asyncio.timeout(RECOVERY_LIMIT + 5):
             await load.served_again.wait()
         served_at = load.first_served

@@ -3,7 +3,6 @@ Redis Cluster; then what the Redis registry adds: Redis itself expires a silent 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -13,6 +12,7 @@ from roulette.storage.memory_bus import MemoryWorkerRegistry
 from roulette.storage.ports import WorkerInfo, WorkerRegistry
 from roulette.storage.redis import RedisClient, RedisWorkerRegistry
 from storage.conftest import BACKENDS, flushed_client
+from support.eventually import eventually
 
 TTL = 30.0
 SHORT_TTL = 0.1
@@ -67,15 +67,21 @@ class TestWorkerRegistryContract:
         await registry.beat(worker("silent"), ttl=SHORT_TTL)
         await registry.beat(worker("steady"), ttl=TTL)
         assert [w.worker_id for w in await registry.alive()] == ["silent", "steady"]
-        await asyncio.sleep(3 * SHORT_TTL)
-        assert await registry.alive() == [worker("steady")]
+
+        async def only_steady() -> None:
+            assert await registry.alive() == [worker("steady")]
+
+        await eventually(only_steady)
 
     async def test_a_dead_worker_that_beats_again_is_alive_again(
         self, registry: WorkerRegistry
     ) -> None:
         await registry.beat(worker("phoenix"), ttl=SHORT_TTL)
-        await asyncio.sleep(3 * SHORT_TTL)
-        assert await registry.alive() == []
+
+        async def none_alive() -> None:
+            assert await registry.alive() == []
+
+        await eventually(none_alive)
         await registry.beat(worker("phoenix"), ttl=TTL)
         assert await registry.alive() == [worker("phoenix")]
 
@@ -101,6 +107,9 @@ async def test_expired_workers_are_pruned_from_the_index(redis_client_only: Redi
     for n in range(5):
         await registry.beat(worker(f"w{n}"), ttl=SHORT_TTL)
     await registry.beat(worker("steady"), ttl=TTL)
-    await asyncio.sleep(3 * SHORT_TTL)
-    assert [w.worker_id for w in await registry.alive()] == ["steady"]
+
+    async def pruned() -> None:
+        assert [w.worker_id for w in await registry.alive()] == ["steady"]
+
+    await eventually(pruned)
     assert await redis_client_only.smembers(keys.WORKERS.index) == {b"steady"}

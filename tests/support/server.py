@@ -83,7 +83,7 @@ def server_env(port: int, data_dir: Path, extra: Mapping[str, str] | None) -> di
 
 @contextlib.contextmanager
 def running_server(
-    data_dir: Path, env: Mapping[str, str] | None = None, *, startup_timeout: float = 30.0
+    data_dir: Path, env: Mapping[str, str] | None = None, *, startup_timeout: float = 60.0
 ) -> Iterator[RunningServer]:
     """A ``roulette serve`` subprocess, healthy on return, stopped on exit."""
     port, ws_port = free_port(), free_port()

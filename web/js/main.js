@@ -5,7 +5,9 @@ import { ensureSafetyAccepted, getChainId, getInterests, setupChains, setupInter
 import { openCamera } from "./media.js";
 import { Session } from "./session.js";
 import { CLOSE, Signaling } from "./signaling.js";
+import { mayBeSignedIn, queueWhileJoining, refusesJoin } from "./flow.js";
 import { createTestWallet, forgetTestWallet } from "./testwallet.js";
+import { timings } from "./timings.js";
 import {
   $, addressHue, apiErrorText, clearNotice, displayName, serverErrorText, sessionEndedText,
   showNotice, showView, toast,
@@ -47,9 +49,14 @@ async function boot() {
   $("test-wallet-btn").hidden = !testMode;
   $("test-wallet-hint").hidden = !testMode;
   setupInterests();
+  // Only a visitor who signed in before can have a cookie worth trying: a first visit makes
+  // no request at all (it would only fail with 401).
+  if (!mayBeSignedIn(localStorage.getItem(ADDRESS_KEY))) {
+    showView("welcome");
+    return;
+  }
   try {
-    // Only a visitor who signed in before can have a refresh cookie worth trying.
-    const me = await getJSON("/auth/me", { retry: Boolean(localStorage.getItem(ADDRESS_KEY)) });
+    const me = await getJSON("/auth/me", { retry: true });
     await enterLobby(me);
   } catch {
     showView("welcome");
@@ -242,6 +249,12 @@ function sendJoin() {
   state.signaling.send({ type: "join-queue", chainId: getChainId(), preferences: { interests: getInterests() } });
 }
 
+/** Join again after the service lost our place: a refusal then returns to the lobby. */
+function rejoin() {
+  setQueue(queueWhileJoining());
+  sendJoin();
+}
+
 function leaveQueue() {
   if (!state.signaling.send({ type: "leave-queue" })) setQueue("idle");
 }
@@ -325,7 +338,7 @@ async function reconnect(code) {
     } else if (state.session) {
       endSessionLocally("Lost the connection to the server, so the call ended.");
     } else if (state.queue !== "idle") {
-      sendJoin();
+      rejoin();
     }
     return;
   }
@@ -346,7 +359,7 @@ function onServerMessage(msg) {
       return;
     case "queue-reset":
       // The service lost our place (a failover of its shared state): take a new one.
-      if (!state.session && state.queue !== "idle") sendJoin();
+      if (!state.session && state.queue !== "idle") rejoin();
       return;
     case "match-found":
       startSession(msg);
@@ -373,7 +386,7 @@ function onServerMessage(msg) {
 
 function onServerError({ code, message }) {
   const text = serverErrorText(code, message);
-  if (state.queue === "joining" && !state.session) {
+  if (refusesJoin(state.queue, Boolean(state.session))) {
     setQueue("idle");
     showNotice(`Could not join the queue: ${text}`);
     return;
@@ -397,6 +410,7 @@ function api() {
     localStream: () => state.camera.stream,
     iceServers: () => (state.config && state.config.iceServers) || [],
     maxSeconds: () => (state.config && state.config.sessionMaxSeconds) || null,
+    timings: () => timings(state.config),
     peerLeft: (session) => {
       if (state.session === session) onSessionEnded({ sessionId: session.id, reason: "peer-disconnected" });
     },

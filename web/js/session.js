@@ -3,13 +3,12 @@
 import { ApiError, postJSON } from "./api.js";
 import { Call } from "./call.js";
 import { setTracksEnabled } from "./media.js";
+import { nextWait } from "./timings.js";
 import { $, apiErrorText, displayName, formatClock, toast } from "./ui.js";
 
-// The gateway allows one `next` per 2 s; waiting here keeps a quick double-click from failing.
-const NEXT_INTERVAL_MS = 2100;
+// The gateway's `next` interval and the reconnect grace come from GET /config (app.timings()):
+// waiting out the interval keeps a quick double-click from failing.
 const CONNECT_HINT_MS = 20000;
-// How long a dropped peer is waited for when the service offers resuming (its default grace).
-const RESUME_GRACE_MS = 30000;
 let lastNextAt = 0;
 
 const STATE_BANNERS = {
@@ -136,7 +135,7 @@ export class Session {
           // Our wait is over: end it on the server too, so joining again is not refused.
           this.app.send({ type: "end-session", sessionId: this.id });
           this.app.peerLeft(this);
-        }, RESUME_GRACE_MS);
+        }, this.app.timings().graceMs);
         return;
       case "session-resumed":
         this.onResumed();
@@ -227,13 +226,13 @@ export class Session {
     input.value = "";
   }
 
-  /** Send `next`, waiting out the gateway's 2 s interval if the last one was recent. */
+  /** Send `next`, waiting out the gateway's interval if the last one was recent. */
   requestNext() {
     if (this.leaving) return;
     this.leaving = true;
     this.setControlsDisabled(true);
     this.setBanner("Finding someone new…", "info");
-    const wait = Math.max(0, lastNextAt + NEXT_INTERVAL_MS - Date.now());
+    const wait = nextWait(lastNextAt, Date.now(), this.app.timings().nextIntervalMs);
     this.nextTimer = setTimeout(() => {
       lastNextAt = Date.now();
       if (!this.app.send({ type: "next" })) this.cancelLeaving("Not connected to the server. Try again in a moment.");

@@ -19,9 +19,10 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from roulette import __version__
-from roulette.api import auth_routes, moderation_routes, status_routes
+from roulette.api import auth_routes, health_routes, moderation_routes, status_routes
 from roulette.errors import PayloadTooLarge, RouletteError, http_status, public_message
-from roulette.observability.metrics import HTTP_LATENCY
+from roulette.observability.metrics import ERRORS, HTTP_IN_FLIGHT, HTTP_LATENCY
+from roulette.observability.vitals import Vitals
 from roulette.runtime.services import Services
 
 __all__ = ["create_app"]
@@ -34,16 +35,24 @@ def error_body(code: str, message: str) -> dict[str, Any]:
     return {"error": {"code": code, "message": message}}
 
 
+def _count_error(request: Request, kind: str, code: str) -> None:
+    """Errors by type and code (bounded: codes are the service's own snake_case names)."""
+    ERRORS.labels(kind, code).inc()
+    request.app.state.services.vitals.error(kind, code, time.time())
+
+
 async def _on_roulette_error(request: Request, exc: Exception) -> JSONResponse:
     status = http_status(exc)
     if status >= 500:
         log.warning("request_failed path=%s error=%s", request.url.path, exc)
     code, message = public_message(exc)
+    _count_error(request, "service" if status >= 500 else "peer", code)
     return JSONResponse(error_body(code, message), status_code=status)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    _count_error(request, "peer", "validation_error")
     details = "; ".join(
         f"{'.'.join(str(p) for p in err.get('loc', ()))}: {err.get('msg', 'invalid')}"
         for err in exc.errors()[:5]
@@ -55,11 +64,13 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
     known = {404: "not_found", 405: "method_not_allowed", 503: "overloaded"}  # 503: shedding
     code = known.get(exc.status_code, "http_error")
+    _count_error(request, "peer", code)
     return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.exception("request_crashed path=%s", request.url.path)
+    _count_error(request, "unexpected", "internal_error")
     return JSONResponse(error_body("internal_error", "internal error; it has been logged"), 500)
 
 
@@ -99,10 +110,11 @@ class BodyLimit:
 
 
 class LatencyMetrics:
-    """Observe every HTTP request in the latency histogram, by route template."""
+    """Observe every HTTP request in the latency histogram and the vitals, by route template."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, vitals: Vitals) -> None:
         self.app = app
+        self.vitals = vitals
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -117,14 +129,16 @@ class LatencyMetrics:
                 status = message["status"]
             await send(message)
 
+        HTTP_IN_FLIGHT.inc()
         try:
             await self.app(scope, receive, record_status)
         finally:
+            HTTP_IN_FLIGHT.dec()
             route = scope.get("route")
             path = getattr(route, "path", "unmatched")
-            HTTP_LATENCY.labels(scope["method"], path, str(status)).observe(
-                time.perf_counter() - started
-            )
+            seconds = time.perf_counter() - started
+            HTTP_LATENCY.labels(scope["method"], path, str(status)).observe(seconds)
+            self.vitals.http_request(path, status, seconds * 1000.0, time.time())
 
 
 def create_app(svc: Services, web_dir: Path | None = None) -> FastAPI:
@@ -141,12 +155,13 @@ def create_app(svc: Services, web_dir: Path | None = None) -> FastAPI:
     app.add_exception_handler(HTTPException, _on_http_error)
     app.add_exception_handler(Exception, _on_unexpected)
     app.add_middleware(BodyLimit, limit=svc.config.limits.max_body_bytes)
-    app.add_middleware(LatencyMetrics)
+    app.add_middleware(LatencyMetrics, vitals=svc.vitals)
     for router in (
         auth_routes.router,
         moderation_routes.router,
         moderation_routes.admin_router,
         status_routes.router,
+        health_routes.router,
     ):
         app.include_router(router)
     for router in svc.routers:

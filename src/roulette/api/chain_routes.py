@@ -22,6 +22,7 @@ from roulette.chain.service import ChainService
 from roulette.chain.tipping import already_recorded, parse_tx_hash
 from roulette.errors import BadRequest, NotFound
 from roulette.matchmaking.records import Address, Session
+from roulette.observability.metrics import TIPS
 from roulette.storage.sql.tips import SqlTips
 
 __all__ = ["EndedSession", "SessionLookup", "TipRequest", "chain_router"]
@@ -133,6 +134,7 @@ def chain_router(
         """Record a tip the caller sent to the peer of a session, once verified on chain."""
         found = await session_lookup(body.sessionId)
         tip = await _record_tip(service, tips, found, address, body, now=clock())
+        TIPS.labels(tip.status.value).inc()
         if tip.status is TipStatus.CONFIRMED:
             await notify_tip(notify, tip)
         else:

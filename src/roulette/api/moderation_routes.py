@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from roulette.api.deps import ServicesDep, current_address
 from roulette.auth.address import to_checksum_address
-from roulette.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
+from roulette.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited, closing_code
 from roulette.matchmaking.records import Address
 
 __all__ = ["admin_router", "router"]
@@ -66,6 +66,7 @@ async def create_report(body: ReportBody, me: Me, svc: ServicesDep) -> dict[str,
         notes=body.notes,
         now=time.time(),
     )
+    svc.counters.reports += 1
     return {"id": report_id}
 
 
@@ -79,6 +80,7 @@ async def create_block(body: BlockBody, me: Me, svc: ServicesDep) -> dict[str, o
     if not added:
         raise Conflict(f"{target} is already blocked", code="already_blocked")
     await svc.lobby.exclude(me, target)
+    svc.counters.blocks += 1
     return {"address": target, "blocked": True}
 
 
@@ -123,7 +125,7 @@ async def create_ban(body: BanBody, svc: ServicesDep) -> dict[str, object]:
     await svc.moderation.ban(address=address, reason=body.reason, by="admin-api", now=time.time())
     await svc.lobby.leave(address)
     if svc.kick is not None:
-        await svc.kick(address, 1008, "banned")
+        await svc.kick(address, closing_code(Forbidden("banned")), "banned")
     return {"address": address, "banned": True}
 
 

@@ -1,4 +1,4 @@
-"""Public status endpoints (health, metrics, client config) and the signed-in stats view."""
+"""Public status endpoints (metrics, client config) and the signed-in stats view."""
 
 from __future__ import annotations
 
@@ -13,31 +13,6 @@ from roulette.observability.metrics import render_metrics
 __all__ = ["router"]
 
 router = APIRouter(tags=["status"])
-
-
-@router.get("/health")
-async def health(svc: ServicesDep, response: Response) -> dict[str, Any]:
-    """200 when this node can serve (database and shared state answer), else 503."""
-    checks: dict[str, str] = {}
-    try:
-        checks["database"] = "ok" if await svc.database_ok() else "failing"
-    except Exception as exc:  # any failure of a dependency is a failing check, not a 500
-        checks["database"] = f"failing: {type(exc).__name__}"
-    try:
-        await svc.lobby.stats()
-        checks["state"] = "ok"
-    except Exception as exc:
-        checks["state"] = f"failing: {type(exc).__name__}"
-    healthy = all(v == "ok" for v in checks.values())
-    response.status_code = 200 if healthy else 503
-    return {
-        "status": "ok" if healthy else "degraded",
-        "checks": checks,
-        "uptime": round(time.time() - svc.started_at, 1),
-        "worker": svc.hub.worker_id,
-        "breakers": {b.name: b.state.value for b in svc.breakers},
-        "shedding": svc.shedding(),
-    }
 
 
 @router.get("/metrics")
@@ -57,6 +32,8 @@ async def client_config(request: Request, svc: ServicesDep) -> dict[str, Any]:
         "siweDomain": svc.config.siwe_domain,
         "testWalletMode": svc.config.test_wallet_mode,
         "sessionMaxSeconds": svc.config.session_max_seconds,
+        "reconnectGraceSeconds": svc.config.reconnect_grace_seconds,
+        "nextIntervalSeconds": svc.config.limits.next_interval_seconds,
     }
 
 

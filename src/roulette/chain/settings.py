@@ -17,6 +17,7 @@ from roulette.auth.address import to_checksum_address
 from roulette.envvars import EnvReader, int_at_least, nonnegative, positive
 from roulette.errors import BadRequest, ConfigError
 from roulette.matchmaking.records import Address
+from roulette.redaction import masked_repr
 
 __all__ = ["ENS_REGISTRY", "ChainSettings", "GatedQueue", "TokenStandard"]
 
@@ -78,6 +79,10 @@ class ChainSettings:
     breaker_reset_seconds: float = 30.0
     contract_sig_burst: int = 5
     contract_sig_per_minute: float = 10.0
+
+    def __repr__(self) -> str:
+        """The settings, each RPC URL shown as scheme and host only (keys hide in paths)."""
+        return masked_repr(self)
 
     @property
     def chain_ids(self) -> tuple[int, ...]:

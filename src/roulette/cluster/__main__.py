@@ -7,7 +7,6 @@ everything else comes from the environment through :meth:`Config.from_env`.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 
@@ -15,6 +14,7 @@ from roulette.cluster.node import BOOT_TIMEOUT, EXIT_CONFIG, HEARTBEAT_TIMEOUT, 
 from roulette.cluster.policy import CRASH_LOOP_LIMIT
 from roulette.config import Config
 from roulette.errors import ConfigError
+from roulette.observability.logs import configure_logging
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,9 +29,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"roulette cluster: {exc.message}", file=sys.stderr)
         return EXIT_CONFIG
-    logging.basicConfig(
-        level=config.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    try:
+        configure_logging(config.log_level, dict(config.environment))
+    except ConfigError as exc:
+        print(f"roulette cluster: {exc.message}", file=sys.stderr)
+        return EXIT_CONFIG
     return run_cluster(
         config,
         heartbeat_timeout=args.heartbeat_timeout,

@@ -12,7 +12,7 @@ import queue
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Command", "Reply", "SetCount", "StatusRequest", "WakePipe"]
+__all__ = ["Command", "Reply", "ScalingRequest", "SetCount", "StatusRequest", "WakePipe"]
 
 
 class WakePipe:
@@ -69,4 +69,14 @@ class SetCount:
     reply: queue.Queue[Reply] = field(default_factory=lambda: queue.Queue(maxsize=1))
 
 
-Command = StatusRequest | SetCount
+@dataclass(frozen=True, slots=True)
+class ScalingRequest:
+    """A ``/scaling/*`` request for the autoscaler: ``status``, ``manual`` or ``clear``."""
+
+    action: str
+    body: dict[str, Any]
+    actor: str
+    reply: queue.Queue[Reply] = field(default_factory=lambda: queue.Queue(maxsize=1))
+
+
+Command = StatusRequest | SetCount | ScalingRequest

@@ -4,7 +4,13 @@ It runs in its own thread (``http.server.ThreadingHTTPServer``) and owns no stat
 becomes a command for the reconcile loop, which answers it (see :mod:`roulette.cluster.channel`).
 
     GET  /cluster/status                 200 {"desired", "workers": [...], ...}
+    GET  /dashboard                      the dashboard page (no token: it holds no data)
+    GET  /dashboard/data                 a worker's sampled figures plus the cluster status
     POST /cluster/workers {"count": n}   200 the status after the change (n in 1..64)
+    GET  /scaling/status                 200 the autoscaler's state (docs/scaling.md)
+    POST /scaling/manual {"instances", "reason", "ttlSeconds"?, "by"?}
+                                         200 the status; 422 outside MIN..MAX_INSTANCES
+    DELETE /scaling/manual               200 the status, ``cleared`` true if one was set
 
 Errors are ``{"error": {"code", "message"}}``: 401 without a bearer token, 403 with a wrong
 one, 400 for a bad body, 404/405 for other routes, 409 while draining, 503 if the loop is stuck.
@@ -20,14 +26,22 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from roulette.cluster import policy
-from roulette.cluster.channel import Command, Reply, SetCount, StatusRequest, WakePipe
+from roulette.cluster import dashboard, policy
+from roulette.cluster.channel import (
+    Command,
+    Reply,
+    ScalingRequest,
+    SetCount,
+    StatusRequest,
+    WakePipe,
+)
 
 __all__ = ["MAX_BODY_BYTES", "REPLY_TIMEOUT", "ManagementServer"]
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024
+MAX_ACTOR_CHARS = 64
 REPLY_TIMEOUT = 5.0
 """Seconds a request waits for the loop; a pass takes milliseconds, so more means it is stuck."""
 
@@ -49,12 +63,21 @@ class ManagementServer(ThreadingHTTPServer):
     daemon_threads = True
 
     def __init__(
-        self, host: str, port: int, *, token: str, commands: queue.Queue[Command], wake: WakePipe
+        self,
+        host: str,
+        port: int,
+        *,
+        token: str,
+        commands: queue.Queue[Command],
+        wake: WakePipe,
+        workers_url: str | None = None,
     ) -> None:
         super().__init__((host, port), _Handler)
         self.token = token
         self.commands = commands
         self.wake = wake
+        self.workers_url = workers_url
+        """The workers' shared HTTP address, where the dashboard's figures come from."""
         self._thread = threading.Thread(target=self.serve_forever, name="management", daemon=True)
 
     @property
@@ -90,11 +113,21 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""  # no Python version in the Server header
 
     def do_GET(self) -> None:
+        if self.path.split("?", 1)[0] == "/dashboard":
+            self._send_page()
+            return
         if not self._authorized():
             return
-        if self.path.split("?", 1)[0] == "/cluster/status":
+        route = self.path.split("?", 1)[0]
+        if route == "/dashboard/data":
+            self._send(self._dashboard_data())
+        elif route == "/scaling/status":
+            self._send(self.server.ask(ScalingRequest("status", {}, self._actor({}))))
+        elif route == "/scaling/manual":
+            self._send(Reply.error(405, "method_not_allowed", "use POST or DELETE"))
+        elif route == "/cluster/status":
             self._send(self.server.ask(StatusRequest()))
-        elif self.path.split("?", 1)[0] == "/cluster/workers":
+        elif route == "/cluster/workers":
             self._send(Reply.error(405, "method_not_allowed", "use POST /cluster/workers"))
         else:
             self._send(Reply.error(404, "not_found", "no such route"))
@@ -102,7 +135,17 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         if not self._authorized():
             return
-        if self.path.split("?", 1)[0] != "/cluster/workers":
+        route = self.path.split("?", 1)[0]
+        if route == "/scaling/manual":
+            body = self._body()
+            if isinstance(body, Reply):
+                self._send(body)
+            elif not isinstance(body, dict):
+                self._send(Reply.error(400, "bad_request", "the body must be a JSON object"))
+            else:
+                self._send(self.server.ask(ScalingRequest("manual", body, self._actor(body))))
+            return
+        if route != "/cluster/workers":
             self._send(Reply.error(404, "not_found", "no such route"))
             return
         count = self._count()
@@ -110,6 +153,25 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(count)
         else:
             self._send(self.server.ask(SetCount(count)))
+
+    def do_DELETE(self) -> None:
+        if not self._authorized():
+            return
+        if self.path.split("?", 1)[0] != "/scaling/manual":
+            self._send(Reply.error(404, "not_found", "no such route"))
+            return
+        body = self._body()  # read, so an unexpected body is not taken for the next request
+        if isinstance(body, Reply):
+            self._send(body)
+            return
+        actor = self._actor(body if isinstance(body, dict) else {})
+        self._send(self.server.ask(ScalingRequest("clear", {}, actor)))
+
+    def _actor(self, body: dict[str, Any]) -> str:
+        """Who asked, for the audit log: the body's ``by`` (if any) and the client address."""
+        by = body.get("by")
+        name = by[:MAX_ACTOR_CHARS] if isinstance(by, str) and by.strip() else "management-api"
+        return f"{name.strip()} ({self.client_address[0]})"
 
     def _authorized(self) -> bool:
         header = self.headers.get("Authorization", "")
@@ -126,6 +188,18 @@ class _Handler(BaseHTTPRequestHandler):
         return True
 
     def _count(self) -> int | Reply:
+        body = self._body()
+        if isinstance(body, Reply):
+            return body
+        count = body.get("count") if isinstance(body, dict) else None
+        if not policy.is_valid_count(count):
+            message = f"count must be an integer {policy.MIN_WORKERS}..{policy.MAX_WORKERS}"
+            return Reply.error(400, "bad_request", message)
+        assert isinstance(count, int)
+        return count
+
+    def _body(self) -> object:
+        """The JSON body (None when empty), or the error reply."""
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError:
@@ -136,15 +210,27 @@ class _Handler(BaseHTTPRequestHandler):
                 413, "payload_too_large", f"the body is limited to {MAX_BODY_BYTES} B"
             )
         try:
-            body = json.loads(self.rfile.read(length) or b"null")
+            return json.loads(self.rfile.read(length) or b"null")
         except ValueError:
             return Reply.error(400, "bad_request", "the body must be JSON")
-        count = body.get("count") if isinstance(body, dict) else None
-        if not policy.is_valid_count(count):
-            message = f"count must be an integer {policy.MIN_WORKERS}..{policy.MAX_WORKERS}"
-            return Reply.error(400, "bad_request", message)
-        assert isinstance(count, int)
-        return count
+
+    def _dashboard_data(self) -> Reply:
+        if self.server.workers_url is None:
+            return Reply.error(404, "not_found", "no dashboard on this supervisor")
+        query = self.path.partition("?")[2]
+        status, body = dashboard.worker_data(self.server.workers_url, self.server.token, query)
+        if status == 200:
+            body["cluster"] = self.server.ask(StatusRequest()).body
+        return Reply(status, body)
+
+    def _send_page(self) -> None:
+        data = dashboard.page()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(data)
 
     def _send(self, reply: Reply) -> None:
         data = json.dumps(reply.body).encode()

@@ -3,11 +3,13 @@ management API and the supervisor, and release everything when the supervisor re
 
 from __future__ import annotations
 
+import asyncio
 import os
 import queue
 import shutil
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -20,7 +22,16 @@ from roulette.cluster.management import ManagementServer
 from roulette.cluster.process import Listeners
 from roulette.cluster.supervisor import Supervisor
 from roulette.config import Config
-from roulette.errors import ConfigError
+from roulette.errors import ConfigError, RouletteError
+from roulette.scaling.actuator import HookActuator
+from roulette.scaling.audit import AUDIT_FILE, AuditLog
+from roulette.scaling.autoscaler import Autoscaler
+from roulette.scaling.behavior import Bounds
+from roulette.scaling.fleet import FleetBoard
+from roulette.scaling.sampler import NodeSampler
+from roulette.scaling.scaler import Scaler
+from roulette.scaling.settings import load_policy
+from roulette.storage.sql import upgrade
 
 __all__ = ["BOOT_TIMEOUT", "EXIT_CONFIG", "HEARTBEAT_TIMEOUT", "STOP_MARGIN", "run_cluster"]
 
@@ -65,8 +76,10 @@ def run_cluster(
         boot=boot_timeout,
         stop=config.shutdown_timeout_seconds + STOP_MARGIN,
     )
+    node_id = uuid.uuid4().hex[:8]
     try:
         desired, max_workers = _worker_bounds(config)
+        _migrate(config)
         listeners = _bind(config)
     except ConfigError as exc:
         return _refuse(exc)
@@ -75,8 +88,10 @@ def run_cluster(
     # A fresh directory per run: stale files of an earlier run's pids would be summed in.
     metrics_dir = Path(tempfile.mkdtemp(prefix="roulette-metrics-"))
     management: ManagementServer | None = None
+    scaler: Scaler | None = None
     try:
-        management = _management(config, commands, wake)
+        scaler = _scaler(config, node_id, max_workers, metrics_dir)
+        management = _management(config, commands, wake, listeners.ports[0])
         supervisor = Supervisor(
             desired=desired,
             max_workers=max_workers,
@@ -86,9 +101,10 @@ def run_cluster(
             timeouts=timeouts,
             commands=commands,
             wake=wake,
-            node_id=uuid.uuid4().hex[:8],
+            node_id=node_id,
             metrics_dir=metrics_dir,
             crash_limit=crash_limit,
+            scaler=scaler,
         )
         announce(_banner(config, listeners, management, desired))
         presence = _presence(config, supervisor, listeners) if config.redis.enabled else None
@@ -102,6 +118,8 @@ def run_cluster(
     finally:
         if management is not None:
             management.close()
+        if scaler is not None:
+            scaler.close()
         listeners.close()
         wake.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -124,6 +142,15 @@ def _presence(config: Config, supervisor: Supervisor, listeners: Listeners) -> C
     return presence
 
 
+def _migrate(config: Config) -> None:
+    """Apply the migrations once, here, before any worker starts (workers only check them)."""
+    config.data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        asyncio.run(upgrade(config.sql_url))
+    except RouletteError as exc:
+        raise ConfigError(f"cannot migrate the database: {exc.message}") from exc
+
+
 def _refuse(exc: ConfigError) -> int:
     print(f"roulette cluster: {exc.message}", file=sys.stderr, flush=True)
     return EXIT_CONFIG
@@ -144,6 +171,39 @@ def _worker_bounds(config: Config) -> tuple[int, int]:
     return desired, 1
 
 
+def _scaler(config: Config, node_id: str, max_workers: int, metrics_dir: Path) -> Scaler:
+    """The autoscaler (always built, so /scaling/status and manual scaling work when it is off).
+
+    Raises:
+        ConfigError: a bad SCALING_RULES_FILE or SCALING_HOOK.
+    """
+    settings = config.scaling
+    # Scaling this node's workers cannot pass what the node allows (1 without Redis).
+    ceiling = settings.max_instances if settings.hook else min(settings.max_instances, max_workers)
+    bounds = Bounds(min(settings.min_instances, ceiling), ceiling)
+    hook = None
+    if settings.hook:
+        try:
+            hook = HookActuator(
+                settings.hook,
+                initial=bounds.minimum,
+                env=config.child_environment(),
+                clock=time.monotonic,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"SCALING_HOOK={settings.hook!r}: {exc}") from exc
+    return Scaler(
+        Autoscaler(load_policy(settings.rules_file), bounds, enabled=settings.enabled),
+        NodeSampler(node_id, config.limits.max_connections, metrics_dir),
+        AuditLog(config.data_dir / AUDIT_FILE),
+        interval=settings.interval_seconds,
+        hook=hook,
+        # The board needs a plain REDIS_URL; behind Redis Cluster or Sentinel nodes decide
+        # alone (with a hook, this node's averages then stand for the fleet's).
+        board=FleetBoard(config.redis.url, node_id) if config.redis.url else None,
+    )
+
+
 def _bind(config: Config) -> Listeners:
     try:
         return Listeners.bind(config.host, config.port, config.ws_port)
@@ -155,7 +215,7 @@ def _bind(config: Config) -> Listeners:
 
 
 def _management(
-    config: Config, commands: queue.Queue[Command], wake: WakePipe
+    config: Config, commands: queue.Queue[Command], wake: WakePipe, http_port: int
 ) -> ManagementServer | None:
     if not config.management_token:
         # No default token: an unauthenticated API could scale the node to zero-ish or 64.
@@ -173,6 +233,7 @@ def _management(
             token=config.management_token,
             commands=commands,
             wake=wake,
+            workers_url=f"http://{_loopback(config.host)}:{http_port}",
         )
     except OSError as exc:
         raise ConfigError(
@@ -192,3 +253,12 @@ def _banner(
         f"http://{config.host}:{http_port} and ws://{config.host}:{ws_port}/ws; "
         f"management API {api}"
     )
+
+
+def _loopback(host: str) -> str:
+    """Where the supervisor reaches its own workers' HTTP port."""
+    if host in {"0.0.0.0", ""}:
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host

@@ -80,6 +80,8 @@ class WorkerProcess:
     stopping_since: float | None = None
     connections: int = 0
     counters: dict[str, int] = field(default_factory=dict)
+    max_beat_gap: float | None = None
+    """The longest time between two heartbeats since the autoscaler last read it: loop lag."""
     _pending: bytes = b""
 
     @property
@@ -142,6 +144,9 @@ class WorkerProcess:
             return
         if not isinstance(beat, dict):
             return
+        if self.last_heartbeat is not None:
+            gap = now - self.last_heartbeat
+            self.max_beat_gap = gap if self.max_beat_gap is None else max(self.max_beat_gap, gap)
         self.last_heartbeat = now
         if self.state is WorkerState.STARTING:
             self.state = WorkerState.READY

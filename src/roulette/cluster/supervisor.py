@@ -23,14 +23,18 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import multiprocess
 
 from roulette.cluster import policy
-from roulette.cluster.channel import Command, Reply, SetCount, WakePipe
+from roulette.cluster.channel import Command, Reply, ScalingRequest, SetCount, WakePipe
 from roulette.cluster.policy import ExitKind, SlotHistory, WorkerState
 from roulette.cluster.process import Listeners, WorkerProcess, spawn_worker
+from roulette.scaling.sampler import WorkerReport
+
+if TYPE_CHECKING:
+    from roulette.scaling.scaler import Scaler
 
 __all__ = ["EXIT_CRASH_LOOP", "SIGNALS", "Supervisor"]
 
@@ -63,6 +67,7 @@ class Supervisor:
         crash_limit: boot failures within ``crash_window`` seconds that stop the cluster.
         crash_window: see ``crash_limit``.
         clock: monotonic seconds (injectable for tests).
+        scaler: the autoscaler loop, run once per pass (None: the count changes only by hand).
     """
 
     def __init__(
@@ -80,6 +85,7 @@ class Supervisor:
         crash_limit: int = policy.CRASH_LOOP_LIMIT,
         crash_window: float = policy.CRASH_LOOP_WINDOW,
         clock: Callable[[], float] = time.monotonic,
+        scaler: Scaler | None = None,
     ) -> None:
         self.desired = desired
         self.max_workers = max_workers
@@ -93,11 +99,14 @@ class Supervisor:
         self.crash_limit = crash_limit
         self.crash_window = crash_window
         self.clock = clock
+        self.scaler = scaler
         self.workers: dict[int, WorkerProcess] = {}
         self.slots: dict[int, SlotHistory] = {}
         self.roll: list[int] = []
         self.failures: tuple[float, ...] = ()
         self.exit_code: int | None = None
+        self.hung_replaced = 0
+        """Recovery actions: READY workers killed for a silent heartbeat (then respawned)."""
         self._signals: deque[int] = deque()
         self._selector = selectors.DefaultSelector()
         self._generation = itertools.count()
@@ -132,6 +141,8 @@ class Supervisor:
         answered = self._take_commands()
         now = self.clock()
         self.reap(now)
+        if self.scaler is not None and not self.is_draining:
+            self.scaler.tick(self)
         restart_at = {slot: s.restart_at for slot, s in self.slots.items()}
         views = [w.view() for w in self.workers.values()]
         actions = policy.reconcile(
@@ -231,7 +242,33 @@ class Supervisor:
                 message = f"more than {self.max_workers} worker(s) needs Redis (REDIS_URL)"
                 return Reply.error(409, "needs_shared_state", message)
             self.set_desired(command.count)
+        elif isinstance(command, ScalingRequest):
+            if self.scaler is None:
+                return Reply.error(404, "not_found", "the autoscaler is not running")
+            if self.is_draining and command.action != "status":
+                return Reply.error(409, "draining", "the cluster is shutting down")
+            status, body = self.scaler.handle(command.action, command.body, command.actor, self)
+            return Reply(status, body)
         return None
+
+    def worker_reports(self) -> list[WorkerReport]:
+        """What each live worker's heartbeats said, for the autoscaler's sampler."""
+        reports = []
+        for worker in sorted(self.workers.values(), key=_order):
+            if worker.state not in (WorkerState.STARTING, WorkerState.READY):
+                continue  # stopping or killed workers are on their way out: not counted
+            gap, worker.max_beat_gap = worker.max_beat_gap, None
+            reports.append(
+                WorkerReport(
+                    pid=worker.pid,
+                    worker_id=worker.worker_id,
+                    ready=worker.state is WorkerState.READY,
+                    connections=worker.connections,
+                    counters=worker.counters,
+                    beat_gap=gap,
+                )
+            )
+        return reports
 
     def status(self) -> dict[str, Any]:
         """The management view: desired count and one entry per worker process."""
@@ -253,6 +290,7 @@ class Supervisor:
             "pid": os.getpid(),
             "workers": workers,
             "waiting": waiting,
+            "recoveries": {"replace_hung_worker": self.hung_replaced},
         }
 
     # -- reap, apply -----------------------------------------------------------------------------
@@ -335,6 +373,9 @@ class Supervisor:
                 "worker_killed slot=%d pid=%d reason=%s", *(worker.slot, worker.pid, action.reason)
             )
             worker.kill()
+            if action.reason == "heartbeat-timeout":
+                self.hung_replaced += 1
+                log.warning("recovery_action action=replace_hung_worker slot=%d", worker.slot)
         elif isinstance(action, policy.Stop):
             worker.terminate(now)
         elif isinstance(action, policy.Retire):

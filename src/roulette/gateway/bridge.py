@@ -1,25 +1,30 @@
 """The bridge between this worker and the others: envelopes out through their inboxes, in.
 
 Whatever a user on another worker must learn — a relayed frame, a match, an end, a dropped
-peer, a resume, a ban — goes as an :class:`Envelope` to that worker's inbox (sharded pub/sub
-on Redis). Envelopes are batched per inbox and flushed once per event-loop turn, so a burst of
-ICE candidates costs one round trip. Order holds per (sender, inbox): one sender task
-publishes the batches one after another.
+peer, a resume, a ban — goes as an :class:`Envelope` to that worker. Relayed frames take its
+inbox (sharded pub/sub on Redis: at most once, cheap); control notices take its control log
+(a Redis stream: at least once, retried here until appended, read on from the last id after a
+failover), and the receiving hub applies each once. Envelopes are batched per worker and
+flushed once per event-loop turn, so a burst of ICE candidates costs one round trip. Order
+holds per (sender, worker) within each of the two paths.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import logging
-from collections.abc import Callable
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import Final
 
 import msgspec
 
-from roulette.storage.ports import Bus
+from roulette.errors import ServiceError
+from roulette.storage.ports import Bus, ControlLog
 
-__all__ = ["MAX_PENDING_ENVELOPES", "Bridge", "Envelope", "Kind"]
+__all__ = ["CONTROL_RETRY_SECONDS", "MAX_PENDING_ENVELOPES", "Bridge", "Envelope", "Kind"]
 
 log = logging.getLogger(__name__)
 
@@ -31,11 +36,12 @@ class Kind(enum.IntEnum):
     """What an envelope carries."""
 
     RELAY = 0
-    """``body`` is an encoded frame for ``address`` if it is still in ``session_id``."""
+    """``body`` is an encoded frame for ``address`` if it is still in ``session_id``;
+    ``number`` the sender's epoch of the session and ``text`` the sender's worker (its route)."""
     MATCHED = 1
     """``body`` is the msgpack session; ``text`` the peer's display name."""
     ENDED = 2
-    """``text`` is the reason."""
+    """``text`` is the reason; ``number`` the session's epoch."""
     PEER_GONE = 3
     """The peer of ``address`` in ``session_id`` lost its socket; ``number`` is the epoch."""
     RESUMED = 4
@@ -58,26 +64,46 @@ class Envelope(msgspec.Struct, array_like=True, frozen=True):
 _encode = msgspec.msgpack.Encoder().encode
 _decode_batch = msgspec.msgpack.Decoder(list[Envelope]).decode
 
+CONTROL_RETRY_SECONDS: Final = 15.0
+"""How long a control batch is retried before it is given up (its worker is gone for good, or
+Redis is down that long: the sweeper's audit repairs what it would have said)."""
+
+RETRY_DELAY_SECONDS: Final = 0.05
+MAX_RETRY_DELAY_SECONDS: Final = 1.0
+
 MAX_BATCH_ENVELOPES: Final = 512
 """Envelopes packed into one bus message (one SPUBLISH): Redis and redis-py cost per command,
 so a burst of ICE candidates to one worker travels as one message."""
 
 
 class Bridge:
-    """Batches outgoing envelopes per inbox and feeds incoming ones to ``deliver``.
+    """Batches outgoing envelopes per worker and feeds incoming ones to ``deliver``.
 
     Args:
-        bus: the cross-worker bus.
-        worker_id: this worker's inbox.
+        bus: the cross-worker bus (relayed frames).
+        worker_id: this worker's inbox and control log.
         deliver: called for each envelope that arrives for a user of this worker.
+        control: the control log; None sends control notices over ``bus`` too (at most once).
+        clock: monotonic seconds (for the retry deadline).
     """
 
-    def __init__(self, bus: Bus, worker_id: str, deliver: Callable[[Envelope], None]) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        worker_id: str,
+        deliver: Callable[[Envelope], None],
+        control: ControlLog | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.bus = bus
+        self.control = control
         self.worker_id = worker_id
         self.deliver = deliver
+        self.clock = clock
         self.dropped = 0
+        self.control_given_up = 0
         self._pending: dict[str, list[Envelope]] = {}
+        self._retry: dict[str, tuple[list[Envelope], float]] = {}
         self._count = 0
         self._wake = asyncio.Event()
         self._stop = False
@@ -92,30 +118,69 @@ class Bridge:
         self._wake.set()
 
     async def run_sender(self) -> None:
-        """Publish pending batches until :meth:`stop`; a failed batch is logged and dropped."""
+        """Send pending batches until :meth:`stop`.
+
+        A relay batch that fails is dropped (counted); a control batch is retried, in order
+        and ahead of newer notices to the same worker, for up to
+        :data:`CONTROL_RETRY_SECONDS`.
+        """
+        delay = RETRY_DELAY_SECONDS
         while not self._stop or self._pending:
-            await self._wake.wait()
+            if self._retry:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), delay)
+            else:
+                await self._wake.wait()
             self._wake.clear()
             batches, self._pending, self._count = self._pending, {}, 0
-            for inbox, envelopes in batches.items():
-                payloads = [
-                    _encode(envelopes[i : i + MAX_BATCH_ENVELOPES])
-                    for i in range(0, len(envelopes), MAX_BATCH_ENVELOPES)
-                ]
-                try:
-                    await self.bus.publish(inbox, payloads)
-                except Exception as exc:  # at most once: the receiver's reaper covers losses
-                    self.dropped += len(envelopes)
-                    log.warning(
-                        "bridge_publish_failed inbox=%s count=%d error=%s",
-                        inbox,
-                        len(envelopes),
-                        exc,
-                    )
+            failed = False
+            for inbox in {*self._retry, *batches}:
+                failed |= not await self._flush(inbox, batches.get(inbox, []))
+            delay = min(2 * delay, MAX_RETRY_DELAY_SECONDS) if failed else RETRY_DELAY_SECONDS
+
+    async def _flush(self, inbox: str, envelopes: list[Envelope]) -> bool:
+        """Send one worker's envelopes; False when a control batch must be retried."""
+        relays = [e for e in envelopes if e.kind is Kind.RELAY]
+        if relays:
+            await self._publish(inbox, relays)
+        retried, since = self._retry.pop(inbox, ([], self.clock()))
+        controls = retried + [e for e in envelopes if e.kind is not Kind.RELAY]
+        if not controls:
+            return True
+        if self.control is None:
+            await self._publish(inbox, controls)
+            return True
+        try:
+            await self.control.append(inbox, _payloads(controls))
+        except ServiceError as exc:
+            if self.clock() - since > CONTROL_RETRY_SECONDS:
+                self.control_given_up += len(controls)
+                log.warning(
+                    "control_given_up inbox=%s count=%d error=%s", inbox, len(controls), exc
+                )
+                return True
+            self._retry[inbox] = (controls, since)
+            return False
+        return True
+
+    async def _publish(self, inbox: str, envelopes: list[Envelope]) -> None:
+        try:
+            await self.bus.publish(inbox, _payloads(envelopes))
+        except ServiceError as exc:  # relay is at most once: a lost frame is not retried
+            self.dropped += len(envelopes)
+            log.warning(
+                "bridge_publish_failed inbox=%s count=%d error=%s", inbox, len(envelopes), exc
+            )
 
     async def run_receiver(self) -> None:
-        """Deliver every envelope sent to this worker, until cancelled."""
-        async for payload in self.bus.subscribe(self.worker_id):
+        """Deliver every envelope sent to this worker (inbox and control log) until cancelled."""
+        async with asyncio.TaskGroup() as tasks:
+            tasks.create_task(self._receive(self.bus.subscribe(self.worker_id)))
+            if self.control is not None:
+                tasks.create_task(self._receive(self.control.read(self.worker_id)))
+
+    async def _receive(self, payloads: AsyncIterator[bytes]) -> None:
+        async for payload in payloads:
             try:
                 envelopes = _decode_batch(payload)
             except msgspec.DecodeError:
@@ -128,3 +193,10 @@ class Bridge:
         """Let the sender flush what is pending and finish."""
         self._stop = True
         self._wake.set()
+
+
+def _payloads(envelopes: list[Envelope]) -> list[bytes]:
+    return [
+        _encode(envelopes[i : i + MAX_BATCH_ENVELOPES])
+        for i in range(0, len(envelopes), MAX_BATCH_ENVELOPES)
+    ]

@@ -1,8 +1,12 @@
-"""One authenticated WebSocket: reads frames, applies the limits, calls the core, sends.
+"""One WebSocket: reads frames, applies the limits, and carries out its machine's actions.
 
-Relayed signals and chat take a synchronous fast path (decode, check the session, send to the
-peer's socket). Everything that touches a store (join, next, end, close) is handed, in order,
-to the :class:`~roulette.gateway.control.Controller`.
+The protocol itself — which message is allowed in which phase, what a store answer or a notice
+changes — is :class:`~roulette.matchmaking.socket_machine.SocketMachine`, pure. This class is
+the thin loop around it: it feeds events in and carries actions out (send, close, timers, and
+store operations, which the :class:`~roulette.gateway.control.Controller` runs in order).
+
+Relayed signals and chat take a synchronous fast path (decode, ask the machine for the peer,
+send to the peer's socket) with no event or action objects: it is the hot path.
 """
 
 from __future__ import annotations
@@ -13,22 +17,40 @@ from typing import TYPE_CHECKING, Final, cast
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
-from roulette.errors import CLOSE_MESSAGE_TOO_BIG, PeerError, RateLimited, public_message
-from roulette.matchmaking.lifecycle import Event, Phase, next_phase
+from roulette.errors import (
+    PayloadTooLarge,
+    PeerError,
+    PolicyViolation,
+    ProtocolError,
+    RateLimited,
+    RouletteError,
+    closing_code,
+    public_message,
+)
+from roulette.matchmaking.lifecycle import Phase
 from roulette.matchmaking.records import Address, Session, SessionId
+from roulette.matchmaking.socket_machine import (
+    Action,
+    CancelTimer,
+    Close,
+    Send,
+    SendError,
+    SendMatch,
+    SocketMachine,
+    StartTimer,
+    Store,
+    StoreOp,
+)
 from roulette.protocol import messages as m
-from roulette.relay.limits import Cooldown, Verdict
+from roulette.relay.limits import Verdict
 
 if TYPE_CHECKING:
     from roulette.auth.tokens import TokenClaims
     from roulette.gateway.context import GatewayContext
 
-__all__ = ["Authenticate", "Closed", "Connection", "GraceExpired"]
+__all__ = ["Connection"]
 
 log = logging.getLogger(__name__)
-
-MAX_PENDING_CONTROL: Final = 16
-"""Store operations queued per socket; a client that outruns its own store calls is abusive."""
 
 _TEXT: Final = WSMsgType.TEXT
 
@@ -42,60 +64,18 @@ _SIGNAL_TYPES: Final[dict[type[m.ClientMessage], str]] = {
 }
 
 
-class Authenticate:
-    """Internal control op: finish authentication (revocation and ban checks)."""
-
-    __slots__ = ()
-
-
-class Closed:
-    """Internal control op: the socket is gone; release its queue entry and session."""
-
-    __slots__ = ()
-
-
-class GraceExpired:
-    """Internal control op: the peer did not come back within the reconnect grace period."""
-
-    __slots__ = ("epoch", "session_id")
-
-    def __init__(self, session_id: SessionId, epoch: int) -> None:
-        self.session_id = session_id
-        self.epoch = epoch
-
-
-ControlOp = (
-    m.JoinQueue
-    | m.LeaveQueue
-    | m.Next
-    | m.EndSession
-    | m.Reconnect
-    | Authenticate
-    | Closed
-    | GraceExpired
-)
-
-
 class Connection(WSListener):
-    """The state of one socket and its reactions to frames and session events."""
+    """One socket: its transport, its limits, its timers, and its :class:`SocketMachine`."""
 
     __slots__ = (
         "_fragments",
-        "_grace_timer",
-        "_idle_timer",
+        "_timers",
         "address",
-        "busy",
         "claims",
         "ctx",
-        "last_join",
         "last_seen",
         "limiter",
-        "next_cooldown",
-        "peer",
-        "peer_gone",
-        "pending",
-        "phase",
-        "session",
+        "machine",
         "transport",
     )
 
@@ -104,22 +84,45 @@ class Connection(WSListener):
         self.ctx = ctx
         self.claims = claims
         self.address: Address = claims.address
-        self.phase = Phase.AUTHENTICATING
-        self.session: Session | None = None
-        self.peer: Address | None = None
-        self.last_join: m.JoinQueue | None = None
+        self.machine = SocketMachine(claims.address, ctx.rules)
         self.limiter = ctx.new_limiter()
-        self.next_cooldown = Cooldown(ctx.config.limits.next_interval_seconds)
-        # A list, not a deque: an empty deque allocates a 64-slot block, and at most
-        # MAX_PENDING_CONTROL ops ever wait here (memory per idle socket is the scarce thing).
-        self.pending: list[ControlOp] = []
-        self.busy = False
         self.transport: WSTransport | None = None
         self._fragments: bytearray | None = None
-        self._idle_timer: asyncio.TimerHandle | None = None
-        self._grace_timer: asyncio.TimerHandle | None = None
-        self.peer_gone = False
+        # At most two timers (idle, grace); created on first use to keep idle sockets small.
+        self._timers: dict[str, asyncio.TimerHandle] | None = None
         self.last_seen = ctx.monotonic()
+
+    # ------------------------------------------------------------ the machine's state
+
+    @property
+    def phase(self) -> Phase:
+        """Where the socket is in its life."""
+        return self.machine.phase
+
+    @property
+    def session(self) -> Session | None:
+        """The live session, if any."""
+        return self.machine.session
+
+    @property
+    def session_id(self) -> SessionId | None:
+        """The id of the live session, if any."""
+        return self.machine.session_id
+
+    @property
+    def peer(self) -> Address | None:
+        """The other user of the live session."""
+        return self.machine.peer
+
+    @property
+    def peer_gone(self) -> bool:
+        """True while the peer's socket is closed and the grace period runs."""
+        return self.machine.peer_gone
+
+    @property
+    def busy(self) -> bool:
+        """True while one of this socket's store operations runs."""
+        return self.machine.busy
 
     # ------------------------------------------------------------ picows callbacks
 
@@ -129,11 +132,8 @@ class Connection(WSListener):
         transport.underlying_transport.set_write_buffer_limits(
             high=self.ctx.config.limits.outbound_buffer_bytes
         )
-        self._idle_timer = asyncio.get_running_loop().call_later(
-            self.ctx.config.idle_timeout_seconds, self._on_idle
-        )
         self.ctx.metrics.connections_opened += 1
-        self.submit(Authenticate())
+        self.apply(self.machine.opened())
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
@@ -153,10 +153,8 @@ class Connection(WSListener):
             transport.disconnect()
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
-        self._cancel_idle_timer()
-        self._cancel_grace_timer()
         self.ctx.metrics.connections_closed += 1
-        self.submit(Closed())
+        self.apply(self.machine.closed())
 
     def pause_writing(self) -> None:
         # The kernel buffer and our outbound buffer are full: a slow reader. Dropping it keeps
@@ -170,11 +168,12 @@ class Connection(WSListener):
 
     def _on_continuation(self, frame: WSFrame) -> None:
         if self._fragments is None:
-            self.close(WSCloseCode.PROTOCOL_ERROR, "continuation without a first frame")
+            self.close_for(ProtocolError("continuation without a first frame"))
             return
         self._fragments += frame.get_payload_as_memoryview()
-        if len(self._fragments) > self.ctx.config.limits.max_message_bytes:
-            self.close(CLOSE_MESSAGE_TOO_BIG, "message over 65536 bytes")
+        limit = self.ctx.config.limits.max_message_bytes
+        if len(self._fragments) > limit:
+            self.close_for(PayloadTooLarge(f"message over {limit} bytes"))
             return
         if frame.fin:
             payload, self._fragments = bytes(self._fragments), None
@@ -197,137 +196,117 @@ class Connection(WSListener):
             self._relay_chat(msg)  # type: ignore[arg-type]
         elif kind is m.Heartbeat:
             self.send(m.HeartbeatAck())
-        elif kind is m.Next and not self.next_cooldown.allow(now):
-            self.send_error(RateLimited("next at most once per 2 s", code="rate_limited"))
         else:
-            self.submit(msg)  # type: ignore[arg-type]
+            self.apply(self.machine.message(msg, now))  # type: ignore[arg-type]
 
     def _on_rate_limited(self, verdict: Verdict) -> None:
         self.ctx.metrics.rate_limited += 1
         if verdict is Verdict.CLOSE:
-            self.close(WSCloseCode.POLICY_VIOLATION, "message rate abuse")
+            self.close_for(PolicyViolation("message rate abuse"))
         else:
             self.send_error(RateLimited("too many messages; slow down", code="rate_limited"))
 
     # ------------------------------------------------------------ the relay fast path
 
     def _relay_signal(self, msg: m.Offer | m.Answer | m.IceCandidate, kind: str) -> None:
-        session = self.session
-        if session is None or msg.session_id != session.id or self.peer is None:
+        # SocketMachine.relay_peer, inlined: this runs for every relayed message.
+        machine = self.machine
+        session, peer = machine.session, machine.peer
+        if session is None or peer is None or session.id != msg.session_id:
             self._not_in_session(msg.session_id)
             return
         frame = m.encode(
             m.RelayOut(type=kind, sessionId=session.id, sender=self.address, data=msg.data)
         )
-        if not self.ctx.hub.relay(self.peer, session, frame):
+        if not self.ctx.hub.relay(peer, session, frame):
             self.ctx.metrics.relay_dropped += 1
 
     def _relay_chat(self, msg: m.Chat) -> None:
-        session = self.session
-        if session is None or msg.session_id != session.id or self.peer is None:
+        # SocketMachine.relay_peer, inlined: this runs for every relayed message.
+        machine = self.machine
+        session, peer = machine.session, machine.peer
+        if session is None or peer is None or session.id != msg.session_id:
             self._not_in_session(msg.session_id)
             return
         frame = m.encode(m.ChatOut(session_id=session.id, sender=self.address, text=msg.text))
-        if not self.ctx.hub.relay(self.peer, session, frame):
+        if not self.ctx.hub.relay(peer, session, frame):
             self.ctx.metrics.relay_dropped += 1
 
     def _not_in_session(self, session_id: str) -> None:
         self.send(m.Error(code="not_in_session", message=f"you are not in session {session_id!r}"))
 
-    # ------------------------------------------------------------ control ops
+    # ------------------------------------------------------------ actions
 
-    def submit(self, op: ControlOp) -> None:
-        """Queue a store operation; they run one at a time, in order, per socket."""
-        if len(self.pending) >= MAX_PENDING_CONTROL and not isinstance(op, Closed):
-            self.close(WSCloseCode.POLICY_VIOLATION, "too many pending requests")
-            return
-        self.pending.append(op)
-        if not self.busy:
-            self.busy = True
-            self.ctx.spawn_control(self)
+    def apply(self, actions: list[Action]) -> None:
+        """Carry out the machine's actions; a store operation starts a control task.
 
-    # ------------------------------------------------------------ session events
+        (The controller's own loop uses :meth:`carry_out` and runs the operation itself.)
+        """
+        op = self.carry_out(actions)
+        if op is not None:
+            self.ctx.spawn_control(self, op)
 
-    @property
-    def session_id(self) -> SessionId | None:
-        """The id of the live session, if any."""
-        return self.session.id if self.session is not None else None
+    def carry_out(self, actions: list[Action]) -> StoreOp | None:
+        """Carry out ``actions`` except a store operation, which is returned to run."""
+        op: StoreOp | None = None
+        for action in actions:
+            if isinstance(action, Send):
+                self.send(action.message)
+            elif isinstance(action, SendMatch):
+                self.send(self.ctx.match_found(action.session, self.address, action.peer_name))
+            elif isinstance(action, SendError):
+                self.send_error(action.error)
+            elif isinstance(action, Close):
+                self.close_for(action.error)
+            elif isinstance(action, Store):
+                op = action.op
+            elif isinstance(action, StartTimer):
+                self._start_timer(action.kind, action.seconds)
+            elif isinstance(action, CancelTimer):
+                self._cancel_timer(action.kind)
+        return op
 
-    def move(self, event: Event) -> None:
-        """Apply one lifecycle transition (see :mod:`roulette.matchmaking.lifecycle`)."""
-        self.phase = next_phase(self.phase, event)
+    def _start_timer(self, kind: str, seconds: float) -> None:
+        timers = self._timers
+        if timers is None:
+            timers = self._timers = {}
+        old = timers.pop(kind, None)
+        if old is not None:
+            old.cancel()
+        timers[kind] = asyncio.get_running_loop().call_later(seconds, self._fire, kind)
 
-    def on_authenticated(self) -> None:
-        """The token's family is live and the address is not banned."""
-        self.move(Event.AUTHENTICATED)
-        self.send(m.Connected(address=self.address))
+    def _cancel_timer(self, kind: str) -> None:
+        if self._timers is not None:
+            handle = self._timers.pop(kind, None)
+            if handle is not None:
+                handle.cancel()
 
-    def on_queued(self, join: m.JoinQueue, position: int) -> None:
-        """The user waits in a queue."""
-        self._cancel_idle_timer()
-        self.last_join = join
-        self.move(Event.QUEUED)
-        self.send(m.QueueJoined(chain_id=join.chain_id, position=position))
+    def _fire(self, kind: str) -> None:
+        if self._timers is not None:
+            self._timers.pop(kind, None)
+        self.apply(self.machine.timer(kind))
 
-    def on_left_queue(self) -> None:
-        """The user left the queue on request."""
-        self.move(Event.LEFT_QUEUE)
-        self.send(m.QueueLeft())
-
-    def on_queue_lost(self) -> None:
-        """The shared queue no longer holds this user: ask the client to join again."""
-        self.move(Event.LEFT_QUEUE)
-        self.send(m.QueueReset(reason="state-lost"))
+    # ------------------------------------------------------------ notices (from the hub)
 
     def on_matched(self, session: Session, peer_name: str | None = None) -> None:
-        """A session with ``session.peer_of(self.address)`` began (or resumed)."""
-        if self.phase is Phase.CLOSED:
-            return
-        self._cancel_idle_timer()
-        self._cancel_grace_timer()
-        self.move(Event.MATCHED)
-        self.session, self.peer, self.peer_gone = session, session.peer_of(self.address), False
-        self.send(self.ctx.match_found(session, self.address, peer_name))
-
-    def on_resumed(self, session: Session) -> None:
-        """This socket took over its user's session after a reconnect."""
-        self._cancel_idle_timer()
-        self.move(Event.MATCHED)
-        self.session, self.peer, self.peer_gone = session, session.peer_of(self.address), False
-        self.send(m.SessionResumed(session_id=session.id, peer_id=self.peer))
+        """A session with ``session.peer_of(self.address)`` began."""
+        self.apply(self.machine.matched(session, peer_name))
 
     def on_peer_resumed(self, session: Session) -> None:
         """The peer came back (maybe on another worker): relay to where it is now."""
-        if self.session_id != session.id:
-            return
-        self._cancel_grace_timer()
-        self.session, self.peer_gone = session, False
-        self.send(m.SessionResumed(session_id=session.id, peer_id=session.peer_of(self.address)))
+        self.apply(self.machine.peer_resumed(session))
 
     def on_session_ended(self, session_id: SessionId, reason: str) -> None:
         """The session ended (skip, end, time limit, ban, the peer never came back)."""
-        if self.session_id == session_id:
-            self._cancel_grace_timer()
-            self.session, self.peer, self.peer_gone = None, None, False
-            self.move(Event.SESSION_ENDED)
-        self.send(m.SessionEnded(session_id=session_id, reason=reason))
+        self.apply(self.machine.ended(session_id, reason))
 
     def on_peer_disconnected(self, session_id: SessionId, epoch: int) -> None:
         """The peer's socket closed: wait for it to resume, or end after the grace period."""
-        if self.session_id != session_id or self.peer_gone:
-            return
-        self.peer_gone = True
-        self.send(m.PeerDisconnected(session_id=session_id))
-        grace = self.ctx.config.reconnect_grace_seconds
-        self._grace_timer = asyncio.get_running_loop().call_later(
-            grace, self.submit, GraceExpired(session_id, epoch)
-        )
+        self.apply(self.machine.peer_disconnected(session_id, epoch))
 
-    def on_closed(self) -> None:
-        """The socket is gone; nothing more is sent or relayed to it."""
-        self._cancel_grace_timer()
-        self.session, self.peer = None, None
-        self.move(Event.CLOSED)
+    def on_queue_lost(self) -> None:
+        """The shared queue no longer holds this user: ask the client to join again."""
+        self.apply(self.machine.queue_lost())
 
     # ------------------------------------------------------------ output
 
@@ -346,13 +325,18 @@ class Connection(WSListener):
         code, message = public_message(error)
         self.send(m.Error(code=code, message=message))
 
-    def close(self, code: int | WSCloseCode, reason: str) -> None:
-        """Close the socket with an RFC 6455 close code (or one of ours, 4000-4999)."""
+    def close_for(self, error: RouletteError) -> None:
+        """Close the socket because of ``error``, with the code :func:`close_code` maps it to."""
+        self.close(closing_code(error), error.message)
+
+    def close(self, code: int, reason: str) -> None:
+        """Close with a code already chosen by :func:`~roulette.errors.close_code` (or a peer
+        worker's kick, which carries one)."""
         if self.transport is None or self.transport.is_close_frame_sent:
             return
         # picows accepts any int; its stub only names the RFC 6455 codes.
-        close_code = cast(WSCloseCode, code)
-        self.transport.send_close(close_code, reason.encode()[:120])  # §5.5: payload ≤ 125
+        close_code_ = cast(WSCloseCode, code)
+        self.transport.send_close(close_code_, reason.encode()[:120])  # §5.5: payload ≤ 125
         # RFC 6455 §7.1.1: wait for the client's close before dropping TCP; dropping at once
         # with unread input makes the kernel send RST, and the client never sees our code.
         asyncio.get_running_loop().call_later(CLOSE_WAIT_SECONDS, self.transport.disconnect)
@@ -362,18 +346,3 @@ class Connection(WSListener):
         log.info("socket_dropped address=%s reason=%s", self.address, reason)
         if self.transport is not None:
             self.transport.disconnect(graceful=False)
-
-    def _on_idle(self) -> None:
-        self._idle_timer = None
-        if self.phase in (Phase.AUTHENTICATING, Phase.IDLE) and self.session is None:
-            self.close(WSCloseCode.GOING_AWAY, "idle: never joined a queue")
-
-    def _cancel_grace_timer(self) -> None:
-        if self._grace_timer is not None:
-            self._grace_timer.cancel()
-            self._grace_timer = None
-
-    def _cancel_idle_timer(self) -> None:
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None

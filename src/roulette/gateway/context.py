@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from roulette.config import Config
 from roulette.gateway.hub import Hub
 from roulette.matchmaking.records import Address, Session
+from roulette.matchmaking.socket_machine import SocketRules, StoreOp
 from roulette.observability.counters import Counters
 from roulette.protocol import messages as m
 from roulette.relay.limits import MessageLimiter
@@ -30,13 +31,27 @@ class GatewayContext:
     config: Config
     hub: Hub
     metrics: Counters
-    spawn_control: Callable[[Connection], None]
+    spawn_control: Callable[[Connection, StoreOp], None]
     ice_servers: list[dict[str, str | list[str]]] = field(default_factory=list)
-    resume_secret: bytes = b""
+    resume_secret: bytes = field(default=b"", repr=False)
     monotonic: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
     shedding: Callable[[], bool] = lambda: False
     """True while the node sheds load: new handshakes get 503 + Retry-After (issue 11)."""
+    named_queues: bool = False
+    """True when token-gated (named) queues are served (the chain features are on)."""
+    rules: SocketRules = field(init=False)
+    """What every socket's machine judges by; built once from ``config``."""
+
+    def __post_init__(self) -> None:
+        config = self.config
+        self.rules = SocketRules(
+            chain_ids=config.chain_ids,
+            named_queues=self.named_queues,
+            idle_timeout_seconds=config.idle_timeout_seconds,
+            reconnect_grace_seconds=config.reconnect_grace_seconds,
+            next_interval_seconds=config.limits.next_interval_seconds,
+        )
 
     def new_limiter(self) -> MessageLimiter:
         """The per-socket message rate limiter (bursts of 60, 20/s sustained by default)."""

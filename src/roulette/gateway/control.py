@@ -1,7 +1,10 @@
 """The store operations of a socket — join, leave, next, end, close — run one at a time.
 
-Each operation is a thin loop: ask the stores (one atomic step each), then tell the hub what
-happened so it can notify both users of a session.
+Each operation is a thin loop: ask the stores (one atomic step each), tell the hub what
+happened so it can notify both users of a session, and feed the answer to the socket's
+:class:`~roulette.matchmaking.socket_machine.SocketMachine`, which says what the client hears
+and which operation runs next. The machine admitted the operation against its phase table
+before it got here, so nothing below runs for a socket that is not authenticated.
 """
 
 from __future__ import annotations
@@ -13,31 +16,44 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from picows import WSCloseCode
-
 from roulette.errors import (
-    CLOSE_UNAUTHENTICATED,
     BadRequest,
     Conflict,
+    Forbidden,
     NotFound,
     PeerError,
+    Replaced,
+    RouletteError,
     ServiceError,
+    Unauthenticated,
 )
-from roulette.gateway.connection import Authenticate, Closed, Connection, ControlOp, GraceExpired
+from roulette.gateway.connection import Connection
 from roulette.gateway.context import GatewayContext
 from roulette.matchmaking.lifecycle import Phase
 from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId, WorkerId
+from roulette.matchmaking.socket_machine import (
+    Action,
+    Authenticate,
+    End,
+    GraceExpired,
+    Join,
+    Leave,
+    Next,
+    Reconnect,
+    Release,
+    StoreOp,
+)
+from roulette.observability.metrics import SESSION_LENGTH
 from roulette.protocol import messages as m
 from roulette.storage.ports import (
     Lobby,
     Moderation,
     Paired,
-    Queued,
     SessionHistory,
     TokenFamilies,
 )
 
-__all__ = ["CLOSE_REPLACED", "Controller", "GateCheck", "NameLookup", "new_session_id"]
+__all__ = ["Controller", "GateCheck", "NameLookup", "new_session_id"]
 
 NameLookup = Callable[[Address], Awaitable[str | None]]
 """A display name for an address (ENS), best effort."""
@@ -50,8 +66,16 @@ NAME_LOOKUP_SECONDS = 0.5
 
 log = logging.getLogger(__name__)
 
-CLOSE_REPLACED = 4002
-"""Application close code (RFC 6455 §7.4.2): a newer socket of the same wallet took over."""
+JoinOutcome = tuple[str, int | Session]
+"""What a join did, as the machine reads it: ``("queued", position)`` or ``("paired", s)``."""
+
+
+class _Fatal(Exception):
+    """An operation found a reason to close the socket (banned while joining)."""
+
+    def __init__(self, error: RouletteError) -> None:
+        super().__init__(error.message)
+        self.error = error
 
 
 def new_session_id() -> SessionId:
@@ -71,79 +95,77 @@ class Controller:
     names: NameLookup | None = None
     gate: GateCheck | None = None
 
-    async def drain(self, conn: Connection) -> None:
-        """Run ``conn``'s pending operations in order; errors go back to that client only."""
+    async def drain(self, conn: Connection, op: StoreOp | None) -> None:
+        """Run ``op``, then every operation ``conn``'s machine starts after it, in order."""
+        while op is not None:
+            op = conn.carry_out(await self.step(conn, op))
+
+    async def step(self, conn: Connection, op: StoreOp) -> list[Action]:
+        """Run one operation; errors go back to that client only (as the machine decides)."""
+        machine = conn.machine
         try:
-            while conn.pending:
-                op = conn.pending.pop(0)
-                try:
-                    await self.handle(conn, op)
-                except PeerError as exc:
-                    conn.send_error(exc)
-                except ServiceError as exc:
-                    log.warning("control_failed op=%s error=%s", type(op).__name__, exc)
-                    conn.send_error(exc)
-                except Exception:
-                    log.exception("control_crashed op=%s", type(op).__name__)
-                    conn.send_error(RuntimeError())
-        finally:
-            conn.busy = False
+            return await self.run(conn, op)
+        except _Fatal as exc:
+            return machine.failed(op, exc.error, fatal=True)
+        except PeerError as exc:
+            return machine.failed(op, exc)
+        except ServiceError as exc:
+            log.warning("control_failed op=%s error=%s", type(op).__name__, exc)
+            return machine.failed(op, exc)
+        except Exception:
+            log.exception("control_crashed op=%s", type(op).__name__)
+            return machine.failed(op, ServiceError("internal error; it has been logged"))
 
-    async def handle(self, conn: Connection, op: ControlOp) -> None:
-        """Dispatch one operation."""
+    async def run(self, conn: Connection, op: StoreOp) -> list[Action]:
+        """Dispatch one operation; returns the machine's answer to it."""
         if isinstance(op, Authenticate):
-            await self._authenticate(conn)
-        elif isinstance(op, Closed):
-            await self._closed(conn)
-        elif conn.phase is Phase.CLOSED:
-            return
-        elif isinstance(op, m.JoinQueue):
-            await self.join(conn, op)
-        elif isinstance(op, m.LeaveQueue):
-            await self._leave(conn)
-        elif isinstance(op, m.Next):
-            await self._next(conn)
-        elif isinstance(op, m.EndSession):
-            await self._end(conn, SessionId(op.session_id))
-        elif isinstance(op, GraceExpired):
-            await self._grace_expired(conn, op)
-        else:
-            await self._reconnect(conn, op)
+            return await self._authenticate(conn, op)
+        if isinstance(op, End):
+            return await self._end(conn, op)
+        if isinstance(op, Reconnect):
+            return await self._reconnect(conn, op)
+        return conn.machine.answered(op, await self._outcome(conn, op))
 
-    async def _authenticate(self, conn: Connection) -> None:
+    async def _outcome(
+        self, conn: Connection, op: Release | Join | Leave | Next | GraceExpired
+    ) -> object:
+        if isinstance(op, Release):
+            await self._closed(conn, op)
+            return None
+        if isinstance(op, Leave):
+            return await self.lobby.leave(conn.address)
+        if isinstance(op, GraceExpired):
+            return await self._grace_expired(conn, op)
+        if isinstance(op, Join) and op.end_first is not None:
+            await self._end_stale(conn, op.end_first)
+        elif isinstance(op, Next):
+            await self._next_end(conn, op.session_id)
+        return await self._join(conn, op.join)
+
+    async def _authenticate(self, conn: Connection, op: Authenticate) -> list[Action]:
+        machine = conn.machine
         now = self.ctx.wall()
         if not await self.families.is_active(conn.claims.family_id, now=now):
             self.ctx.metrics.auth_failure += 1
-            conn.close(CLOSE_UNAUTHENTICATED, "token revoked")
-            return
+            raise Unauthenticated("token revoked")
         if await self.moderation.is_banned(conn.address):
-            conn.close(WSCloseCode.POLICY_VIOLATION, "banned")
-            return
-        if conn.phase is not Phase.AUTHENTICATING:
-            return  # closed while we were checking
+            raise Forbidden("banned")
+        if machine.phase is not Phase.AUTHENTICATING:
+            return machine.answered(op)  # closed while we were checking
         previous = self.ctx.hub.register(conn)
         if previous is not None:
-            previous.close(CLOSE_REPLACED, "replaced by a newer connection")
+            previous.close_for(Replaced("replaced by a newer connection"))
             await self._release(conn.address, previous.session_id)
-        conn.on_authenticated()
+        return machine.authenticated(self.ctx.wall()) + machine.answered(op)
 
-    async def join(self, conn: Connection, join: m.JoinQueue) -> None:
+    async def _join(self, conn: Connection, join: m.JoinQueue) -> JoinOutcome:
         """Queue the user, or pair them at once with a waiting candidate."""
-        if conn.phase is Phase.PAIRED:
-            if not conn.peer_gone or conn.session_id is None:
-                raise Conflict(
-                    "already in a session; send next or end-session", code="already_in_session"
-                )
-            await self._end(conn, conn.session_id)  # the peer is gone: no need to wait for it
-        if join.chain_id not in self.ctx.config.chain_ids:
-            raise BadRequest(f"chain {join.chain_id} is not served here", code="chain_not_allowed")
         if join.queue is not None:
             if self.gate is None:
                 raise BadRequest(f"no queue named {join.queue!r}", code="unknown_queue")
             await self.gate(conn.address, join.queue, self.ctx.wall())
         if await self.moderation.is_banned(conn.address):
-            conn.close(WSCloseCode.POLICY_VIOLATION, "banned")
-            return
+            raise _Fatal(Forbidden("banned"))
         entry = QueueEntry(
             address=conn.address,
             chain_id=join.chain_id,
@@ -153,26 +175,34 @@ class Controller:
             excluded=await self.moderation.exclusions(conn.address),
             queue=join.queue,
         )
-        outcome = await self._join_lobby(conn, entry)
-        if isinstance(outcome, Paired):
-            conn.on_queued(join, 1)
-            await self.announce(outcome.session)
-        else:
-            conn.on_queued(join, outcome.position)
+        return await self._join_lobby(conn, entry)
 
-    async def _join_lobby(self, conn: Connection, entry: QueueEntry) -> Queued | Paired:
+    async def _join_lobby(self, conn: Connection, entry: QueueEntry) -> JoinOutcome:
         try:
-            return await self.lobby.join(entry, now=entry.enqueued_at, session_id=new_session_id())
+            outcome = await self.lobby.join(
+                entry, now=entry.enqueued_at, session_id=new_session_id()
+            )
         except Conflict:
+            session = await self.lobby.session_of(conn.address)
+            if session is None:
+                raise
+            since = conn.machine.authenticated_at
+            if since is not None and session.started_at >= since:
+                # Made from this socket's own queue entry by another user's join while ours
+                # was in flight; its match-found is on its way (or here already).
+                return ("paired", session)
             # A session of this wallet's previous socket, waiting for a resume the user chose
             # not to make: end it (the peer learns) and join as asked.
-            stale = await self.lobby.session_of(conn.address)
-            if stale is None or conn.phase is Phase.PAIRED:
-                raise
-            ended = await self.lobby.end_session(stale.id, by=conn.address)
+            ended = await self.lobby.end_session(session.id, by=conn.address)
             if ended is not None:
                 await self.finish(ended, {ended.peer_of(conn.address): "peer-left"})
-            return await self.lobby.join(entry, now=entry.enqueued_at, session_id=new_session_id())
+            outcome = await self.lobby.join(
+                entry, now=entry.enqueued_at, session_id=new_session_id()
+            )
+        if isinstance(outcome, Paired):
+            await self.announce(outcome.session)  # the machine answers the join on match-found
+            return ("paired", outcome.session)
+        return ("queued", outcome.position)
 
     async def audit_queue(self) -> int:
         """Tell local users the shared queue lost (a Redis failover) to join again.
@@ -212,6 +242,7 @@ class Controller:
     async def finish(self, session: Session, reasons: Mapping[Address, str]) -> None:
         """Record a session that ended and tell its users why (each their own reason)."""
         self.ctx.metrics.sessions_ended += 1
+        SESSION_LENGTH.observe(max(0.0, self.ctx.wall() - session.started_at))
         self.ctx.hub.session_ended(session, reasons)
         await self._remember(session, next(iter(reasons.values()), "ended"))
 
@@ -221,43 +252,52 @@ class Controller:
         except Exception:  # the history is for moderation; the live flow must go on
             log.exception("history_write_failed session=%s", session.id)
 
-    async def _leave(self, conn: Connection) -> None:
-        if conn.phase is Phase.QUEUED:
-            await self.lobby.leave(conn.address)
-            conn.on_left_queue()
+    async def _next_end(self, conn: Connection, session_id: SessionId | None) -> None:
+        if session_id is None:
+            return
+        ended = await self.lobby.end_session(session_id, by=conn.address)
+        if ended is not None:
+            self.ctx.metrics.skips += 1
+            await self.finish(
+                ended, {conn.address: "next", ended.peer_of(conn.address): "peer-next"}
+            )
+        else:  # the peer ended it a moment ago; our notice is on its way
+            conn.apply(conn.machine.ended(session_id, "peer-next"))
 
-    async def _next(self, conn: Connection) -> None:
-        session_id = conn.session_id
-        if session_id is not None:
-            ended = await self.lobby.end_session(session_id, by=conn.address)
-            if ended is not None:
-                await self.finish(
-                    ended, {conn.address: "next", ended.peer_of(conn.address): "peer-next"}
-                )
-            else:  # the peer ended it a moment ago; our notice is on its way
-                conn.on_session_ended(session_id, "peer-next")
-        join = conn.last_join or m.JoinQueue(chain_id=self.ctx.config.chain_ids[0])
-        await self.join(conn, join)
+    async def _end(self, conn: Connection, op: End) -> list[Action]:
+        ended = await self.lobby.end_session(op.session_id, by=conn.address)
+        if ended is None:
+            # The store has no such session (it ended unheard, or the store forgot it): the
+            # socket must not stay in it.
+            conn.apply(conn.machine.ended(op.session_id, "ended"))
+        else:
+            await self.finish(
+                ended, {conn.address: "ended", ended.peer_of(conn.address): "peer-ended"}
+            )
+        return conn.machine.answered(op)
 
-    async def _end(self, conn: Connection, session_id: SessionId) -> None:
+    async def _end_stale(self, conn: Connection, session_id: SessionId) -> None:
+        """End the session whose peer is gone before joining (no need to wait for it)."""
         ended = await self.lobby.end_session(session_id, by=conn.address)
         if ended is None:
-            raise BadRequest(f"you are not in session {session_id!r}", code="not_in_session")
-        await self.finish(ended, {conn.address: "ended", ended.peer_of(conn.address): "peer-ended"})
+            conn.apply(conn.machine.ended(session_id, "peer-timeout"))
+        else:
+            await self.finish(
+                ended, {conn.address: "ended", ended.peer_of(conn.address): "peer-ended"}
+            )
 
-    async def _closed(self, conn: Connection) -> None:
+    async def _closed(self, conn: Connection, op: Release) -> None:
         was_current = self.ctx.hub.unregister(conn)
-        held_session, authenticated = conn.session_id, conn.phase is not Phase.AUTHENTICATING
-        conn.on_closed()
-        if was_current and authenticated:
-            await self._release(conn.address, held_session)
+        if was_current and op.authenticated:
+            await self._release(conn.address, op.session_id)
 
     async def _release(self, address: Address, session_id: SessionId | None) -> None:
         """Free what a gone socket held: its queue entry; its session after the grace period.
 
         With a grace period the session stays live so the user may resume it from a new
         socket (``reconnect``); the peer hears ``peer-disconnected`` now, and its own socket
-        ends the session if nobody comes back in time.
+        ends the session if nobody comes back in time. With no grace period the session ends
+        now and the peer hears ``session-ended {reason: "peer-disconnected"}``.
         """
         await self.lobby.leave(address)
         if session_id is None:
@@ -269,29 +309,32 @@ class Controller:
             return
         ended = await self.lobby.end_session(session_id, by=address)
         if ended is not None:
-            self.ctx.metrics.sessions_ended += 1
-            self.ctx.hub.peer_disconnected(ended, address)
-            await self._remember(ended, "disconnected")
+            await self.finish(ended, {ended.peer_of(address): "peer-disconnected"})
 
-    async def _grace_expired(self, conn: Connection, op: GraceExpired) -> None:
+    async def _grace_expired(self, conn: Connection, op: GraceExpired) -> bool:
+        """End the session unless resumed; False when the store no longer had it."""
         session = await self.lobby.session(op.session_id)
-        if session is None or session.epoch != op.epoch or conn.session_id != op.session_id:
-            return  # already ended, or resumed since
+        if session is None:
+            return False
+        if session.epoch != op.epoch:
+            return True  # resumed since
         ended = await self.lobby.end_session(op.session_id, by=None)
-        if ended is not None:
-            await self.finish(ended, {conn.address: "peer-timeout"})
+        if ended is None:
+            return False
+        await self.finish(ended, {conn.address: "peer-timeout"})
+        return True
 
-    async def _reconnect(self, conn: Connection, op: m.Reconnect) -> None:
+    async def _reconnect(self, conn: Connection, op: Reconnect) -> list[Action]:
         """Take over this wallet's session from a dropped socket (any worker)."""
-        expected = self.ctx.resume_token(op.session_id, conn.address)
-        if not hmac.compare_digest(expected, op.resume_token):
+        request = op.request
+        expected = self.ctx.resume_token(request.session_id, conn.address)
+        if not hmac.compare_digest(expected, request.resume_token):
             raise BadRequest("invalid resume token", code="invalid_resume_token")
-        if conn.phase is Phase.PAIRED:
-            raise Conflict("already in a session", code="already_in_session")
         session = await self.lobby.rebind(
-            SessionId(op.session_id), conn.address, WorkerId(self.ctx.hub.worker_id)
+            SessionId(request.session_id), conn.address, WorkerId(self.ctx.hub.worker_id)
         )
         if session is None:
             raise NotFound("that session is over; join the queue", code="session_not_found")
-        conn.on_resumed(session)
+        actions = conn.machine.answered(op, session)
         self.ctx.hub.resumed(session, conn.address)
+        return actions

@@ -4,11 +4,23 @@ The hub is the only place that maps an address to a live socket. A user on this 
 a direct, synchronous send (the fast path); a user on another worker gets an envelope through
 the :class:`~roulette.gateway.bridge.Bridge` to that worker's inbox, where its hub delivers it
 with the same local methods. Sessions say which worker holds each user.
+
+Two things make the cross-worker path safe under faults (issue 9):
+
+* Control notices arrive at least once (see :mod:`~roulette.gateway.bridge`), so each is
+  applied once: a notice is known by (kind, address, session id, epoch), and one already
+  applied — or a match or resume for a session that already ended here — is ignored.
+* The route to a peer is the newest one by epoch (defect 7): a session's copy held by a
+  socket may predate the peer's resume on another worker (both users resuming at once), so
+  the hub remembers the newest route it has seen per session — from a resume, a match, or
+  the epoch and worker every relayed frame carries — and relays along that.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Final
 
 import msgspec
@@ -24,17 +36,51 @@ __all__ = ["Hub"]
 _encode_session = msgspec.msgpack.Encoder().encode
 _decode_session: Final = msgspec.msgpack.Decoder(Session).decode
 
+MAX_REMEMBERED: Final = 16_384
+"""Applied notices, ended sessions and routes remembered, each (oldest forgotten first)."""
+
+MAX_EARLY_FRAMES: Final = 32
+"""Relayed frames held per user while the match or resume they belong to is on its way."""
+MAX_EARLY_USERS: Final = 4_096
+
+NoticeKey = tuple[int, str, str, int]
+
+
+class _Recent(OrderedDict[object, object]):
+    """A bounded insertion-ordered map: the oldest entries go first."""
+
+    def remember(self, key: object, value: object = None) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > MAX_REMEMBERED:
+            self.popitem(last=False)
+
 
 class Hub:
     """The registry of this worker's authenticated sockets, keyed by address."""
 
-    __slots__ = ("_local", "bridge", "relayed", "worker_id")
+    __slots__ = (
+        "_applied",
+        "_early",
+        "_ended",
+        "_local",
+        "_routes",
+        "bridge",
+        "duplicates",
+        "relayed",
+        "worker_id",
+    )
 
     def __init__(self, worker_id: str) -> None:
         self.worker_id = worker_id
         self._local: dict[Address, Connection] = {}
         self.relayed = 0
+        self.duplicates = 0
         self.bridge: Bridge | None = None
+        self._applied = _Recent()
+        self._ended = _Recent()
+        self._routes = _Recent()
+        self._early: OrderedDict[Address, tuple[SessionId, list[bytes]]] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._local)
@@ -64,18 +110,50 @@ class Hub:
         bridge = self.bridge
         return bridge if bridge is not None and worker != self.worker_id else None
 
+    # ------------------------------------------------------------ routes
+
+    def route(self, session: Session) -> Session:
+        """The newest copy of ``session`` this worker has seen (by epoch)."""
+        known = self._routes.get(session.id)
+        if isinstance(known, Session) and known.epoch > session.epoch:
+            return known
+        return session
+
+    def learn_route(self, session: Session) -> None:
+        """Remember ``session`` as a route if it is newer than what is known."""
+        if session.id in self._ended:
+            return
+        known = self._routes.get(session.id)
+        if not isinstance(known, Session) or session.epoch >= known.epoch:
+            self._routes.remember(session.id, session)
+
+    def _learn_sender(self, held: Session, peer: Address, epoch: int, worker: str) -> None:
+        """A relayed frame from ``peer`` says where it is at ``epoch`` (``held``: our copy)."""
+        known = self.route(held)
+        if not worker or known is None or epoch <= known.epoch or not known.has(peer):
+            return
+        if peer == known.initiator:
+            newer = replace(known, epoch=epoch, initiator_worker=WorkerId(worker))
+        else:
+            newer = replace(known, epoch=epoch, responder_worker=WorkerId(worker))
+        self._routes.remember(held.id, newer)
+
     # ------------------------------------------------------------ outgoing
 
     def relay(self, peer: Address, session: Session, frame: bytes) -> bool:
-        """Send an encoded frame to ``peer`` if it is still in ``session``."""
-        bridge = self._away(session.worker_of(peer))
+        """Send an encoded frame to ``peer`` if it is still in ``session`` (newest route)."""
+        session = self.route(session)
+        worker = session.worker_of(peer)
+        bridge = self._away(worker)
         if bridge is not None:
-            bridge.send(session.worker_of(peer), Envelope(Kind.RELAY, peer, session.id, frame))
+            envelope = Envelope(Kind.RELAY, peer, session.id, frame, self.worker_id, session.epoch)
+            bridge.send(worker, envelope)
             return True
         return self._relay_here(peer, session.id, frame)
 
     def matched(self, session: Session, names: Mapping[Address, str | None]) -> None:
         """Tell both users of a new session, with the peer's display name."""
+        self.learn_route(session)
         body = b""
         for address in (session.initiator, session.responder):
             name = names.get(session.peer_of(address))
@@ -84,6 +162,7 @@ class Hub:
                 conn = self._local.get(address)
                 if conn is not None:
                     conn.on_matched(session, name)
+                    self._release_early(address, session.id)
                 continue
             body = body or _encode_session(session)
             envelope = Envelope(Kind.MATCHED, address, session.id, body, name or "")
@@ -91,6 +170,9 @@ class Hub:
 
     def resumed(self, session: Session, returning: Address) -> None:
         """Tell the peer of ``returning`` that it is back (on ``session``'s new worker)."""
+        self.learn_route(session)
+        self._release_early(returning, session.id)
+        session = self.route(session)
         peer = session.peer_of(returning)
         bridge = self._away(session.worker_of(peer))
         if bridge is None:
@@ -101,16 +183,21 @@ class Hub:
 
     def session_ended(self, session: Session, reasons: Mapping[Address, str]) -> None:
         """Tell each user of ``session`` that it ended, with the reason meant for them."""
+        session = self.route(session)
+        self._forget(session.id)
         for address, reason in reasons.items():
             bridge = self._away(session.worker_of(address))
             if bridge is None:
                 self._ended_here(address, session.id, reason)
             else:
-                envelope = Envelope(Kind.ENDED, address, session.id, text=reason)
+                envelope = Envelope(
+                    Kind.ENDED, address, session.id, text=reason, number=session.epoch
+                )
                 bridge.send(session.worker_of(address), envelope)
 
     def peer_disconnected(self, session: Session, gone: Address) -> None:
         """Tell the peer of ``gone`` that its socket closed."""
+        session = self.route(session)
         peer = session.peer_of(gone)
         bridge = self._away(session.worker_of(peer))
         if bridge is None:
@@ -130,23 +217,76 @@ class Hub:
     # ------------------------------------------------------------ incoming
 
     def deliver(self, envelope: Envelope) -> None:
-        """Carry out an envelope another worker sent for a user of this one."""
+        """Carry out an envelope another worker sent for a user of this one (once)."""
         address = Address(envelope.address)
         kind = envelope.kind
         if kind is Kind.RELAY:
-            self._relay_here(address, SessionId(envelope.session_id), envelope.body)
-        elif kind is Kind.MATCHED:
-            conn = self._local.get(address)
-            if conn is not None:
-                conn.on_matched(_decode_session(envelope.body), envelope.text or None)
-        elif kind is Kind.ENDED:
-            self._ended_here(address, SessionId(envelope.session_id), envelope.text)
-        elif kind is Kind.PEER_GONE:
-            self._gone_here(address, SessionId(envelope.session_id), envelope.number)
-        elif kind is Kind.RESUMED:
-            self._resumed_here(address, _decode_session(envelope.body))
-        else:
+            self._relay_in(address, envelope)
+        elif kind is Kind.KICK:
             self._kick_here(address, envelope.number, envelope.text)
+        else:
+            self._control_in(address, envelope)
+
+    def _relay_in(self, address: Address, envelope: Envelope) -> None:
+        session_id = SessionId(envelope.session_id)
+        conn = self._local.get(address)
+        if conn is not None and conn.session is not None and conn.session_id == session_id:
+            peer = conn.session.peer_of(address)
+            self._learn_sender(conn.session, peer, envelope.number, envelope.text)
+        if not self._relay_here(address, session_id, envelope.body):
+            self._hold_early(address, session_id, envelope.body)
+
+    def _control_in(self, address: Address, envelope: Envelope) -> None:
+        kind, session_id = envelope.kind, SessionId(envelope.session_id)
+        session = _decode_session(envelope.body) if kind in (Kind.MATCHED, Kind.RESUMED) else None
+        epoch = session.epoch if session is not None else envelope.number
+        if not self._first_time((int(kind), address, session_id, epoch)):
+            return
+        if kind is Kind.ENDED:
+            self._forget(session_id)
+            self._ended_here(address, session_id, envelope.text)
+        elif kind is Kind.PEER_GONE:
+            self._gone_here(address, session_id, envelope.number)
+        elif session is not None and session_id not in self._ended:
+            self.learn_route(session)
+            if kind is Kind.MATCHED:
+                conn = self._local.get(address)
+                if conn is not None:
+                    conn.on_matched(session, envelope.text or None)
+            else:
+                self._resumed_here(address, session)
+            self._release_early(address, session_id)
+
+    def _first_time(self, key: NoticeKey) -> bool:
+        """True the first time a control notice is seen (at-least-once delivery)."""
+        if key in self._applied:
+            self.duplicates += 1
+            return False
+        self._applied.remember(key)
+        return True
+
+    def _forget(self, session_id: SessionId) -> None:
+        self._ended.remember(session_id)
+        self._routes.pop(session_id, None)
+
+    def _hold_early(self, address: Address, session_id: SessionId, frame: bytes) -> None:
+        """Keep a frame that overtook its session's match or resume (two paths, no order)."""
+        if session_id in self._ended or address not in self._local:
+            return
+        held = self._early.get(address)
+        if held is None or held[0] != session_id:
+            held = (session_id, [])
+            self._early[address] = held
+            if len(self._early) > MAX_EARLY_USERS:
+                self._early.popitem(last=False)
+        if len(held[1]) < MAX_EARLY_FRAMES:
+            held[1].append(frame)
+
+    def _release_early(self, address: Address, session_id: SessionId) -> None:
+        held = self._early.pop(address, None)
+        if held is not None and held[0] == session_id:
+            for frame in held[1]:
+                self._relay_here(address, session_id, frame)
 
     def _relay_here(self, peer: Address, session_id: SessionId, frame: bytes) -> bool:
         conn = self._local.get(peer)

@@ -15,7 +15,6 @@ import socket
 from http.cookies import CookieError, SimpleCookie
 
 from picows import (
-    WSCloseCode,
     WSUpgradeRequest,
     WSUpgradeResponse,
     WSUpgradeResponseWithListener,
@@ -23,11 +22,13 @@ from picows import (
 )
 
 from roulette.auth.tokens import TokenClaims, TokenIssuer, TokenKind
-from roulette.errors import PeerError, Unauthenticated
+from roulette.errors import GoingAway, PeerError, Unauthenticated
 from roulette.gateway.connection import Connection
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
+from roulette.matchmaking.socket_machine import StoreOp
 from roulette.resilience.shedding import RETRY_AFTER_SECONDS
+from roulette.supervised import supervised
 
 __all__ = ["WORKER_HEADER", "Gateway", "bearer_or_cookie"]
 
@@ -131,10 +132,10 @@ class Gateway:
 
     # ------------------------------------------------------------ lifecycle
 
-    def spawn_control(self, conn: Connection) -> None:
-        """Start draining ``conn``'s control queue in a task this gateway owns."""
+    def spawn_control(self, conn: Connection, op: StoreOp) -> None:
+        """Run ``conn``'s store operations, from ``op`` on, in a task this gateway owns."""
         assert self._tasks is not None, "the gateway is not running"
-        self._tasks.create_task(self.controller.drain(conn))
+        self._tasks.create_task(self.controller.drain(conn, op))
 
     async def serve(self, sock: socket.socket, started: asyncio.Event) -> None:
         """Serve on ``sock`` until cancelled or :meth:`shutdown`; owns every control task."""
@@ -153,7 +154,7 @@ class Gateway:
                 use_aiofastnet=False,
                 websocket_handshake_timeout=5,
             )
-            tasks.create_task(self._keepalive())
+            tasks.create_task(supervised("keepalive", self._keepalive))
             started.set()
             try:
                 await self._stop.wait()
@@ -188,7 +189,7 @@ class Gateway:
             self._server.close()
         conns = list(self.ctx.hub)
         for conn in conns:
-            conn.close(WSCloseCode.GOING_AWAY, "server shutting down; reconnect")
+            conn.close_for(GoingAway("server shutting down; reconnect"))
         waits = [c.transport.wait_disconnected() for c in conns if c.transport is not None]
         if waits:
             done, pending = await asyncio.wait(

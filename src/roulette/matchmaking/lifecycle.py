@@ -4,8 +4,10 @@ A socket starts AUTHENTICATING: its token passed the handshake but its family is
 checked against revocations and bans. It then sits IDLE until it joins a queue (QUEUED), is
 matched (PAIRED), and goes back to IDLE when the session ends — or straight back to QUEUED on
 ``next``. CLOSED is final. Every transition is listed in ``TRANSITIONS``; anything else is a
-bug of ours (``InvalidState``), because the gateway only asks for moves the protocol allows
-and answers the peer's out-of-order requests with an ``error`` message before asking.
+bug of ours (``InvalidState``). The table is applied by
+:class:`~roulette.matchmaking.socket_machine.SocketMachine`, which checks a client's request
+against the phase *before* any store operation runs and answers an out-of-order one with an
+``error`` message, so a store never changes for a move the table would refuse.
 """
 
 from __future__ import annotations

@@ -13,7 +13,15 @@ from typing import TypeAlias
 
 from roulette.matchmaking.records import Address, Lane, QueueEntry
 
-__all__ = ["MatchPolicy", "Pair", "WaitingLine", "shares_interest", "sweep", "waiting_order"]
+__all__ = [
+    "MatchPolicy",
+    "Pair",
+    "WaitingLine",
+    "queue_is_full",
+    "shares_interest",
+    "sweep",
+    "waiting_order",
+]
 
 _OrderKey: TypeAlias = tuple[float, str]
 
@@ -31,6 +39,24 @@ def waiting_order(entry: QueueEntry) -> tuple[float, str]:
         A sort key; a smaller key waited longer.
     """
     return (entry.enqueued_at, entry.address)
+
+
+def queue_is_full(queued: int, max_queue: int) -> bool:
+    """The queue bound, judged only for a joiner who found no partner.
+
+    Pairing wins over the bound: a join that pairs removes a user from the queue, so it is
+    never refused, however full the queue. A re-joining user's old entry is removed before
+    this is asked, so it never counts against itself. Every lobby (memory, the Redis scripts)
+    applies this rule at this point and no other.
+
+    Args:
+        queued: users queued now, over all lanes, the joiner not counted.
+        max_queue: the most users queued at once.
+
+    Returns:
+        True when the joiner must be refused (``queue_full``).
+    """
+    return queued >= max_queue
 
 
 def shares_interest(a: QueueEntry, b: QueueEntry) -> bool:

@@ -16,13 +16,16 @@ class Counters:
     __slots__ = (
         "auth_failure",
         "auth_success",
+        "blocks",
         "connections_closed",
         "connections_opened",
         "handshakes_refused",
         "matches",
         "rate_limited",
         "relay_dropped",
+        "reports",
         "sessions_ended",
+        "skips",
         "slow_readers",
     )
 
@@ -37,6 +40,9 @@ class Counters:
         self.relay_dropped = 0
         self.sessions_ended = 0
         self.slow_readers = 0
+        self.skips = 0
+        self.reports = 0
+        self.blocks = 0
 
     def as_dict(self) -> dict[str, int]:
         """A snapshot, for JSON and for the Prometheus collector."""

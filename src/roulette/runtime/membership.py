@@ -3,6 +3,13 @@
 A worker that stops beating (SIGKILL, a hung loop, a lost machine) drops out of the registry
 after ``ttl`` seconds. Every other worker then tells its users whose peer lived there
 (``peer-disconnected``), and the usual grace period lets those peers resume elsewhere.
+
+A store that comes back empty (Redis restarted without its data) forgets every worker at
+once; the first to beat again must not take the others for dead (issue 9, defect 8). Each
+beat therefore first reads the store's boot id: a worker that sees a different one than it
+knew re-registers and reaps nobody for :data:`RESET_HOLD_SECONDS`, time for every live
+worker to notice and beat again. Sessions the store forgot are ended by the audit
+(:mod:`~roulette.runtime.audit`), with ``session-ended``, not a false ``peer-disconnected``.
 """
 
 from __future__ import annotations
@@ -13,7 +20,10 @@ import logging
 import os
 import socket
 import time
+import uuid
+from collections.abc import Callable
 
+from roulette.errors import ServiceError
 from roulette.gateway.hub import Hub
 from roulette.storage.ports import WorkerInfo, WorkerRegistry
 
@@ -25,14 +35,30 @@ BEAT_SECONDS = 1.0
 TTL_SECONDS = 3.0
 """A worker silent this long is dead for everyone: peers hear of it within ~4 s."""
 
+RESET_HOLD_SECONDS = TTL_SECONDS + 2 * BEAT_SECONDS
+"""No reaping this long after start-up or after the store was found reset: every live worker
+reads the boot id on each beat, so by then each has noticed and registered again."""
+
 
 class Membership:
     """Keeps this worker in the registry and reaps sessions whose peer's worker died."""
 
-    def __init__(self, registry: WorkerRegistry, hub: Hub, *, started_at: float) -> None:
+    def __init__(
+        self,
+        registry: WorkerRegistry,
+        hub: Hub,
+        *,
+        started_at: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.registry = registry
         self.hub = hub
         self.started_at = started_at
+        self.clock = clock
+        self.resets = 0
+        self._boot_id: str | None = None
+        self._hold_until = 0.0
+        self._outage = False
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -43,14 +69,40 @@ class Membership:
         """Beat and reap once per second until stopped; failures are logged, not fatal."""
         while not self._stop.is_set():
             try:
-                await self.beat()
-                self.reap({w.worker_id for w in await self.registry.alive()})
-            except Exception as exc:  # Redis down: keep serving local sessions
+                await self.beat_once()
+            except ServiceError as exc:  # Redis down: keep serving local sessions
+                self._outage = True
                 log.warning("membership_failed error=%s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), BEAT_SECONDS)
         with contextlib.suppress(Exception):
             await self.registry.leave(self.hub.worker_id)
+
+    async def beat_once(self) -> int:
+        """Check the store's boot id, beat, and reap unless on hold; returns how many told."""
+        await self.check_boot()
+        await self.beat()
+        if self._outage:
+            # Our beats failed a while: others' may have too, and their keys expired on a
+            # promoted replica. Let every worker beat again before judging anyone dead.
+            self._outage = False
+            self._hold_until = self.clock() + RESET_HOLD_SECONDS
+        if self.clock() < self._hold_until:
+            return 0
+        return self.reap({w.worker_id for w in await self.registry.alive()})
+
+    async def check_boot(self) -> bool:
+        """True when the store was found reset since the last beat (then reaping waits)."""
+        seen = await self.registry.boot(uuid.uuid4().hex)
+        known, self._boot_id = self._boot_id, seen
+        if known == seen:
+            return False
+        self._hold_until = self.clock() + RESET_HOLD_SECONDS
+        if known is None:
+            return False
+        self.resets += 1
+        log.warning("store_reset_detected worker=%s boot=%s", self.hub.worker_id, seen)
+        return True
 
     async def beat(self) -> None:
         """Say this worker is alive for another ``TTL_SECONDS``."""
@@ -70,6 +122,7 @@ class Membership:
             session, peer = conn.session, conn.peer
             if session is None or peer is None or conn.peer_gone:
                 continue
+            session = self.hub.route(session)  # the newest route: the peer may have resumed
             worker = session.worker_of(peer)
             if worker != self.hub.worker_id and worker not in alive:
                 conn.on_peer_disconnected(session.id, session.epoch)

@@ -24,12 +24,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.api.app import create_app
-from roulette.api.readiness_routes import readiness_router
 from roulette.api.status_routes import ice_servers
 from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
 from roulette.balancing.presence import Presence, PresenceAddress
 from roulette.config import Config
+from roulette.errors import ConfigError
 from roulette.gateway.bridge import Bridge
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
@@ -38,17 +38,30 @@ from roulette.gateway.server import Gateway
 from roulette.matchmaking.records import Address
 from roulette.observability.counters import Counters
 from roulette.observability.metrics import MetricsSync
+from roulette.observability.monitor import Monitor
+from roulette.observability.probes import Check
+from roulette.observability.statements import instrument
 from roulette.relay.keyed import KeyedLimiter
 from roulette.resilience.shedding import LoopLag
+from roulette.runtime.audit import Audit
 from roulette.runtime.membership import Membership
+from roulette.runtime.monitoring import build_monitor
 from roulette.runtime.onchain import OnChain, build_onchain
 from roulette.runtime.protection import protect
 from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
 from roulette.runtime.state import SharedState, shared_state
 from roulette.runtime.sweeper import Sweeper
-from roulette.storage.sql import SqlModeration, SqlTokenFamilies, create_engine, upgrade
+from roulette.storage.sql import (
+    SqlModeration,
+    SqlTokenFamilies,
+    create_engine,
+    current_revision,
+    head_revision,
+    upgrade,
+)
 from roulette.storage.sql.history import SqlSessionHistory
+from roulette.supervised import supervised
 
 __all__ = ["Node", "bind", "run"]
 
@@ -86,14 +99,32 @@ class Node:
     state: SharedState
     onchain: OnChain | None = None
     membership: Membership | None = None
+    monitor: Monitor | None = None
     presence: Presence | None = None
     lag: LoopLag | None = None
 
     @classmethod
-    async def build(cls, config: Config, *, worker_id: str | None = None) -> Node:
-        """Create the stores (running migrations), the gateway and the HTTP app."""
+    async def build(
+        cls, config: Config, *, worker_id: str | None = None, migrate: bool = True
+    ) -> Node:
+        """Create the stores, the gateway and the HTTP app.
+
+        Args:
+            config: the settings.
+            worker_id: this worker's id under ``roulette cluster`` (a fresh one otherwise).
+            migrate: apply the migrations first (``roulette serve``); a cluster worker passes
+                False: its supervisor migrated once before forking, and the worker only checks
+                that the schema is at this code's head (issue 9: two workers migrating at once
+                failed with SQLite "database is locked").
+
+        Raises:
+            ConfigError: ``migrate`` is False and the database is not at the head revision.
+        """
         config.data_dir.mkdir(parents=True, exist_ok=True)
-        await upgrade(config.sql_url)
+        if migrate:
+            await upgrade(config.sql_url)
+        else:
+            await _require_head(config.sql_url)
         engine = create_engine(config.sql_url)
         state = shared_state(config)
         svc = _services(config, engine, state, worker_id)
@@ -102,18 +133,21 @@ class Node:
         onchain = build_onchain(config, engine, svc.lobby, history, svc.hub)
         gateway, controller = _gateway(svc, history, onchain)
         svc.kick = _kicker(svc, state)
+        svc.workers = state.workers
+        instrument(engine, svc.vitals)
+        svc.vitals.checks = _checks(svc, state, onchain)
         if onchain is not None:
             svc.routers.append(onchain.router)
             svc.contract_signatures = onchain.service.verify_contract_signature
         # Workers of `roulette cluster` share one address: only a standalone node announces.
         presence = _presence(config, svc, state if worker_id is None else None)
-        svc.routers.append(readiness_router(lambda: presence.state, svc.hub.worker_id))
         app = create_app(svc, WEB_DIR)
         http = _Uvicorn(
             uvicorn.Config(
                 app,
                 log_level="warning",
-                access_log=False,
+                access_log=False,  # request lines carry query strings
+                log_config=None,  # uvicorn's own handlers would bypass the redaction
                 lifespan="off",
                 loop="none",
                 # uvicorn would believe X-Forwarded-For from 127.0.0.1; TRUSTED_PROXIES decides.
@@ -126,12 +160,16 @@ class Node:
             session_max_seconds=config.session_max_seconds,
             wall=time.time,
             every_pass=svc.metrics_sync.sync,
+            audit=Audit(svc.hub, svc.lobby),
         )
         membership = None
         if state.bus is not None and state.workers is not None:
-            svc.hub.bridge = Bridge(state.bus, svc.hub.worker_id, svc.hub.deliver)
+            svc.hub.bridge = Bridge(
+                state.bus, svc.hub.worker_id, svc.hub.deliver, control=state.control
+            )
             membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
-        node = cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership)
+        monitor = build_monitor(config, svc, worker_id)
+        node = cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership, monitor)
         node.presence = presence
         node.lag = lag
         return node
@@ -149,7 +187,7 @@ class Node:
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.http.serve(sockets=[http_sock]))
             tasks.create_task(self.gateway.serve(ws_sock, gateway_up))
-            tasks.create_task(self.sweeper.run())
+            tasks.create_task(supervised("sweeper", self.sweeper.run))
             background = self._background(tasks)
             await gateway_up.wait()
             while not self.http.started:  # noqa: ASYNC110 - uvicorn exposes a flag, not an event
@@ -157,6 +195,7 @@ class Node:
             if ready is not None:
                 ready()
             await stop.wait()
+            self.services.vitals.gate.drain()  # /health/ready says 503 from now on
             if self.presence is not None:
                 await self.presence.drain()  # the balancer stops sending clients first
             await self.shutdown()
@@ -173,22 +212,29 @@ class Node:
         """Start the optional loops; returns those that stop only when cancelled."""
         cancel_at_exit = []
         if self.onchain is not None:
-            cancel_at_exit.append(tasks.create_task(self.onchain.recheck.run()))
+            recheck = supervised("tip_recheck", self.onchain.recheck.run)
+            cancel_at_exit.append(tasks.create_task(recheck))
         bridge = self.services.hub.bridge
         if bridge is not None:
-            tasks.create_task(bridge.run_sender())
-            cancel_at_exit.append(tasks.create_task(bridge.run_receiver()))
+            tasks.create_task(supervised("bridge_sender", bridge.run_sender))
+            receiver = supervised("bridge_receiver", bridge.run_receiver)
+            cancel_at_exit.append(tasks.create_task(receiver))
         if self.membership is not None:
-            tasks.create_task(self.membership.run())
+            tasks.create_task(supervised("membership", self.membership.run))
         if self.presence is not None and self.presence.registered:
-            tasks.create_task(self.presence.run())
+            tasks.create_task(supervised("lb_presence", self.presence.run))
         if self.lag is not None:
-            cancel_at_exit.append(tasks.create_task(self.lag.run()))
+            cancel_at_exit.append(tasks.create_task(supervised("loop_lag", self.lag.run)))
+        if self.monitor is not None:
+            tasks.create_task(supervised("monitor", self.monitor.run))
         return cancel_at_exit
 
     async def shutdown(self) -> None:
         """Ordered stop: sockets (1001, bounded wait), then HTTP, then the sweeper."""
         log.info("shutdown_started")
+        self.services.vitals.gate.drain()  # /health/ready says 503 from now on
+        if self.monitor is not None:
+            self.monitor.stop()
         await self.gateway.shutdown(self.config.shutdown_timeout_seconds)
         self.http.should_exit = True
         self.sweeper.stop()
@@ -222,7 +268,7 @@ def _services(
         counters=counters,
         started_at=time.time(),
         database_ok=_database_check(engine),
-        metrics_sync=MetricsSync(counters, hub),
+        metrics_sync=MetricsSync(counters, hub, socket_limit=limits.max_connections),
         # Resume tokens are keyed apart from JWTs, but every worker derives the same key.
         resume_secret=hashlib.sha256(b"roulette-resume:" + access_secret.encode()).digest(),
         auth_limiter=KeyedLimiter(burst=limits.auth_burst, per_second=limits.auth_per_second),
@@ -256,10 +302,11 @@ def _gateway(
         config=svc.config,
         hub=svc.hub,
         metrics=svc.counters,
-        spawn_control=lambda conn: gateway_ref[0].spawn_control(conn),  # noqa: PLW0108 - late-bound
+        spawn_control=lambda conn, op: gateway_ref[0].spawn_control(conn, op),  # noqa: PLW0108 - late-bound
         ice_servers=ice_servers(svc.config.stun_servers),
         resume_secret=svc.resume_secret,
         shedding=svc.shedding,
+        named_queues=onchain is not None,
     )
     controller = Controller(
         ctx,
@@ -273,6 +320,31 @@ def _gateway(
     gateway = Gateway(ctx, controller, svc.issuer)
     gateway_ref.append(gateway)
     return gateway, controller
+
+
+def _checks(svc: Services, state: SharedState, onchain: OnChain | None) -> dict[str, Check]:
+    """The dependencies ``/health/ready`` and the monitor probe: SQL, Redis, a chain RPC."""
+    checks: dict[str, Check] = {"database": svc.database_ok}
+    if state.ping is not None:
+        checks["redis"] = state.ping
+    if onchain is not None and svc.config.chain.chain_ids:
+        rpc, chain = onchain.service.rpc, svc.config.chain.chain_ids[0]
+
+        async def block_number() -> object:
+            return await rpc.call(chain, "eth_blockNumber", [])
+
+        checks["chain_rpc"] = block_number
+    return checks
+
+
+async def _require_head(url: str) -> None:
+    current, head = await current_revision(url), head_revision()
+    if current != head:
+        raise ConfigError(
+            f"the database is at migration {current}, this code needs {head}: "
+            "run `roulette db upgrade` (roulette cluster does before starting workers)",
+            code="schema_outdated",
+        )
 
 
 def _kicker(svc: Services, state: SharedState) -> Callable[[str, int, str], Awaitable[None]]:

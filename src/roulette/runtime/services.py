@@ -14,9 +14,10 @@ from roulette.gateway.hub import Hub
 from roulette.matchmaking.records import Address
 from roulette.observability.counters import Counters
 from roulette.observability.metrics import MetricsSync
+from roulette.observability.vitals import Vitals
 from roulette.relay.keyed import KeyedLimiter
 from roulette.resilience.breaker import Breaker
-from roulette.storage.ports import Lobby, Moderation, NonceStore, TokenFamilies
+from roulette.storage.ports import Lobby, Moderation, NonceStore, TokenFamilies, WorkerRegistry
 
 __all__ = ["Services"]
 
@@ -39,9 +40,13 @@ class Services:
     auth_limiter: KeyedLimiter
     reports_limiter: KeyedLimiter
     metrics_sync: MetricsSync
-    resume_secret: bytes
+    resume_secret: bytes = field(repr=False)
     contract_signatures: Callable[[Address, bytes, bytes, int], Awaitable[bool]] | None = None
     kick: Callable[[str, int, str], Awaitable[None]] | None = None
+    vitals: Vitals = field(default_factory=Vitals)
+    """This process's live figures: health routes, dashboard and monitor read them."""
+    workers: WorkerRegistry | None = None
+    """The fleet's heartbeat registry (cluster mode), for the scaling metrics."""
     routers: list[APIRouter] = field(default_factory=list)
     """Optional feature routers (the on-chain API) mounted next to the core ones."""
     breakers: list[Breaker] = field(default_factory=list)

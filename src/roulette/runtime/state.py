@@ -10,8 +10,9 @@ from dataclasses import dataclass
 from roulette.balancing.registry import NodeRegistry
 from roulette.config import Config
 from roulette.matchmaking.policy import MatchPolicy
+from roulette.observability.redis_timing import time_calls
 from roulette.storage.memory import MemoryLobby, MemoryNonceStore
-from roulette.storage.ports import Bus, Lobby, NonceStore, WorkerRegistry
+from roulette.storage.ports import Bus, ControlLog, Lobby, NonceStore, WorkerRegistry
 
 __all__ = ["SharedState", "shared_state"]
 
@@ -30,7 +31,10 @@ class SharedState:
     workers: WorkerRegistry | None = None
     nodes: NodeRegistry | None = None
     """The balancer's node registry (issue 11), only with Redis."""
+    control: ControlLog | None = None
     aclose: Callable[[], Awaitable[None]] = _nothing
+    ping: Callable[[], Awaitable[object]] | None = None
+    """One round trip to Redis (PING; in cluster mode ``CLUSTER INFO`` state ok), for probes."""
 
 
 def shared_state(config: Config) -> SharedState:
@@ -38,8 +42,11 @@ def shared_state(config: Config) -> SharedState:
     policy = MatchPolicy(interest_wait_seconds=config.interest_wait_seconds)
     if not config.redis.enabled:
         return SharedState(MemoryLobby(policy), MemoryNonceStore())
+    from redis.asyncio.cluster import RedisCluster  # noqa: PLC0415
+
     from roulette.storage.redis import (  # noqa: PLC0415 - redis only when configured
         RedisBus,
+        RedisControlLog,
         RedisLobby,
         RedisNonceStore,
         RedisWorkerRegistry,
@@ -48,9 +55,15 @@ def shared_state(config: Config) -> SharedState:
     )
 
     client = connect(config.redis)
+    time_calls(client)
 
     async def aclose() -> None:
         await close(client)
+
+    async def ping() -> object:
+        if isinstance(client, RedisCluster):
+            return (await client.cluster_info()).get("cluster_state") == "ok"
+        return await client.ping()
 
     return SharedState(
         lobby=RedisLobby(client, policy),
@@ -58,5 +71,7 @@ def shared_state(config: Config) -> SharedState:
         bus=RedisBus(client),
         workers=RedisWorkerRegistry(client),
         nodes=NodeRegistry(client),
+        control=RedisControlLog(client),
         aclose=aclose,
+        ping=ping,
     )

@@ -1,4 +1,5 @@
-"""Periodic lobby work: pair users whose interest window opened; end sessions at the time limit."""
+"""Periodic lobby work: pair users whose interest window opened; end sessions at the time limit;
+every few passes, audit this worker's sockets against the lobby (:mod:`~roulette.runtime.audit`)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from roulette.errors import ServiceError
 from roulette.gateway.control import Controller, new_session_id
+from roulette.runtime.audit import Audit
 from roulette.storage.ports import Lobby
 
 __all__ = ["Sweeper"]
@@ -17,7 +20,7 @@ log = logging.getLogger(__name__)
 PAIRS_PER_PASS = 256
 """Bounded work per pass; the next pass (a second later) takes the rest."""
 
-AUDIT_EVERY = 5
+AUDIT_EVERY = 3
 """Passes between two audits of this worker's queued users against the shared queue."""
 
 
@@ -33,6 +36,7 @@ class Sweeper:
         interval: float = 1.0,
         wall: Callable[[], float],
         every_pass: Callable[[], None] = lambda: None,
+        audit: Audit | None = None,
     ) -> None:
         self.lobby = lobby
         self.controller = controller
@@ -40,6 +44,7 @@ class Sweeper:
         self.interval = interval
         self.wall = wall
         self.every_pass = every_pass
+        self.audit = audit
         self._stop = asyncio.Event()
         self._passes = 0
 
@@ -48,12 +53,15 @@ class Sweeper:
         self._stop.set()
 
     async def run(self) -> None:
-        """Sweep until stopped; a failing pass is logged and retried next time."""
+        """Sweep until stopped; a pass the store refuses is logged and retried next time.
+
+        Anything else escapes to :func:`~roulette.runtime.supervised.supervised`.
+        """
         while not self._stop.is_set():
             try:
                 await self.pass_once()
-            except Exception:
-                log.exception("sweep_failed")
+            except ServiceError as exc:
+                log.warning("sweep_failed error=%s", exc)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), timeout=self.interval)
 
@@ -68,7 +76,5 @@ class Sweeper:
             reasons = {session.initiator: "time-limit", session.responder: "time-limit"}
             await self.controller.finish(session, reasons)
         self._passes += 1
-        if self._passes % AUDIT_EVERY == 0:
-            lost = await self.controller.audit_queue()
-            if lost:
-                log.warning("queue_entries_lost count=%d", lost)
+        if self._passes % AUDIT_EVERY == 0 and self.audit is not None:
+            await self.audit.pass_once()

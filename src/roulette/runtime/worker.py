@@ -19,6 +19,7 @@ from dataclasses import replace
 
 from roulette.config import Config
 from roulette.runtime.node import Node
+from roulette.supervised import supervised
 
 __all__ = ["EXIT_BOOT_FAILED", "HEARTBEAT_INTERVAL", "run_worker"]
 
@@ -43,7 +44,7 @@ async def run_worker(
     http_sock, ws_sock = _inherited(http_fd), _inherited(ws_fd)
     config = config.with_ports(http_sock.getsockname()[1], ws_sock.getsockname()[1])
     try:
-        node = await Node.build(replace(config), worker_id=worker_id)
+        node = await Node.build(replace(config), worker_id=worker_id, migrate=False)
     except Exception:
         log.exception("worker_boot_failed worker=%s", worker_id)
         return EXIT_BOOT_FAILED
@@ -53,7 +54,8 @@ async def run_worker(
         loop.add_signal_handler(sig, stop.set)
     async with asyncio.TaskGroup() as tasks:
         if heartbeat_fd is not None:
-            tasks.create_task(_heartbeat(node, heartbeat_fd, stop))
+            beat = supervised("heartbeat", lambda: _heartbeat(node, heartbeat_fd, stop))
+            tasks.create_task(beat)
         await node.serve(http_sock, ws_sock, stop=stop)
         stop.set()
     return 0

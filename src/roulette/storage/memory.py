@@ -12,7 +12,13 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from roulette.errors import Conflict, InvalidState, Unavailable
-from roulette.matchmaking.policy import MatchPolicy, WaitingLine, sweep, waiting_order
+from roulette.matchmaking.policy import (
+    MatchPolicy,
+    WaitingLine,
+    queue_is_full,
+    sweep,
+    waiting_order,
+)
 from roulette.matchmaking.records import Address, Lane, QueueEntry, Session, SessionId, WorkerId
 from roulette.storage.ports import LobbyStats, Paired, Queued
 
@@ -77,7 +83,7 @@ class MemoryLobby:
         if candidate is None:
             # Checked last: a user who pairs at once shrinks a full queue. Nothing has changed
             # yet for a new user, and a re-joining one just freed its own place.
-            if len(self._lane_of) >= self._max_queue:
+            if queue_is_full(len(self._lane_of), self._max_queue):
                 raise Unavailable("the queue is full; try again later", code="queue_full")
             return Queued(position=self._enqueue(entry))
         self._dequeue(candidate.address)

@@ -67,6 +67,7 @@ class MemoryWorkerRegistry:
     def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._workers: dict[str, tuple[WorkerInfo, float]] = {}
+        self._boot: str | None = None
 
     async def beat(self, info: WorkerInfo, *, ttl: float) -> None:
         """Announce ``info`` as alive for ``ttl`` seconds."""
@@ -82,3 +83,14 @@ class MemoryWorkerRegistry:
         for worker_id in [w for w, (_, until) in self._workers.items() if until <= now]:
             del self._workers[worker_id]
         return [info for _, (info, _) in sorted(self._workers.items())]
+
+    async def boot(self, candidate: str) -> str:
+        """The boot id: ``candidate`` the first time (this process's store never empties)."""
+        if self._boot is None:
+            self._boot = candidate
+        return self._boot
+
+    def forget_everything(self) -> None:
+        """Lose every membership and the boot id, as a Redis restarted empty would."""
+        self._workers.clear()
+        self._boot = None

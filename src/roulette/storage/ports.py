@@ -155,6 +155,24 @@ class Bus(Protocol):
         ...
 
 
+class ControlLog(Protocol):
+    """Cross-worker control notices (matched, ended, resumed, kicked): at least once.
+
+    Unlike the :class:`Bus`, what is appended for a worker waits for it (Redis: a stream per
+    worker, capped and expiring), so a reader that lost its connection — a failover, a
+    resubscribe — reads on from where it was. A notice may arrive twice (an append retried
+    after its reply was lost); receivers apply each one once.
+    """
+
+    async def append(self, inbox: str, payloads: Sequence[bytes]) -> None:
+        """Append ``payloads`` in order to worker ``inbox``'s log (one round trip)."""
+        ...
+
+    def read(self, inbox: str) -> AsyncIterator[bytes]:
+        """Every payload appended to ``inbox`` from now on, in order, surviving failures."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class WorkerInfo:
     """What a worker says about itself in each heartbeat."""
@@ -179,6 +197,14 @@ class WorkerRegistry(Protocol):
 
     async def alive(self) -> list[WorkerInfo]:
         """Every worker whose last beat has not expired."""
+        ...
+
+    async def boot(self, candidate: str) -> str:
+        """The store's boot id: ``candidate`` if the store had none (it was empty).
+
+        A worker remembers the id it first saw; a different one later means the store lost
+        its data (Redis restarted empty), and every worker's membership with it.
+        """
         ...
 
 

@@ -13,6 +13,7 @@ Every Redis failure surfaces as ``Unavailable(code="state_unavailable")``.
 
 from roulette.storage.redis.bus import RedisBus
 from roulette.storage.redis.client import RedisClient, close, connect
+from roulette.storage.redis.control import RedisControlLog
 from roulette.storage.redis.lobby import RedisLobby
 from roulette.storage.redis.nonces import RedisNonceStore
 from roulette.storage.redis.workers import RedisWorkerRegistry
@@ -20,6 +21,7 @@ from roulette.storage.redis.workers import RedisWorkerRegistry
 __all__ = [
     "RedisBus",
     "RedisClient",
+    "RedisControlLog",
     "RedisLobby",
     "RedisNonceStore",
     "RedisWorkerRegistry",

@@ -10,20 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from redis.asyncio.client import PubSub
 from redis.asyncio.cluster import ClusterPubSub
-from redis.exceptions import RedisClusterException, RedisError
 
 from roulette.storage import keys
-from roulette.storage.redis.client import RedisClient, unavailable_on_failure
+from roulette.storage.redis.client import RedisClient, is_client_failure, unavailable_on_failure
 
 __all__ = ["RedisBus"]
 
-_LOST = (RedisError, RedisClusterException, OSError)
-"""What ends one subscription: the loop then subscribes again, on the slot's current owner."""
+log = logging.getLogger(__name__)
 
 
 _IDLE_SECONDS = 1.0
@@ -96,10 +95,14 @@ class RedisBus:
                     payload = await _next_payload(pubsub, channel)
                     delay = self._retry_delay
                     yield payload
-            except (*_LOST, _Resubscribe):
+            except _Resubscribe:
                 pass  # the pause below, then a fresh subscription
+            except Exception as error:
+                if not is_client_failure(error):
+                    raise
+                log.info("inbox_resubscribe channel=%s error=%r", channel, error)
             finally:
-                with contextlib.suppress(*_LOST):
+                with contextlib.suppress(Exception):  # a dead connection: nothing to close
                     await pubsub.aclose()  # type: ignore[no-untyped-call]  # unannotated
             await asyncio.sleep(delay)
             delay = min(2 * delay, self._max_retry_delay)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
+import redis
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.connection import BlockingConnectionPool
@@ -35,6 +37,7 @@ __all__ = [
     "RedisClient",
     "close",
     "connect",
+    "is_client_failure",
     "unavailable_on_failure",
 ]
 
@@ -128,18 +131,52 @@ async def close(client: RedisClient) -> None:
 
 @contextmanager
 def unavailable_on_failure() -> Iterator[None]:
-    """Turn any Redis failure inside the block into ``Unavailable("state_unavailable")``.
+    """Turn any failure of the Redis client inside the block into ``Unavailable``.
 
     Connection loss, timeouts, CLUSTERDOWN, TRYAGAIN, a read-only replica mid-failover or an
     uncovered slot all mean the same to a caller: shared state cannot be trusted right now,
     so fail closed with a clear error rather than guess (issue 3, "Redis unreachable").
 
+    During a failover redis-py also leaks errors that are not ``RedisError`` — ``OSError``
+    and ``TimeoutError`` from the socket, ``AttributeError`` (``'NoneType' object has no
+    attribute 'writelines'``: a connection closed under a pipeline) and ``RuntimeError``
+    (``unable to perform operation on <TCPTransport closed=True>``) from its own frames. They
+    are client failures too (issue 9, defect 5): :func:`is_client_failure` tells them apart
+    from a bug of ours, which must still surface as one.
+
     Raises:
-        Unavailable: code ``state_unavailable``, chained to the Redis error for the log.
+        Unavailable: code ``state_unavailable``, chained to the client's error for the log.
     """
     try:
         yield
-    except (RedisError, RedisClusterException) as error:
+    except Exception as error:
+        if not is_client_failure(error):
+            raise
         raise Unavailable(
             "shared state is unreachable; try again shortly", code="state_unavailable"
         ) from error
+
+
+_ALWAYS = (RedisError, RedisClusterException, OSError, TimeoutError)
+"""Failures of the client wherever they are raised (``ConnectionError`` is an ``OSError``)."""
+
+_FROM_CLIENT = (AttributeError, RuntimeError, TypeError, IndexError, KeyError, AssertionError)
+"""Failures that are the client's only when raised inside the client library."""
+
+_CLIENT_PACKAGE = str(Path(redis.__file__).parent) + "/"
+
+
+def is_client_failure(error: BaseException) -> bool:
+    """True when ``error`` means the Redis client failed (rather than our own code)."""
+    if isinstance(error, _ALWAYS):
+        return True
+    if not isinstance(error, _FROM_CLIENT):
+        return False
+    # Raised in the client's frames or below them (asyncio's or uvloop's transport, called by
+    # the client): the traceback runs through the client library.
+    tb = error.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename.startswith(_CLIENT_PACKAGE):
+            return True
+        tb = tb.tb_next
+    return False

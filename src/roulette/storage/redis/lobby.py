@@ -3,7 +3,8 @@
 Every method is one Lua script (or one command), so each is one atomic step on the master
 holding the ``{lobby}`` hash tag, exactly as each ``MemoryLobby`` method is one step on the
 event loop. The scripts implement ``MatchPolicy`` and ``WaitingLine`` over sorted sets; the
-key layout and the one-shard trade-off are described in :mod:`roulette.storage.keys`.
+key layout and the one-shard trade-off are described in :mod:`roulette.storage.keys`. Every
+script declares every key it touches (``LOBBY.fixed``): the lane indexes are ranges of one key.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from roulette.errors import Conflict, InvalidState, Unavailable
 from roulette.matchmaking.policy import MatchPolicy
 from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId, WorkerId
-from roulette.storage.keys import LOBBY, lane_id
+from roulette.storage.keys import LOBBY, lane_id, order_key
 from roulette.storage.ports import LobbyStats, Paired, Queued
 from roulette.storage.redis.client import RedisClient, unavailable_on_failure
 from roulette.storage.redis.scripts import LOBBY_OPERATIONS, Script, lobby_source
@@ -189,6 +190,7 @@ def _encode_entry(entry: QueueEntry) -> str:
             "l": lane_id(entry.chain_id, entry.queue),
             "i": sorted(entry.interests),
             "t": repr(entry.enqueued_at),
+            "k": order_key(entry.enqueued_at),
             "w": entry.worker,
             "x": sorted(entry.excluded),
         },

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 import math
 
-from roulette.storage.keys import WORKERS
+from roulette.storage.keys import BOOT_KEY, WORKERS
 from roulette.storage.ports import WorkerInfo
-from roulette.storage.redis.client import RedisClient
+from roulette.storage.redis.client import RedisClient, unavailable_on_failure
 from roulette.storage.redis.scripts import Script, source
 
 __all__ = ["RedisWorkerRegistry", "decode_worker", "encode_worker"]
@@ -29,6 +29,7 @@ class RedisWorkerRegistry:
     """
 
     def __init__(self, client: RedisClient) -> None:
+        self._client = client
         self._beat = Script.register(client, source("worker_beat"))
         self._leave = Script.register(client, source("worker_leave"))
         self._alive = Script.register(client, source("worker_alive"))
@@ -57,8 +58,28 @@ class RedisWorkerRegistry:
         Raises:
             Unavailable: ``state_unavailable``, Redis cannot be reached.
         """
-        found = await self._alive([WORKERS.index], [WORKERS.worker_prefix])
+        # Two steps, so the script declares every key it reads (Redis's scripting contract):
+        # a worker that joins in between is simply seen on the next call.
+        with unavailable_on_failure():
+            members = await self._client.smembers(WORKERS.index)
+        ids = sorted(m.decode() if isinstance(m, bytes) else str(m) for m in members)
+        if not ids:
+            return []
+        found = await self._alive([WORKERS.index, *map(WORKERS.worker, ids)], ids)
         return sorted(map(decode_worker, found), key=lambda info: info.worker_id)
+
+    async def boot(self, candidate: str) -> str:
+        """The boot id (``SET NX`` then ``GET``, one round trip; ``candidate`` if none).
+
+        Raises:
+            Unavailable: ``state_unavailable``, Redis cannot be reached.
+        """
+        with unavailable_on_failure():
+            async with self._client.pipeline(transaction=False) as pipe:
+                pipe.set(BOOT_KEY, candidate, nx=True)
+                pipe.get(BOOT_KEY)
+                _, found = await pipe.execute()
+        return found.decode() if isinstance(found, bytes) else str(found)
 
 
 def encode_worker(info: WorkerInfo) -> str:

@@ -3,7 +3,10 @@
 --
 -- Every lobby script is this prelude followed by one operation, and runs atomically on the
 -- master holding the {lobby} hash tag. KEYS and ARGV[1..5] are the same for every script
--- (see RedisLobby); an operation's own arguments start at ARGV[6].
+-- (see RedisLobby); an operation's own arguments start at ARGV[6]. KEYS lists every key of
+-- the lobby and no script touches any other: the per-lane and per-interest indexes are
+-- lexicographic ranges of K_INDEX (members `hex(index name):order:address`, all at score 0),
+-- not keys built here (see roulette.storage.keys).
 --
 -- Times travel and rest as the strings Python's repr() made: Redis truncates numbers a
 -- script returns to integers, and repr round-trips a float exactly, so tonumber() here sees
@@ -11,7 +14,7 @@
 -- server's locale (strcoll); bytes_before() gives Python's code-point order instead.
 
 local K_WAITING, K_ENTRIES, K_UNBLOCKED, K_QUEUED = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local K_SESSIONS, K_SESSION_OF, K_BY_START = KEYS[5], KEYS[6], KEYS[7]
+local K_SESSIONS, K_SESSION_OF, K_BY_START, K_INDEX = KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local LANE_PREFIX, FLEX_SUFFIX, INTEREST_INFIX = ARGV[1], ARGV[2], ARGV[3]
 local MAX_SCAN = tonumber(ARGV[4])
 local WAIT = tonumber(ARGV[5])
@@ -44,25 +47,48 @@ local function entry_of(addr)
   return e
 end
 
-local function lane_key(lane)
+local function lane_index(lane)
   return LANE_PREFIX .. lane
 end
 
--- Every sorted set the entry sits in: the global line, its lane, and one interest index.
-local function index_keys(e)
-  local base = lane_key(e.l)
-  local keys = {K_WAITING, base}
+local function hex(name)
+  return (string.gsub(name, '.', function(c) return string.format('%02x', string.byte(c)) end))
+end
+
+-- The start of every member of one index: hex keeps a name from being a prefix of another's.
+local function index_prefix(name)
+  return hex(name) .. ':'
+end
+
+-- An entry's member in the index starting with `prefix`: order key (16 hex digits, sorting as
+-- enqueued_at does), then the address, so members sort as waiting_order does.
+local function member(prefix, e)
+  return prefix .. e.k .. ':' .. e.a
+end
+
+-- The address inside a member of the index starting with `prefix`.
+local function member_address(prefix, m)
+  return string.sub(m, #prefix + 18)
+end
+
+-- Every index the entry sits in: its lane, and its interests (or the lane's flexible users).
+local function index_names(e)
+  local base = lane_index(e.l)
+  local names = {base}
   if #e.i == 0 then
-    keys[#keys + 1] = base .. FLEX_SUFFIX
+    names[#names + 1] = base .. FLEX_SUFFIX
   else
-    for _, i in ipairs(e.i) do keys[#keys + 1] = base .. INTEREST_INFIX .. i end
+    for _, i in ipairs(e.i) do names[#names + 1] = base .. INTEREST_INFIX .. i end
   end
-  return keys
+  return names
 end
 
 local function enqueue(e, raw)
   redis.call('HSET', K_ENTRIES, e.a, raw)
-  for _, key in ipairs(index_keys(e)) do redis.call('ZADD', key, e.t, e.a) end
+  redis.call('ZADD', K_WAITING, e.t, e.a)
+  for _, name in ipairs(index_names(e)) do
+    redis.call('ZADD', K_INDEX, 0, member(index_prefix(name), e))
+  end
   redis.call('HINCRBY', K_QUEUED, e.c, 1)
 end
 
@@ -71,10 +97,19 @@ local function dequeue(addr)
   if e == nil then return nil end
   redis.call('HDEL', K_ENTRIES, addr)
   redis.call('SREM', K_UNBLOCKED, addr)
-  for _, key in ipairs(index_keys(e)) do redis.call('ZREM', key, addr) end
+  redis.call('ZREM', K_WAITING, addr)
+  for _, name in ipairs(index_names(e)) do
+    redis.call('ZREM', K_INDEX, member(index_prefix(name), e))
+  end
   if redis.call('HINCRBY', K_QUEUED, e.c, -1) <= 0 then redis.call('HDEL', K_QUEUED, e.c) end
   cache[addr] = nil
   return e
+end
+
+-- 1-based place of a queued entry in its lane: the members of the lane's index up to its own.
+local function position_of(e)
+  local prefix = index_prefix(lane_index(e.l))
+  return redis.call('ZLEXCOUNT', K_INDEX, '[' .. prefix, '[' .. member(prefix, e))
 end
 
 -- ------------------------------------------------------------------ policy
@@ -116,11 +151,15 @@ end
 
 -- The longest-waiting user of an index compatible with the joiner, skipping `gone`
 -- (set aside or paired during a sweep); looks at MAX_SCAN members at most.
-local function first_compatible(key, joiner, gone)
+local function first_compatible(name, joiner, gone)
+  local prefix = index_prefix(name)
+  -- Members are hex, ':' and the address: all below byte 255, so this bounds the range.
+  local low, high = '[' .. prefix, '(' .. prefix .. '\255'
   local start = 0
   while start < MAX_SCAN do
-    local members = redis.call('ZRANGE', key, start, start + CHUNK - 1)
-    for _, addr in ipairs(members) do
+    local members = redis.call('ZRANGEBYLEX', K_INDEX, low, high, 'LIMIT', start, CHUNK)
+    for _, m in ipairs(members) do
+      local addr = member_address(prefix, m)
       if not gone[addr] then
         local c = entry_of(addr)
         if is_compatible(joiner, c) then return c end
@@ -135,14 +174,14 @@ end
 -- MatchPolicy.choose over WaitingLine's shortlist: the first compatible user naming each of
 -- the joiner's interests, the first without interests, and the first of all.
 local function best_for(joiner, now, gone)
-  local base = lane_key(joiner.l)
-  local keys = {}
-  for _, i in ipairs(joiner.i) do keys[#keys + 1] = base .. INTEREST_INFIX .. i end
-  keys[#keys + 1] = base .. FLEX_SUFFIX
-  keys[#keys + 1] = base
+  local base = lane_index(joiner.l)
+  local names = {}
+  for _, i in ipairs(joiner.i) do names[#names + 1] = base .. INTEREST_INFIX .. i end
+  names[#names + 1] = base .. FLEX_SUFFIX
+  names[#names + 1] = base
   local best, best_shares = nil, false
-  for _, key in ipairs(keys) do
-    local c = first_compatible(key, joiner, gone)
+  for _, name in ipairs(names) do
+    local c = first_compatible(name, joiner, gone)
     if c ~= nil and is_acceptable(joiner, c, now) then
       local shares = shares_interest(joiner, c)
       if best == nil or (shares and not best_shares)

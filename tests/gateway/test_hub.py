@@ -1,0 +1,135 @@
+"""The hub's receiving side under at-least-once delivery and concurrent resumes (issue 9,
+defects 6 and 7): each control notice is applied once, a notice for a session that ended is
+ignored, frames that overtake their match wait for it, and relays take the newest route.
+
+The sockets are :class:`Socket` recorders exposing the hub's hook points on a connection
+(the methods :class:`~roulette.gateway.connection.Connection` implements)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import msgspec
+
+from roulette.gateway.bridge import Bridge, Envelope, Kind
+from roulette.gateway.hub import Hub
+from roulette.matchmaking.lifecycle import Phase
+from roulette.matchmaking.records import Address, Session, SessionId, WorkerId
+from roulette.storage.memory_bus import MemoryBus
+
+A, B = Address("0xA"), Address("0xB")
+SESSION = Session(SessionId("s1"), 1, A, B, WorkerId("w1"), WorkerId("w2"), 0.0)
+
+
+@dataclass
+class Socket:
+    """What the hub sees of a connection, recording what it is told."""
+
+    address: Address
+    session: Session | None = None
+    phase: Phase = Phase.QUEUED
+    busy: bool = False
+    peer_gone: bool = False
+    told: list[tuple[str, Any]] = field(default_factory=list)
+
+    @property
+    def session_id(self) -> SessionId | None:
+        return self.session.id if self.session is not None else None
+
+    @property
+    def peer(self) -> Address | None:
+        return self.session.peer_of(self.address) if self.session is not None else None
+
+    def on_matched(self, session: Session, name: str | None = None) -> None:
+        self.session, self.phase = session, Phase.PAIRED
+        self.told.append(("matched", session.id))
+
+    def on_peer_resumed(self, session: Session) -> None:
+        if self.session_id == session.id:
+            self.session = session
+            self.told.append(("resumed", session.epoch))
+
+    def on_session_ended(self, session_id: SessionId, reason: str) -> None:
+        if self.session_id == session_id:
+            self.session, self.phase = None, Phase.IDLE
+        self.told.append(("ended", reason))
+
+    def on_peer_disconnected(self, session_id: SessionId, epoch: int) -> None:
+        self.told.append(("gone", epoch))
+
+    def send_frame(self, frame: bytes) -> None:
+        self.told.append(("frame", frame))
+
+    def close(self, code: int, reason: str) -> None:
+        self.told.append(("closed", code))
+
+
+def hub_with(worker: str, *sockets: Socket) -> Hub:
+    hub = Hub(worker)
+    hub.bridge = Bridge(MemoryBus(), worker, hub.deliver)
+    for socket in sockets:
+        hub.register(socket)  # type: ignore[arg-type]
+    return hub
+
+
+def matched(session: Session, to: Address) -> Envelope:
+    return Envelope(Kind.MATCHED, to, session.id, msgspec.msgpack.encode(session))
+
+
+def test_a_notice_delivered_twice_is_applied_once() -> None:
+    b = Socket(B)
+    hub = hub_with("w2", b)
+    for _ in range(2):
+        hub.deliver(matched(SESSION, B))
+    ended = Envelope(Kind.ENDED, B, SESSION.id, text="peer-next", number=0)
+    for _ in range(3):
+        hub.deliver(ended)
+    assert b.told == [("matched", "s1"), ("ended", "peer-next")]
+    assert hub.duplicates == 3
+
+
+def test_a_match_arriving_after_its_end_is_ignored() -> None:
+    b = Socket(B)
+    hub = hub_with("w2", b)
+    hub.deliver(Envelope(Kind.ENDED, B, SESSION.id, text="peer-next", number=0))
+    hub.deliver(matched(SESSION, B))
+    assert b.session is None and ("matched", "s1") not in b.told
+
+
+def test_frames_that_overtake_their_match_are_delivered_after_it() -> None:
+    b = Socket(B)
+    hub = hub_with("w2", b)
+    hub.deliver(Envelope(Kind.RELAY, B, SESSION.id, b"offer", "w1", 0))
+    assert b.told == []
+    hub.deliver(matched(SESSION, B))
+    assert b.told == [("matched", "s1"), ("frame", b"offer")]
+
+
+def test_a_resume_notice_before_our_own_resume_still_routes_to_the_newest_worker() -> None:
+    """Defect 7: A and B both resume; B's resume (epoch 2, B on w3) reaches A's new worker
+    before A's own rebind answer (epoch 1, B still on its old worker w2) is applied."""
+    a = Socket(A)
+    hub = hub_with("w4", a)
+    newest = replace(
+        SESSION, epoch=2, initiator_worker=WorkerId("w4"), responder_worker=WorkerId("w3")
+    )
+    hub.deliver(Envelope(Kind.RESUMED, A, SESSION.id, msgspec.msgpack.encode(newest)))
+    own = replace(SESSION, epoch=1, initiator_worker=WorkerId("w4"))  # B still on w2
+    a.session, a.phase = own, Phase.PAIRED
+    hub.resumed(own, A)
+    sent: list[tuple[str, Envelope]] = []
+    assert hub.bridge is not None
+    hub.bridge.send = lambda inbox, envelope: sent.append((inbox, envelope))  # type: ignore[method-assign]
+    hub.relay(B, own, b"chat")
+    assert [inbox for inbox, _ in sent] == ["w3"]
+    assert sent[0][1].number == 2 and sent[0][1].text == "w4"  # the route travels with it
+
+
+def test_a_relayed_frame_teaches_the_route_of_its_sender() -> None:
+    b = Socket(B, session=SESSION, phase=Phase.PAIRED)
+    hub = hub_with("w2", b)
+    hub.learn_route(SESSION)
+    hub.deliver(Envelope(Kind.RELAY, B, SESSION.id, b"ice", "w9", 3))  # A resumed on w9
+    assert hub.route(SESSION).worker_of(A) == "w9"
+    assert hub.route(SESSION).epoch == 3
