@@ -139,9 +139,9 @@ def node_env(redis_url: str, lb_port: int, database_url: str, **extra: str) -> d
 
 
 def worker_of(server: RunningServer) -> str:
-    """A node's worker id, from its own ``/health``."""
-    body = httpx.get(f"{server.http_url}/health", timeout=5.0).json()
-    return str(body["worker"])
+    """A node's worker id, from its own ``/health/ready``."""
+    body = httpx.get(f"{server.http_url}/health/ready", timeout=5.0).json()
+    return str(body["node"])
 
 
 @contextlib.contextmanager

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from roulette.balancing.haproxy_config import READY_PATH, render
+from roulette.balancing.haproxy_config import render
 from roulette.balancing.nodes import NodeRecord, NodeState
 from roulette.balancing.settings import ALGORITHMS, LbSettings
 
@@ -72,7 +72,8 @@ def test_routing_checks_and_limits(tmp_path: Path) -> None:
     assert "acl websocket path /ws" in config
     assert "default_backend http" in config
     assert "timeout tunnel 1h" in config
-    assert f"http-check send meth GET uri {READY_PATH}" in config
+    assert "http-check send meth GET uri /health/live" in config
+    assert "uri /health/ready" in render(_settings(tmp_path, check_path="/health/ready"), NODES)
     assert "on-marked-down shutdown-sessions" in config
     assert "sc0_conn_cur gt 7" in config
     assert "sc0_conn_rate gt 8" in config

@@ -20,6 +20,9 @@ from websockets.asyncio.client import connect as ws_connect
 
 from balancing.conftest import NodeEnv, StartBalancer
 from balancing.lb_fixtures import CHECK_MS, Balancer, ask, worker_of
+from cluster.running import running_cluster
+from roulette.storage.keys import LB_NODES
+from storage.redis_fixtures import RedisServer
 from support.server import RunningServer, running_server
 from support.users import User
 
@@ -74,8 +77,13 @@ def test_round_robin_and_least_connections_spread_evenly(
         # HAProxy: roundrobin takes servers in turn; leastconn with nothing held open ties
         # every server at zero and breaks the tie in turn, so both spread evenly.
         assert all(abs(n - CONNECTIONS / 3) <= tolerance for n in counts.values()), counts
+        master = _master_pid(balancer)
         balancer.process.send_signal(signal.SIGTERM)
-        balancer.process.wait(15)
+        assert balancer.process.wait(15) == 0
+        deadline = time.monotonic() + 10  # `lb run` takes its HAProxy down with it
+        while Path(f"/proc/{master}").exists():
+            assert time.monotonic() < deadline, f"HAProxy master {master} outlived lb run"
+            time.sleep(0.05)
 
 
 def test_weighted_follows_capacity(
@@ -269,3 +277,32 @@ async def test_sticky_sessions_pin_http_and_the_websocket_upgrade(
             assert user.worker == first
     finally:
         await user.close()
+
+
+def test_a_cluster_is_one_server_announced_by_its_supervisor(
+    start_balancer: StartBalancer,
+    fleet: dict[str, RunningServer],
+    make_node_env: NodeEnv,
+    redis_server: RedisServer,
+    tmp_path: Path,
+) -> None:
+    balancer = start_balancer(LB_ALGORITHM="round-robin")
+    env = make_node_env(MAX_CONNECTIONS="1000", CLUSTER_WORKERS="2")
+    (tmp_path / "cluster").mkdir()
+    with running_cluster(tmp_path / "cluster", env) as cluster:
+        deadline = time.monotonic() + 30
+        while not (added := [n for n in balancer.servers() if n.startswith("n-c-")]):
+            assert time.monotonic() < deadline, cluster.log()
+            time.sleep(0.1)
+        (name,) = added
+        balancer.wait_servers({**dict.fromkeys(fleet, "UP"), name: "UP"})
+        with redis_server.client() as control:
+            records = [json.loads(raw) for raw in control.hgetall(LB_NODES).values()]
+        (record,) = [r for r in records if f"n-{r['node_id']}" == name]
+        assert record["capacity"] == 2000  # MAX_CONNECTIONS x 2 workers
+        assert record["http_port"] == cluster.port
+        counts = _spread(balancer, 40)
+        from_cluster = sum(n for node, n in counts.items() if node not in fleet)
+        assert from_cluster == 10, counts  # one server of four, in turn
+    # Its supervisor withdraws the record on the way out: the server is deleted.
+    balancer.wait_servers(dict.fromkeys(fleet, "UP"))

@@ -48,6 +48,7 @@ def test_values() -> None:
         ("LB_STATS_PASSWORD", "has a space in it"),
         ("LB_STATS_USER", "ad#min"),
         ("LB_CHECK_INTERVAL_MS", "10"),
+        ("LB_CHECK_PATH", "health"),
     ],
 )
 def test_bad_values_name_the_variable(name: str, value: str) -> None:

@@ -112,6 +112,7 @@ async def test_near_the_cap_the_node_sheds_and_says_drain(
         nonce = await second.http.get("/auth/siwe/nonce")
         assert nonce.status_code == 503
         assert nonce.headers["Retry-After"] == "5"
+        assert nonce.json()["error"]["code"] == "overloaded"
         with pytest.raises(InvalidStatus) as refused:
             await second.connect()
         assert refused.value.response.status_code == 503

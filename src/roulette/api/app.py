@@ -78,7 +78,8 @@ async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)
-    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    known = {404: "not_found", 405: "method_not_allowed", 503: "overloaded"}  # 503: shedding
+    code = known.get(exc.status_code, "http_error")
     _count_error(request, "peer", code)
     return JSONResponse(error_body(code, str(exc.detail)), exc.status_code, headers=exc.headers)
 

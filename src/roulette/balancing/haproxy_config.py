@@ -2,8 +2,8 @@
 
 One public frontend sends ``/ws`` to the gateway listeners (backend ``ws``) and everything
 else to the HTTP API (backend ``http``); every node is one server in each backend. Servers
-are health-checked with ``GET /health/ready`` on the node's HTTP port and agent-checked on
-its agent port (HAProxy configuration manual, "agent-check"), so a node that is full,
+are health-checked with ``GET LB_CHECK_PATH`` on the node's HTTP port and agent-checked on
+its agent port (HAProxy configuration manual, "agent-check"), so a node that is shedding,
 draining or stopping says so itself. Per-client-IP limits live in a stick table on the
 frontend and answer 429 (RFC 6585 section 4).
 
@@ -22,16 +22,12 @@ from roulette.balancing.settings import LbSettings
 
 __all__ = [
     "BACKENDS",
-    "READY_PATH",
     "Backend",
     "balance_lines",
     "is_dynamic",
     "render",
     "server_arguments",
 ]
-
-READY_PATH = "/health/ready"
-"""The readiness endpoint HAProxy's HTTP check asks on every node's HTTP port."""
 
 AFFINITY_KEY = "roulette-affinity"
 """Seeds HAProxy's dynamic cookies (a hash of key, server address and port): the cookie names a
@@ -161,7 +157,7 @@ def _backend(settings: LbSettings, backend: Backend, nodes: Sequence[NodeRecord]
     lines = [f"backend {backend.name}", *(f"    {line}" for line in _BALANCE[settings.algorithm])]
     lines += [
         "    option httpchk",
-        f"    http-check send meth GET uri {READY_PATH}",
+        f"    http-check send meth GET uri {settings.check_path}",
         "    http-check expect status 200",
     ]
     if settings.sticky:

@@ -42,7 +42,7 @@ class Presence:
     Args:
         settings: the ``LB_*`` settings.
         address: the node's id and listeners.
-        capacity: sockets the node may hold.
+        capacity: sockets the node may hold now (``MAX_CONNECTIONS`` x workers).
         in_use: sockets it holds now.
         registry: where to announce (None: no shared state; only the agent and readiness).
         wall: the wall clock (records carry an expiry on it).
@@ -54,7 +54,7 @@ class Presence:
         settings: LbSettings,
         address: PresenceAddress,
         *,
-        capacity: int,
+        capacity: Callable[[], int],
         in_use: Callable[[], int],
         registry: NodeRegistry | None,
         wall: Callable[[], float],
@@ -79,7 +79,7 @@ class Presence:
 
     def view(self) -> AgentView:
         """What the agent check reports now."""
-        return AgentView(self.state, self._in_use(), self._capacity, self._shedding())
+        return AgentView(self.state, self._in_use(), self._capacity(), self._shedding())
 
     def record(self) -> NodeRecord:
         """The registry record now."""
@@ -89,7 +89,7 @@ class Presence:
             http_port=self._address.http_port,
             ws_port=self._address.ws_port,
             agent_port=self._agent_port,
-            capacity=self._capacity,
+            capacity=self._capacity(),
             in_use=self._in_use(),
             state=self.state,
             expires_at=self._wall() + self._settings.node_ttl_seconds,

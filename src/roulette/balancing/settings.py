@@ -31,6 +31,10 @@ class LbSettings:
         stats_port / stats_user / stats_password: the stats page (off without a password).
         agent_port: the node's agent-check port (0: the kernel picks; the registry says which).
         advertise_host: the address HAProxy reaches this node at (default: ``HOST``).
+        check_path: what HAProxy's HTTP check asks every node (``/health/live`` by default:
+            readiness — draining, shedding — travels by the agent check, so a shared Redis
+            outage that fails every node's ``/health/ready`` does not mark every server down
+            and cut every live socket).
         check_interval_ms / fall / rise: health and agent check cadence.
         drain_seconds: on SIGTERM, how long a node answers ``drain`` before closing sockets.
         node_ttl_seconds: a registration not refreshed within this is gone.
@@ -54,6 +58,7 @@ class LbSettings:
     stats_password: str | None = None
     agent_port: int = 0
     advertise_host: str | None = None
+    check_path: str = "/health/live"
     check_interval_ms: int = 2000
     fall: int = 2
     rise: int = 2
@@ -89,6 +94,7 @@ class LbSettings:
             stats_password=e.get("LB_STATS_PASSWORD", _password, None),
             agent_port=e.get("LB_AGENT_PORT", parse_port, 0),
             advertise_host=e.get("LB_ADVERTISE_HOST", str, None),
+            check_path=e.get("LB_CHECK_PATH", _path, "/health/live"),
             check_interval_ms=e.get("LB_CHECK_INTERVAL_MS", int_at_least(100), 2000),
             fall=e.get("LB_CHECK_FALL", int_at_least(1), 2),
             rise=e.get("LB_CHECK_RISE", int_at_least(1), 2),
@@ -137,3 +143,9 @@ def _fraction(raw: str) -> float:
     if not 0 < value <= 1:
         raise ValueError("a fraction in (0, 1]")
     return value
+
+
+def _path(raw: str) -> str:
+    if not raw.startswith("/"):
+        raise ValueError("a path starting with '/'")
+    return _token(raw)

@@ -14,6 +14,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from roulette.balancing.cluster_presence import ClusterPresence
+from roulette.balancing.presence import PresenceAddress
 from roulette.cluster import policy
 from roulette.cluster.channel import Command, WakePipe
 from roulette.cluster.management import ManagementServer
@@ -105,7 +107,12 @@ def run_cluster(
             scaler=scaler,
         )
         announce(_banner(config, listeners, management, desired))
-        return supervisor.run()
+        presence = _presence(config, supervisor, listeners) if config.redis.enabled else None
+        try:
+            return supervisor.run()
+        finally:
+            if presence is not None:
+                presence.stop()
     except ConfigError as exc:
         return _refuse(exc)
     finally:
@@ -116,6 +123,23 @@ def run_cluster(
         listeners.close()
         wake.close()
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _presence(config: Config, supervisor: Supervisor, listeners: Listeners) -> ClusterPresence:
+    """Announce the cluster to the balancer (issue 11): one server for all its workers."""
+    http_port, ws_port = listeners.ports
+    host = config.lb.advertise_host or (
+        "127.0.0.1" if config.host in {"0.0.0.0", "::", ""} else config.host
+    )
+    presence = ClusterPresence(
+        config,
+        PresenceAddress(f"c-{supervisor.node_id}", host, http_port, ws_port),
+        workers=lambda: supervisor.desired,
+        in_use=lambda: sum(w.connections for w in list(supervisor.workers.values())),
+        draining=lambda: supervisor.is_draining,
+    )
+    presence.start()
+    return presence
 
 
 def _migrate(config: Config) -> None:

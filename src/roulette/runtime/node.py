@@ -312,7 +312,7 @@ def _presence(config: Config, svc: Services, state: SharedState | None) -> Prese
     return Presence(
         config.lb,
         address,
-        capacity=config.limits.max_connections,
+        capacity=lambda: config.limits.max_connections,
         in_use=lambda: len(svc.hub),
         registry=state.nodes if state is not None else None,
         wall=time.time,
