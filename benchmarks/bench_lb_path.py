@@ -78,7 +78,7 @@ FAILOVER_DEADLINE = 30.0
 NOTICE_SECONDS = 10.0
 """How long a client of a frozen node is watched for a close before it is called unnoticed."""
 LOGIN_ROUNDS = 3
-SIGN_IN_ATTEMPTS = 5
+SIGN_IN_SECONDS = 30.0
 
 
 def worker_of(server: RunningServer) -> str:
@@ -141,19 +141,33 @@ class Bench:
 
 
 async def sign_in_all(users: list[User]) -> None:
-    """Sign every user in; a sign-in the loaded machine refused (502, 503) is tried again."""
+    """Sign every user in; a sign-in refused while the node is marked down (HAProxy's 503) or
+    by a loaded machine (502) is tried again, for up to SIGN_IN_SECONDS."""
 
     async def one(user: User) -> None:
-        for attempt in range(SIGN_IN_ATTEMPTS):
+        deadline = time.monotonic() + SIGN_IN_SECONDS
+        while True:
             try:
                 await user.sign_in()
                 return
             except (httpx.HTTPError, ValueError):
-                if attempt == SIGN_IN_ATTEMPTS - 1:
+                if time.monotonic() > deadline:
                     raise
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0.5)
 
     await asyncio.gather(*(one(u) for u in users))
+
+
+def check_downs(balancer: Balancer) -> dict[str, int]:
+    """How often HAProxy's checks marked each server of the ``http`` backend down so far."""
+    rows = balancer.command("show stat").splitlines()
+    header = rows[0].lstrip("# ").split(",")
+    found = {}
+    for row in rows[1:]:
+        fields = dict(zip(header, row.split(","), strict=False))
+        if fields.get("pxname") == "http" and fields["svname"] not in {"BACKEND", "FRONTEND"}:
+            found[fields["svname"]] = int(fields.get("chkdown") or 0)
+    return found
 
 
 # --- CPU per relayed message ------------------------------------------------------------------
@@ -376,7 +390,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         (_, first), started = next(iter(bench.nodes.items())), time.monotonic()
         # In-path memory on the first node, while it has never held a socket.
         memory = {"in_path": idle_memory(bench, first, bench.balancer.ws_url, args.sockets)}
+        bench.wait_up()
         relay_direct = asyncio.run(relay(bench, first, first.ws_url, args))
+        bench.wait_up()
         relay_in_path = asyncio.run(relay(bench, first, bench.balancer.ws_url, args))
         report["relay"] = {"direct": relay_direct, "in_path": relay_in_path}
         # Direct memory on a second node that never held a socket either.
@@ -391,6 +407,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for freeze in (False, True)
                 for path in (True, False)
             ]
+        report["check_downs"] = check_downs(bench.balancer)  # a busy node's checks time out
         report["measured_seconds"] = round(time.monotonic() - started, 1)
     report["in_path_over_direct"] = _ratios(report)
     return report
