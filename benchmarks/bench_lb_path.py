@@ -391,7 +391,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # In-path memory on the first node, while it has never held a socket.
         memory = {"in_path": idle_memory(bench, first, bench.balancer.ws_url, args.sockets)}
         bench.wait_up()
-        relay_direct = asyncio.run(relay(bench, first, first.ws_url, args))
+        direct_url = asyncio.run(bench.ws_url_for(first))  # what /config hands the client
+        relay_direct = asyncio.run(relay(bench, first, direct_url, args))
         bench.wait_up()
         relay_in_path = asyncio.run(relay(bench, first, bench.balancer.ws_url, args))
         report["relay"] = {"direct": relay_direct, "in_path": relay_in_path}
