@@ -63,7 +63,10 @@ class _Child:
         # Keep-alive under uvicorn's 5 s: reusing a connection the server is closing fails.
         limits = httpx.Limits(keepalive_expiry=2.0)
         transport = httpx.AsyncHTTPTransport(local_address=source, limits=limits)
-        self.http = httpx.AsyncClient(transport=transport, timeout=120.0)
+        # A browser names the page's origin on every POST (Fetch §3.1): without it, the
+        # accessToken cookie of the previous sign-in makes the next verify look forged (403).
+        origin = {"Origin": http_url}
+        self.http = httpx.AsyncClient(transport=transport, timeout=120.0, headers=origin)
 
     async def login(self, count: int) -> dict[str, Any]:
         self.errors = {}  # each command reports its own

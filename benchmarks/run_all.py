@@ -47,6 +47,7 @@ PLANNED: dict[str, list[str]] = {
     "capacity_cluster": ["--workers", "2"],
     "lobby": [],
     "loadtest": ["--ramp", "30", "--plot", "benchmarks/results/loadtest.png"],
+    "lb_path": [],
 }
 QUICK: dict[str, list[str]] = {
     "signin": ["--users", "300"],
@@ -56,6 +57,7 @@ QUICK: dict[str, list[str]] = {
     "capacity_cluster": ["--workers", "2", "--step", "500", "--max", "1000", "--sample", "100"],
     "lobby": ["--users", "1000"],
     "loadtest": ["--users", "100", "--duration", "10", "--ramp", "2"],
+    "lb_path": ["--pairs", "5", "--seconds", "2", "--sockets", "200"],
 }
 SCRIPTS = {"capacity_cluster": "capacity"}
 """Entries that run another entry's script with other arguments."""
