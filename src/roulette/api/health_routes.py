@@ -66,6 +66,8 @@ async def health(svc: ServicesDep, response: Response) -> dict[str, Any]:
         "status": "ok" if healthy else "degraded",
         "checks": checks,
         "uptime": round(time.time() - svc.started_at, 1),
+        # Which worker answered: how clients and tests see the shared port's spread.
+        "worker": svc.hub.worker_id,
     }
 
 
