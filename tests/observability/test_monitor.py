@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from roulette.observability.monitor import Monitor, Probes
+from roulette.observability.probes import Check
 from roulette.observability.settings import MonitorSettings
 from roulette.observability.thresholds import Level
 from roulette.observability.vitals import Vitals
@@ -16,14 +17,14 @@ async def refuses() -> bool:
     raise ConnectionRefusedError
 
 
-def monitor(sockets: list[int], checks: dict[str, object]) -> Monitor:
+def monitor(sockets: list[int], checks: dict[str, Check]) -> Monitor:
     settings = MonitorSettings.from_env(
         {"ALERT_CPU_PERCENT_WARNING": "1000", "ALERT_CPU_PERCENT_CRITICAL": "1000",
          "ALERT_MEMORY_PERCENT_WARNING": "1000", "ALERT_MEMORY_PERCENT_CRITICAL": "1000",
          "ALERT_COOLDOWN_SECONDS": "0", "HEALTH_PROBE_TIMEOUT_SECONDS": "1"}
     )  # fmt: skip
     probes = Probes(
-        checks=checks,  # type: ignore[arg-type]
+        checks=checks,
         sockets=lambda: sockets[0],
         relayed=lambda: 0,
         max_sockets=10,
