@@ -70,6 +70,8 @@ async def health(svc: ServicesDep, response: Response) -> dict[str, Any]:
         # no host, address or figure, so the public summary may carry them.
         "breakers": {b.name: b.state.value for b in svc.breakers},
         "shedding": svc.shedding(),
+        # Which worker answered: how clients and tests see the shared port's spread.
+        "worker": svc.hub.worker_id,
     }
 
 

@@ -11,6 +11,7 @@ hosts) — never an address or a session id.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -254,9 +255,10 @@ async def _shared_figures(svc: Services) -> tuple[LobbyStats | None, list[Worker
     Prometheus keeps the node's own figures instead of marking the whole target down.
     """
     try:
-        stats = await svc.lobby.stats()
-        workers = await svc.workers.alive() if svc.workers is not None else None
-    except Exception:
+        async with asyncio.timeout(svc.config.monitor.probe_timeout_seconds):
+            stats = await svc.lobby.stats()
+            workers = await svc.workers.alive() if svc.workers is not None else None
+    except Exception:  # TimeoutError included: a scrape must answer within its own timeout
         return None, None
     return stats, workers
 
