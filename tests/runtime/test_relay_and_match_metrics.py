@@ -63,7 +63,7 @@ async def test_relay_is_timed_one_in_64_and_each_wait_for_a_match_once(
     waited = time.time() - joined
     for i in range(200):
         await a.send({"type": "chat", "sessionId": session, "text": f"line {i}"})
-    texts = []
+    texts: list[str] = []
     while len(texts) < 200:
         message = await b.recv()
         if message["type"] == "chat":
