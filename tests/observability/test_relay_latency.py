@@ -30,6 +30,8 @@ def test_percentiles_by_path_over_the_window_only() -> None:
     assert summary["local"] == {"samples": 100, "p50": 50.0, "p95": 95.0, "p99": 99.0, "max": 100.0}
     assert summary["bridge"] == {"samples": 1, "p50": 0.0, "p95": 0.0, "p99": 0.0, "max": 0.0}
     assert latency.summary(3600.0, 1000.5)["bridge"]["max"] == 5000.0
+    assert latency.p95_ms(1000.5) == 95.0  # the worse path's p95 over the last minute
+    assert RelayLatency().p95_ms(0.0) is None
 
 
 def test_each_wait_is_observed_once_and_the_notes_are_bounded() -> None:

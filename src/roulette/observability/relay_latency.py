@@ -72,6 +72,11 @@ class RelayLatency:
             }
         return result
 
+    def p95_ms(self, now: float, seconds: float = 60.0) -> float | None:
+        """The worst path's p95 over the last ``seconds`` (ms), for the dashboard's chart."""
+        p95s = [s["p95"] for s in self.summary(seconds, now).values() if s["p95"] is not None]
+        return float(max(p95s)) if p95s else None
+
 
 def _quantile(ordered: list[float], q: float) -> float | None:
     """The nearest-rank ``q`` quantile of sorted values."""
