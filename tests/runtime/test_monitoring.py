@@ -105,6 +105,9 @@ async def outage_and_recovery(
         body = await wait_ready(http, 503)
         assert "redis:down" in body["reasons"]
         assert body["dependencies"]["redis"]["ok"] is False
+        during = await http.get("/metrics")  # the scrape still answers, and says why
+        assert during.status_code == 200
+        assert 'roulette_dependency_up{dependency="redis"} 0.0' in during.text
         await asyncio.to_thread(hook.wait_for, 1)
         fired = time.time()
 

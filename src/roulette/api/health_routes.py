@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse
 from roulette.api.deps import ServicesDep
 from roulette.errors import Forbidden, NotFound, Unauthenticated
 from roulette.observability.probes import probe_all
+from roulette.observability.relay_latency import SAMPLE_EVERY
 from roulette.observability.window import WINDOWS
 
 __all__ = ["router"]
@@ -70,6 +71,8 @@ async def health(svc: ServicesDep, response: Response) -> dict[str, Any]:
         # no host, address or figure, so the public summary may carry them.
         "breakers": {b.name: b.state.value for b in svc.breakers},
         "shedding": svc.shedding(),
+        # Which worker answered: how clients and tests see the shared port's spread.
+        "worker": svc.hub.worker_id,
     }
 
 
@@ -123,10 +126,16 @@ async def performance(svc: ServicesDep) -> dict[str, Any]:
 
 def _relay(svc: ServicesDep, now: float) -> dict[str, Any]:
     rates = {w: a.get("relayed_per_second") for w, a in svc.vitals.history.aggregates(now).items()}
+    svc.metrics_sync.sync()  # moves the pending latency samples in (and to Prometheus)
+    latency = svc.hub.latency
     return {
         "relayedTotal": svc.hub.relayed,
         "perSecond": rates,
         "dropped": svc.counters.relay_dropped,
+        # Timed samples (1 message in SAMPLE_EVERY), ms, by path: local (same worker) and
+        # bridge (through another worker); percentiles of the newest samples in each window.
+        "latencyMs": {label: latency.summary(sec, now) for label, sec in WINDOWS.items()},
+        "latencySampleEvery": SAMPLE_EVERY,
     }
 
 

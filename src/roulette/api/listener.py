@@ -17,6 +17,8 @@ from typing import ClassVar
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from roulette.observability.metrics import HTTP_CONNECTIONS
+
 __all__ = ["REQUEST_TIMEOUT_RESPONSE", "RequestDeadlineProtocol", "with_request_deadline"]
 
 _TIMEOUT_BODY = b'{"error":{"code":"request_timeout","message":"request not received in time"}}'
@@ -36,6 +38,7 @@ class RequestDeadlineProtocol(H11Protocol):
     _deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        HTTP_CONNECTIONS.inc()  # once per connection, not per request: cheap enough
         super().connection_made(transport)
         self._arm()
 
@@ -50,6 +53,7 @@ class RequestDeadlineProtocol(H11Protocol):
             self._arm()  # keep-alive: the next request has its own deadline
 
     def connection_lost(self, exc: Exception | None) -> None:
+        HTTP_CONNECTIONS.dec()
         self._disarm()
         super().connection_lost(exc)
 

@@ -5,7 +5,7 @@ becomes a command for the reconcile loop, which answers it (see :mod:`roulette.c
 
     GET  /cluster/status                 200 {"desired", "workers": [...], ...}
     GET  /dashboard                      the dashboard page (no token: it holds no data)
-    GET  /dashboard/data                 a worker's sampled figures plus the cluster status
+    GET  /dashboard/data                 all workers' sampled figures, merged, plus the status
     POST /cluster/workers {"count": n}   200 the status after the change (n in 1..64)
     GET  /scaling/status                 200 the autoscaler's state (docs/scaling.md)
     POST /scaling/manual {"instances", "reason", "ttlSeconds"?, "by"?}
@@ -218,9 +218,12 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.workers_url is None:
             return Reply.error(404, "not_found", "no dashboard on this supervisor")
         query = self.path.partition("?")[2]
-        status, body = dashboard.worker_data(self.server.workers_url, self.server.token, query)
+        cluster = self.server.ask(StatusRequest()).body
+        ready = [w["workerId"] for w in cluster.get("workers", []) if w.get("state") == "ready"]
+        url, token = self.server.workers_url, self.server.token
+        status, body = dashboard.node_data(url, token, query, ready)
         if status == 200:
-            body["cluster"] = self.server.ask(StatusRequest()).body
+            body["cluster"] = cluster
         return Reply(status, body)
 
     def _send_page(self) -> None:

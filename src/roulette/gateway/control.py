@@ -185,6 +185,7 @@ class Controller:
         return await self._join_lobby(conn, entry)
 
     async def _join_lobby(self, conn: Connection, entry: QueueEntry) -> JoinOutcome:
+        self.ctx.hub.waits.joined(conn.address, entry.enqueued_at)  # time to match (issue 12)
         try:
             outcome = await self.lobby.join(
                 entry, now=entry.enqueued_at, session_id=new_session_id()

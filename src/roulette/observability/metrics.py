@@ -11,6 +11,7 @@ hosts) — never an address or a session id.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -36,12 +37,15 @@ __all__ = [
     "DEPENDENCY_UP",
     "ERRORS",
     "EVENT_LOOP_LAG",
+    "HTTP_CONNECTIONS",
     "HTTP_IN_FLIGHT",
     "HTTP_LATENCY",
     "REDIS_LATENCY",
+    "RELAY_LATENCY",
     "SCALING_EVENTS",
     "SESSION_LENGTH",
     "SQL_LATENCY",
+    "TIME_TO_MATCH",
     "TIPS",
     "MetricsSync",
     "render_metrics",
@@ -59,6 +63,18 @@ HTTP_LATENCY = Histogram(
 HTTP_IN_FLIGHT = Gauge(
     "roulette_http_requests_in_flight", "HTTP requests being served.", multiprocess_mode="livesum"
 )
+HTTP_CONNECTIONS = Gauge(
+    "roulette_http_connections", "TCP connections open on the HTTP listener.",
+    multiprocess_mode="livesum",
+)  # fmt: skip
+RELAY_LATENCY = Histogram(
+    "roulette_relay_latency_seconds",
+    "Relay latency, frame in at the sender's socket to out at the peer's (1 message in 64), "
+    "by path (local: same worker; bridge: through another worker).",
+    ["path"],
+    buckets=(0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+             0.25, 1.0),
+)  # fmt: skip
 ERRORS = Counter(
     "roulette_errors", "Errors answered, by type (peer, service, unexpected) and code.",
     ["type", "code"],
@@ -119,6 +135,11 @@ _CONNECTIONS_LIMIT = Gauge(
 
 # -- business ----------------------------------------------------------------------------------
 TIPS = Counter("roulette_tips", "Tips recorded, by status (pending, confirmed).", ["status"])
+TIME_TO_MATCH = Histogram(
+    "roulette_time_to_match_seconds",
+    "Per user: from joining the queue to the match-found notice.",
+    buckets=(0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0),
+)
 SESSION_LENGTH = Histogram(
     "roulette_session_duration_seconds",
     "How long 1:1 sessions lasted.",
@@ -186,6 +207,8 @@ class MetricsSync:
             _RELAYED.inc(relayed - self._relayed)
             self._relayed = relayed
         _CONNECTIONS.set(len(self._hub))
+        for path, seconds in self._hub.latency.drain(time.time()):
+            RELAY_LATENCY.labels(path).observe(seconds)
         self._sync_process()
 
     def _sync_process(self) -> None:
@@ -254,9 +277,10 @@ async def _shared_figures(svc: Services) -> tuple[LobbyStats | None, list[Worker
     Prometheus keeps the node's own figures instead of marking the whole target down.
     """
     try:
-        stats = await svc.lobby.stats()
-        workers = await svc.workers.alive() if svc.workers is not None else None
-    except Exception:
+        async with asyncio.timeout(svc.config.monitor.probe_timeout_seconds):
+            stats = await svc.lobby.stats()
+            workers = await svc.workers.alive() if svc.workers is not None else None
+    except Exception:  # TimeoutError included: a scrape must answer within its own timeout
         return None, None
     return stats, workers
 

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from roulette.observability.alerting import group
 from roulette.observability.channels import Dispatcher
@@ -59,6 +59,8 @@ class Probes:
     sockets: Callable[[], int]
     relayed: Callable[[], int]
     max_sockets: int
+    relay_p95_ms: Callable[[float], float | None] = field(default=lambda now: None)
+    """The relay latency p95 of the last minute's timed messages (ms; None without any)."""
 
 
 class Monitor:
@@ -162,6 +164,7 @@ class Monitor:
             "connections": float(sockets),
             "sockets_percent": 100.0 * sockets / p.max_sockets,
             "relayed_per_second": self._relay_rate(now),
+            "relay_p95_ms": p.relay_p95_ms(now),
         }
         for name, result in v.probes.items():
             figures[f"{name}_down"] = 0.0 if result.ok else 1.0

@@ -42,5 +42,6 @@ def build_monitor(config: Config, svc: Services, worker_id: str | None) -> Monit
         sockets=lambda: len(svc.hub),
         relayed=lambda: svc.hub.relayed,
         max_sockets=config.limits.max_connections,
+        relay_p95_ms=svc.hub.latency.p95_ms,
     )
     return Monitor(settings, svc.vitals, probes, dispatcher, source=source)
