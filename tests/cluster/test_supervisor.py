@@ -280,8 +280,13 @@ def test_sigterm_kills_a_worker_that_does_not_drain_in_time(
 def test_workers_that_cannot_boot_stop_the_cluster_with_a_clear_error(
     tmp_path: Path, shared_env: dict[str, str]
 ) -> None:
-    """Two failed boots stop it here (the default is five within a minute: see test_policy)."""
-    env = shared_env | {"DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/x"}
+    """Two failed boots stop it here (the default is five within a minute: see test_policy).
+
+    The workers fail on a malformed secrets file (the supervisor, which only migrates the
+    database before forking, does not read it)."""
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "jwt-secrets.json").write_text("not json")
+    env = dict(shared_env)
     with running_cluster(tmp_path, env, args=("--crash-limit", "2"), ready=None) as cluster:
         started = time.monotonic()
         assert cluster.process.wait(BOOT_WAIT) == 3
@@ -304,3 +309,15 @@ def _kill(pid: int) -> None:
 
 def _signal(pid: int, sig: signal.Signals) -> None:
     os.kill(pid, sig)
+
+
+def test_an_unreachable_database_stops_the_cluster_before_any_worker_starts(
+    tmp_path: Path, shared_env: dict[str, str]
+) -> None:
+    """Migrations run once, in the supervisor, before forking: no worker races on them."""
+    env = shared_env | {"DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/x"}
+    with running_cluster(tmp_path, env, ready=None) as cluster:
+        assert cluster.process.wait(BOOT_WAIT) == 2
+        log = cluster.log()
+        assert "cannot migrate the database" in log
+        assert "worker_started" not in log
