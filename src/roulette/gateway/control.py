@@ -43,7 +43,7 @@ from roulette.matchmaking.socket_machine import (
     Release,
     StoreOp,
 )
-from roulette.observability.metrics import SESSION_LENGTH
+from roulette.observability.metrics import HANDSHAKE_DURATION, SESSION_LENGTH
 from roulette.protocol import messages as m
 from roulette.storage.ports import (
     Lobby,
@@ -149,7 +149,7 @@ class Controller:
 
     async def _authenticate(self, conn: Connection, op: Authenticate) -> list[Action]:
         machine = conn.machine
-        now = self.ctx.wall()
+        now, started = self.ctx.wall(), self.ctx.monotonic()
         if not await self.families.is_active(conn.claims.family_id, now=now):
             self.ctx.metrics.auth_failure += 1
             raise Unauthenticated("token revoked")
@@ -161,6 +161,7 @@ class Controller:
         if previous is not None:
             previous.close_for(Replaced("replaced by a newer connection"))
             await self._release(conn.address, previous.session_id)
+        HANDSHAKE_DURATION.observe(self.ctx.monotonic() - started)
         return machine.authenticated(self.ctx.wall()) + machine.answered(op)
 
     async def _join(self, conn: Connection, join: m.JoinQueue) -> JoinOutcome:

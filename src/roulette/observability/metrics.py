@@ -37,6 +37,7 @@ __all__ = [
     "DEPENDENCY_UP",
     "ERRORS",
     "EVENT_LOOP_LAG",
+    "HANDSHAKE_DURATION",
     "HTTP_CONNECTIONS",
     "HTTP_IN_FLIGHT",
     "HTTP_LATENCY",
@@ -139,6 +140,11 @@ TIME_TO_MATCH = Histogram(
     "roulette_time_to_match_seconds",
     "Per user: from joining the queue to the match-found notice.",
     buckets=(0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0),
+)
+HANDSHAKE_DURATION = Histogram(
+    "roulette_ws_handshake_duration_seconds",
+    "Per accepted WebSocket: the sign-in check after the upgrade (revocation, ban), to connected.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5),
 )
 SESSION_LENGTH = Histogram(
     "roulette_session_duration_seconds",

@@ -30,7 +30,7 @@ HISTOGRAMS = {
     "httpP95": "roulette_http_request_duration_seconds",
     "handshakeP95": "roulette_ws_handshake_duration_seconds",
     "relayP95": "roulette_relay_latency_seconds",
-    "queueWait": "roulette_queue_wait_seconds",
+    "queueWait": "roulette_time_to_match_seconds",
 }
 """Signal name → Prometheus histogram read from the workers' files; absent ones are no data."""
 
