@@ -83,6 +83,9 @@ async def test_relay_is_timed_one_in_64_and_each_wait_for_a_match_once(
         total = sample(metrics, "roulette_time_to_match_seconds_sum")
         assert total is not None and 0.5 <= total <= waited + 1.0
         assert sample(metrics, 'roulette_time_to_match_seconds_bucket{le="0.1"}') == 1.0
+        # Both sockets passed the sign-in check after the upgrade, each timed once.
+        handshakes = sample(metrics, "roulette_ws_handshake_duration_seconds_count")
+        assert handshakes is not None and handshakes >= 2.0
 
         operator = {"Authorization": f"Bearer {OPERATOR}"}
         perf = await http.get("/health/performance", headers=operator)
