@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from roulette.config import RedisSettings
 from roulette.scaling.actuator import HookActuator
 from roulette.scaling.audit import AuditLog
 from roulette.scaling.autoscaler import Autoscaler
@@ -23,7 +24,7 @@ from roulette.scaling.scaler import Scaler
 from roulette.scaling.settings import ScalingPolicy
 from roulette.scaling.signals import NodeSignals, WorkerSignals
 from roulette.storage.keys import SCALING
-from storage.redis_fixtures import RedisServer, running_server
+from storage.redis_fixtures import RedisServer, free_block, running_cluster, running_server
 
 pytestmark = pytest.mark.redis
 
@@ -62,7 +63,7 @@ def fleet_scaler(tmp_path: Path, url: str, node_id: str, log: Path) -> Scaler:
         AuditLog(tmp_path / f"audit-{node_id}.jsonl"),
         interval=1.0,
         hook=hook,
-        board=FleetBoard(url, node_id),
+        board=FleetBoard(RedisSettings(url=url), node_id),
     )
 
 
@@ -97,7 +98,7 @@ def test_one_leader_scales_the_fleet_from_every_nodes_sample(
 
 
 def test_stale_and_malformed_samples_are_dropped(tmp_path: Path, server: RedisServer) -> None:
-    board = FleetBoard(server.url, "fresh")
+    board = FleetBoard(RedisSettings(url=server.url), "fresh")
     control = server.client()
     try:
         old = NodeSignals("old", 100.0, (WorkerSignals("w", True, 5, 10),))
@@ -116,7 +117,7 @@ def test_stale_and_malformed_samples_are_dropped(tmp_path: Path, server: RedisSe
 def test_without_redis_an_evaluation_goes_without_the_fleet(
     tmp_path: Path, server: RedisServer
 ) -> None:
-    board = FleetBoard(server.url, "alone")
+    board = FleetBoard(RedisSettings(url=server.url), "alone")
     server.stop()
     try:
         started = time.monotonic()
@@ -126,3 +127,25 @@ def test_without_redis_an_evaluation_goes_without_the_fleet(
         assert time.monotonic() - started < 5.0  # short timeouts: the supervisor never stalls
     finally:
         board.close()
+
+
+def test_the_board_works_on_a_redis_cluster(tmp_path: Path) -> None:
+    """Both keys share the ``{scaling}`` hash tag: publish, read back and lead on a cluster."""
+    with running_cluster(tmp_path / "cluster", free_block()) as cluster:
+        settings = RedisSettings(cluster_enabled=True, cluster_nodes=cluster.addresses)
+        a, b = FleetBoard(settings, "a"), FleetBoard(settings, "b")
+        try:
+            now = time.time()
+            assert a.exchange(
+                NodeSignals("a", now, (WorkerSignals("w", True, 5, 10),)), max_age=30.0
+            )
+            nodes = b.exchange(
+                NodeSignals("b", now, (WorkerSignals("w", True, 7, 10),)), max_age=30.0
+            )
+            assert nodes is not None and sorted(n.node_id for n in nodes) == ["a", "b"]
+            assert a.lead(5.0) is True
+            assert b.lead(5.0) is False
+            assert b.leader() == "a"
+        finally:
+            a.close()
+            b.close()

@@ -198,9 +198,7 @@ def _scaler(config: Config, node_id: str, max_workers: int, metrics_dir: Path) -
         AuditLog(config.data_dir / AUDIT_FILE),
         interval=settings.interval_seconds,
         hook=hook,
-        # The board needs a plain REDIS_URL; behind Redis Cluster or Sentinel nodes decide
-        # alone (with a hook, this node's averages then stand for the fleet's).
-        board=FleetBoard(config.redis.url, node_id) if config.redis.url else None,
+        board=FleetBoard(config.redis, node_id) if config.redis.enabled else None,
     )
 
 

@@ -16,12 +16,17 @@ import logging
 
 import redis
 
+from roulette.config import RedisSettings
 from roulette.scaling.signals import NodeSignals
 from roulette.storage.keys import SCALING
+from roulette.storage.redis.client import SyncClient, connect_sync
 
 __all__ = ["REDIS_TIMEOUT", "FleetBoard"]
 
 log = logging.getLogger(__name__)
+
+_FAILURES = (redis.RedisError, redis.exceptions.RedisClusterException, OSError)
+"""What a board operation survives: the evaluation goes without the fleet."""
 
 REDIS_TIMEOUT = 0.5
 """Seconds a board operation may take before this evaluation goes without the fleet."""
@@ -42,16 +47,22 @@ class FleetBoard:
     """One node's view of the fleet board.
 
     Args:
-        url: ``REDIS_URL`` (a standalone server or a Sentinel-less primary).
+        settings: the shared Redis (standalone, Sentinel or Redis Cluster: both keys share the
+            ``{scaling}`` hash tag, so the leader script runs on one slot).
         node_id: this node's id.
     """
 
-    def __init__(self, url: str, node_id: str) -> None:
+    def __init__(self, settings: RedisSettings, node_id: str) -> None:
         self.node_id = node_id
-        self._redis = redis.Redis.from_url(
-            url, socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
-        )
-        self._renew = self._redis.register_script(_RENEW)
+        self._settings = settings
+        self._redis: SyncClient | None = None
+
+    def _client(self) -> SyncClient:
+        # Built on first use: a cluster client connects in its constructor, and a supervisor
+        # must start (and its workers serve) while Redis is still coming up.
+        if self._redis is None:
+            self._redis = connect_sync(self._settings, REDIS_TIMEOUT)
+        return self._redis
 
     def exchange(self, mine: NodeSignals, *, max_age: float) -> list[NodeSignals] | None:
         """Publish this node's sample and read the fleet's fresh ones (ours included).
@@ -60,38 +71,41 @@ class FleetBoard:
             The samples, or None when Redis did not answer (logged).
         """
         try:
-            self._redis.hset(SCALING.nodes, self.node_id, json.dumps(mine.describe()))
-            raw: dict[bytes, bytes] = self._redis.hgetall(SCALING.nodes)  # type: ignore[assignment]
-        except redis.RedisError as exc:
+            client = self._client()
+            client.hset(SCALING.nodes, self.node_id, json.dumps(mine.describe()))
+            raw: dict[bytes, bytes] = client.hgetall(SCALING.nodes)  # type: ignore[assignment]
+        except _FAILURES as exc:
             log.warning("fleet_board_unavailable error=%s", exc)
             return None
         nodes, stale = _parse(raw, now=mine.at, max_age=max_age)
         if stale:
             try:
-                self._redis.hdel(SCALING.nodes, *stale)
-            except redis.RedisError as exc:
+                client.hdel(SCALING.nodes, *stale)
+            except _FAILURES as exc:
                 log.debug("fleet_board_prune_failed error=%s", exc)
         return nodes
 
     def lead(self, ttl: float) -> bool:
         """Take or keep the leader lease for ``ttl`` seconds; False if another node holds it."""
         try:
-            return bool(self._renew(keys=[SCALING.leader], args=[self.node_id, int(ttl * 1000)]))
-        except redis.RedisError as exc:
+            taken = self._client().eval(_RENEW, 1, SCALING.leader, self.node_id, int(ttl * 1000))
+        except _FAILURES as exc:
             log.warning("fleet_leader_unknown error=%s", exc)
             return False
+        return bool(taken)
 
     def leader(self) -> str | None:
         """The node id holding the lease, if any (for the status)."""
         try:
-            value = self._redis.get(SCALING.leader)
-        except redis.RedisError:
+            value = self._client().get(SCALING.leader)
+        except _FAILURES:
             return None
         return value.decode() if isinstance(value, bytes) else None
 
     def close(self) -> None:
         """Release the connection pool."""
-        self._redis.close()
+        if self._redis is not None:
+            self._redis.close()
 
 
 def _parse(

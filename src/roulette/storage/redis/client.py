@@ -17,6 +17,8 @@ from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 import redis
+import redis.cluster as sync_cluster
+import redis.sentinel as sync_sentinel
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.connection import BlockingConnectionPool
@@ -106,6 +108,42 @@ def connect(settings: RedisSettings) -> RedisClient:
             **timeouts,
         )
         return Redis.from_pool(pool)
+    raise ConfigError("set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_ENABLED", code="no_redis")
+
+
+SyncClient: TypeAlias = "redis.Redis | sync_cluster.RedisCluster"
+"""A blocking client, for code that runs outside an event loop (the cluster supervisor)."""
+
+
+def connect_sync(settings: RedisSettings, timeout: float) -> SyncClient:
+    """A blocking client on the mode ``settings`` select, as :func:`connect` picks it.
+
+    Args:
+        settings: where shared state lives.
+        timeout: seconds for connecting and for each command; a caller that must never stall
+            (a supervisor's loop) keeps it short.
+
+    Raises:
+        ConfigError: no Redis mode is configured, or cluster mode has no node to start from.
+    """
+    timeouts: dict[str, Any] = {"socket_connect_timeout": timeout, "socket_timeout": timeout}
+    if settings.cluster_enabled:
+        # redis-py's synchronous cluster and Sentinel classes are unannotated.
+        nodes = [
+            sync_cluster.ClusterNode(h, p)  # type: ignore[no-untyped-call]
+            for h, p in _cluster_nodes(settings)
+        ]
+        return sync_cluster.RedisCluster(startup_nodes=nodes, **timeouts)
+    if settings.sentinels:
+        sentinel = sync_sentinel.Sentinel(  # type: ignore[no-untyped-call]
+            list(settings.sentinels), sentinel_kwargs=timeouts, **timeouts
+        )
+        client: redis.Redis = sentinel.master_for(  # type: ignore[no-untyped-call]
+            settings.sentinel_master, **timeouts
+        )
+        return client
+    if settings.url:
+        return redis.Redis.from_url(settings.url, **timeouts)
     raise ConfigError("set REDIS_URL, REDIS_SENTINELS or REDIS_CLUSTER_ENABLED", code="no_redis")
 
 
