@@ -171,6 +171,7 @@ def cluster_env(
         "SIWE_DOMAIN": f"127.0.0.1:{port}",
         "STUN_SERVERS": "",
         "SHUTDOWN_TIMEOUT_SECONDS": "5",
+        "LB_DRAIN_SECONDS": "0.5",  # a registered node answers "drain" this long first
         "LOG_LEVEL": "info",
         "PYTHONUNBUFFERED": "1",
     }

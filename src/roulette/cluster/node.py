@@ -105,6 +105,9 @@ def run_cluster(
             metrics_dir=metrics_dir,
             crash_limit=crash_limit,
             scaler=scaler,
+            # With a balancer (shared state, so a registered node), answer "drain" this long
+            # before the workers close their sockets, as `roulette serve` does.
+            drain_delay=config.lb.drain_seconds if config.redis.enabled else 0.0,
         )
         announce(_banner(config, listeners, management, desired))
         presence = _presence(config, supervisor, listeners) if config.redis.enabled else None

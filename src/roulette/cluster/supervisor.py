@@ -86,8 +86,12 @@ class Supervisor:
         crash_window: float = policy.CRASH_LOOP_WINDOW,
         clock: Callable[[], float] = time.monotonic,
         scaler: Scaler | None = None,
+        drain_delay: float = 0.0,
     ) -> None:
         self.desired = desired
+        self.drain_delay = drain_delay
+        """Seconds between SIGTERM and stopping the workers, while a balancer moves away."""
+        self._workers_stop_at: float | None = None
         self.max_workers = max_workers
         self.listeners = listeners
         self.env = env
@@ -140,6 +144,8 @@ class Supervisor:
             self._dispatch(self._signals.popleft())
         answered = self._take_commands()
         now = self.clock()
+        if self._workers_stop_at is not None and now >= self._workers_stop_at:
+            self._stop_workers()
         self.reap(now)
         if self.scaler is not None and not self.is_draining:
             self.scaler.tick(self)
@@ -216,8 +222,17 @@ class Supervisor:
             return
         log.info("drain_started reason=%s workers=%d", reason, len(self.workers))
         self.exit_code = exit_code
-        self.desired = 0
         self.roll = []
+        if reason == "signal" and self.drain_delay > 0:
+            # The node's agent answers "drain" from now on (is_draining); the workers keep
+            # serving until the balancer has had time to send new clients elsewhere.
+            self._workers_stop_at = self.clock() + self.drain_delay
+            return
+        self._stop_workers()
+
+    def _stop_workers(self) -> None:
+        self._workers_stop_at = None
+        self.desired = 0
         # Our copies of the listening sockets would keep the ports open with nobody accepting:
         # once workers close theirs, new connections are refused and a balancer moves on.
         self.listeners.close()
@@ -402,6 +417,8 @@ class Supervisor:
     def _wait(self) -> None:
         now = self.clock()
         due = [s.restart_at - now for s in self.slots.values() if s.restart_at > now]
+        if self._workers_stop_at is not None:
+            due.append(max(0.0, self._workers_stop_at - now))
         timeout = min([TICK, *due])
         for key, _ in self._selector.select(timeout):
             worker: WorkerProcess | None = key.data
