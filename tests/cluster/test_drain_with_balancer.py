@@ -3,6 +3,7 @@ workers keep serving for ``LB_DRAIN_SECONDS``, then they close (issue 11, as ``s
 
 from __future__ import annotations
 
+import asyncio
 import json
 import signal
 import socket
@@ -14,6 +15,7 @@ import redis
 
 from cluster.running import running_cluster
 from roulette.storage.keys import LB_NODES
+from support.users import signed_in_users
 
 
 def agent_answer(port: int) -> str:
@@ -56,3 +58,33 @@ def test_sigterm_answers_drain_before_the_workers_stop(tmp_path: Path, redis_url
             time.sleep(0.25)
         assert cluster.process.wait(timeout=30.0) == 0
         assert time.monotonic() - drained_at >= 3.0  # the workers stopped after the delay
+
+
+async def test_a_shedding_worker_turns_the_clusters_agent_to_drain(
+    tmp_path: Path, redis_url: str
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    client.delete(LB_NODES)
+    client.close()
+    env = {
+        "CLUSTER_WORKERS": "1",
+        "REDIS_URL": redis_url,
+        "MAX_CONNECTIONS": "2",
+        "SHED_SOCKET_FRACTION": "0.5",  # one socket of two: the worker sheds
+    }
+    with running_cluster(tmp_path, env, ready=1) as cluster:
+        port = agent_port_of_the_node(redis_url)
+        assert "ready" in agent_answer(port)
+        (user,) = await signed_in_users(cluster, 1)
+        try:
+            await user.connect()
+            deadline = time.monotonic() + 15.0  # a heartbeat, then the presence's next look
+            while "drain" not in agent_answer(port):
+                assert time.monotonic() < deadline, "the worker's shedding never reached the agent"
+                await asyncio.sleep(0.2)
+        finally:
+            await user.close()
+        deadline = time.monotonic() + 15.0
+        while "ready" not in agent_answer(port):
+            assert time.monotonic() < deadline, "the agent stayed at drain after the load left"
+            await asyncio.sleep(0.2)

@@ -37,6 +37,7 @@ class ClusterPresence:
         workers: the desired worker count now.
         in_use: sockets held by all workers now.
         draining: True once the supervisor drains.
+        shedding: True while a worker sheds load (the agent then answers ``drain``).
     """
 
     def __init__(
@@ -47,12 +48,14 @@ class ClusterPresence:
         workers: Callable[[], int],
         in_use: Callable[[], int],
         draining: Callable[[], bool],
+        shedding: Callable[[], bool] = lambda: False,
     ) -> None:
         self._config = config
         self._address = address
         self._workers = workers
         self._in_use = in_use
         self._draining = draining
+        self._shedding = shedding
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="lb-presence", daemon=True)
 
@@ -81,6 +84,7 @@ class ClusterPresence:
             self._address,
             capacity=lambda: per_worker * max(1, self._workers()),
             in_use=self._in_use,
+            shedding=self._shedding,
             registry=NodeRegistry(client),
             wall=time.time,
         )

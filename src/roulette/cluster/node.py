@@ -140,6 +140,7 @@ def _presence(config: Config, supervisor: Supervisor, listeners: Listeners) -> C
         workers=lambda: supervisor.desired,
         in_use=lambda: sum(w.connections for w in list(supervisor.workers.values())),
         draining=lambda: supervisor.is_draining,
+        shedding=lambda: any(w.shedding for w in list(supervisor.workers.values())),
     )
     presence.start()
     return presence

@@ -79,6 +79,8 @@ class WorkerProcess:
     last_heartbeat: float | None = None
     stopping_since: float | None = None
     connections: int = 0
+    shedding: bool = False
+    """The worker refuses new sign-ins and handshakes (its last heartbeat said so)."""
     counters: dict[str, int] = field(default_factory=dict)
     max_beat_gap: float | None = None
     """The longest time between two heartbeats since the autoscaler last read it: loop lag."""
@@ -153,6 +155,9 @@ class WorkerProcess:
         connections = beat.get("connections")
         if isinstance(connections, int):
             self.connections = connections
+        shedding = beat.get("shedding")
+        if isinstance(shedding, bool):
+            self.shedding = shedding
         counters = beat.get("counters")
         if isinstance(counters, dict):
             self.counters = {k: v for k, v in counters.items() if isinstance(v, int)}

@@ -69,6 +69,7 @@ async def _heartbeat(node: Node, fd: int, stop: asyncio.Event) -> None:
                 "pid": os.getpid(),
                 "worker": node.services.hub.worker_id,
                 "connections": len(node.services.hub),
+                "shedding": node.services.shedding(),
                 "counters": node.services.counters.as_dict(),
             }
         )
