@@ -9,6 +9,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
+from roulette.balancing.cli import add_parser as add_lb_parser
+from roulette.balancing.cli import run as run_lb
 from roulette.config import Config
 from roulette.errors import RouletteError
 from roulette.observability.logs import configure_logging
@@ -56,6 +58,7 @@ def _parser() -> argparse.ArgumentParser:
     unban = sub.add_parser("unban", help="lift a ban")
     unban.add_argument("address")
     sub.add_parser("bans", help="list bans")
+    add_lb_parser(sub)
     return parser
 
 
@@ -89,6 +92,8 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return _worker(args, config)
     if args.command == "cluster":
         return _cluster(args, config)
+    if args.command == "lb":
+        return run_lb(args, config)
     if args.command == "db":
         return asyncio.run(_db(args.db_command, config))
     return asyncio.run(_moderation(args, config))

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
+from roulette.balancing.settings import LbSettings, Network, parse_networks
 from roulette.chain.settings import ChainSettings
 from roulette.envvars import (
     EnvReader,
@@ -109,6 +110,9 @@ class Config:
     lb_algorithm: str = "round-robin"
     prometheus_multiproc_dir: Path | None = None
     chain: ChainSettings = field(default_factory=ChainSettings)
+    lb: LbSettings = field(default_factory=LbSettings)
+    trusted_proxies: tuple[Network, ...] = ()
+    """Peers whose ``X-Forwarded-For`` is believed (``TRUSTED_PROXIES``; none by default)."""
     environment: tuple[tuple[str, str], ...] = ()
     """The raw environment this config came from: what child processes (workers) inherit."""
 
@@ -191,6 +195,8 @@ class Config:
             lb_algorithm=e.get("LB_ALGORITHM", _lb_algorithm, "round-robin"),
             prometheus_multiproc_dir=e.get("PROMETHEUS_MULTIPROC_DIR", Path, None),
             chain=ChainSettings.from_env(e.env),
+            lb=LbSettings.from_env(e.env, data_dir=e.get("DATA_DIR", Path, Path("data"))),
+            trusted_proxies=e.get("TRUSTED_PROXIES", parse_networks, ()),
             environment=tuple(e.env.items()),
         )
 

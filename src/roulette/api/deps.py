@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, HTTPException, Request
 
 from roulette.auth.tokens import TokenClaims, TokenKind
+from roulette.balancing.forwarded import client_address
 from roulette.errors import RateLimited, Unauthenticated
 from roulette.gateway.server import bearer_or_cookie
 from roulette.matchmaking.records import Address
+from roulette.resilience.shedding import RETRY_AFTER_SECONDS
 from roulette.runtime.services import Services
 
 __all__ = [
@@ -56,8 +58,19 @@ async def limit_auth_by_ip(request: Request, svc: ServicesDep) -> None:
 
     Raises:
         RateLimited: over ``AUTH_RATE_BURST`` at once or ``AUTH_RATE_PER_SECOND`` sustained.
+        HTTPException: 503 with ``Retry-After`` while the node sheds load.
     """
-    client = request.client.host if request.client else "unknown"
+    if svc.shedding():
+        raise HTTPException(
+            503,
+            "this node is overloaded; retry shortly",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},  # RFC 9110 section 10.2.3
+        )
+    peer = request.client.host if request.client else "unknown"
+    # Behind HAProxy the peer is the balancer: believe its X-Forwarded-For only then.
+    client = client_address(
+        peer, request.headers.getlist("x-forwarded-for"), svc.config.trusted_proxies
+    )
     if not svc.auth_limiter.allow(client, time.monotonic()):
         raise RateLimited("too many sign-in requests; slow down", code="rate_limited")
 

@@ -35,6 +35,8 @@ async def health(svc: ServicesDep, response: Response) -> dict[str, Any]:
         "checks": checks,
         "uptime": round(time.time() - svc.started_at, 1),
         "worker": svc.hub.worker_id,
+        "breakers": {b.name: b.state(time.monotonic()).value for b in svc.breakers},
+        "shedding": svc.shedding(),
     }
 
 

@@ -35,6 +35,8 @@ class GatewayContext:
     resume_secret: bytes = field(default=b"", repr=False)
     monotonic: Callable[[], float] = time.monotonic
     wall: Callable[[], float] = time.time
+    shedding: Callable[[], bool] = lambda: False
+    """True while the node sheds load: new handshakes get 503 + Retry-After (issue 11)."""
 
     def new_limiter(self) -> MessageLimiter:
         """The per-socket message rate limiter (bursts of 60, 20/s sustained by default)."""

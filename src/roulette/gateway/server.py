@@ -27,6 +27,7 @@ from roulette.errors import PeerError, Unauthenticated
 from roulette.gateway.connection import Connection
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
+from roulette.resilience.shedding import RETRY_AFTER_SECONDS
 
 __all__ = ["WORKER_HEADER", "Gateway", "bearer_or_cookie"]
 
@@ -80,10 +81,9 @@ class Gateway:
         origin = request.headers.get("Origin")
         if origin is not None and origin not in self.ctx.config.allowed_origins:
             return self._refuse(403, "origin_not_allowed", f"origin {origin} is not allowed")
-        if self.draining:
-            return self._refuse(503, "draining", "this node is shutting down; reconnect")
-        if self.open_sockets >= self.ctx.config.limits.max_connections:
-            return self._refuse(503, "node_full", "this node is full; try another")
+        refusal = self._capacity_refusal()
+        if refusal is not None:
+            return refusal
         try:
             claims = self._claims(request)
         except PeerError as exc:
@@ -92,6 +92,18 @@ class Gateway:
         return WSUpgradeResponseWithListener(
             WSUpgradeResponse.create_101_response(self._headers), Connection(self.ctx, claims)
         )
+
+    def _capacity_refusal(self) -> WSUpgradeResponseWithListener | None:
+        """503 when this node cannot take a socket now: draining, full or shedding load."""
+        if self.draining:
+            return self._refuse(503, "draining", "this node is shutting down; reconnect")
+        if self.open_sockets >= self.ctx.config.limits.max_connections:
+            return self._refuse(503, "node_full", "this node is full; try another")
+        if self.ctx.shedding():
+            return self._refuse(
+                503, "overloaded", "this node is overloaded; retry shortly", retry_after=True
+            )
+        return None
 
     @property
     def open_sockets(self) -> int:
@@ -106,12 +118,15 @@ class Gateway:
             raise Unauthenticated("sign in first: no access token", code="unauthenticated")
         return self.issuer.verify(token, TokenKind.ACCESS, now=self.ctx.wall())
 
-    def _refuse(self, status: int, code: str, message: str) -> WSUpgradeResponseWithListener:
+    def _refuse(
+        self, status: int, code: str, message: str, *, retry_after: bool = False
+    ) -> WSUpgradeResponseWithListener:
         self.ctx.metrics.handshakes_refused += 1
         body = json.dumps({"error": {"code": code, "message": message}}).encode()
-        response = WSUpgradeResponse.create_error_response(
-            status, body, {"Content-Type": "application/json"}
-        )
+        headers = {"Content-Type": "application/json"}
+        if retry_after:
+            headers["Retry-After"] = str(RETRY_AFTER_SECONDS)  # RFC 9110 section 10.2.3
+        response = WSUpgradeResponse.create_error_response(status, body, headers)
         return WSUpgradeResponseWithListener(response, None)
 
     # ------------------------------------------------------------ lifecycle

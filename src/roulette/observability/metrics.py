@@ -19,6 +19,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import REGISTRY, Collector
 
 from roulette.observability.counters import Counters
+from roulette.resilience.metrics import BreakerCollector
 from roulette.storage.ports import LobbyStats
 
 if TYPE_CHECKING:
@@ -102,6 +103,7 @@ async def render_metrics(svc: Services, sync: MetricsSync) -> tuple[bytes, str]:
     sync.sync()
     lobby = CollectorRegistry()
     lobby.register(_LobbyCollector(await svc.lobby.stats(), svc.config.chain_ids))
+    lobby.register(BreakerCollector(svc.breakers, svc.shedding))
     if svc.config.prometheus_multiproc_dir is not None:
         node = CollectorRegistry()
         MultiProcessCollector(node, path=str(svc.config.prometheus_multiproc_dir))  # type: ignore[no-untyped-call]

@@ -24,9 +24,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.api.app import create_app
+from roulette.api.readiness_routes import readiness_router
 from roulette.api.status_routes import ice_servers
 from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
+from roulette.balancing.presence import Presence, PresenceAddress
 from roulette.config import Config
 from roulette.gateway.bridge import Bridge
 from roulette.gateway.context import GatewayContext
@@ -37,8 +39,10 @@ from roulette.matchmaking.records import Address
 from roulette.observability.counters import Counters
 from roulette.observability.metrics import MetricsSync
 from roulette.relay.keyed import KeyedLimiter
+from roulette.resilience.shedding import LoopLag
 from roulette.runtime.membership import Membership
 from roulette.runtime.onchain import OnChain, build_onchain
+from roulette.runtime.protection import protect
 from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
 from roulette.runtime.state import SharedState, shared_state
@@ -82,6 +86,8 @@ class Node:
     state: SharedState
     onchain: OnChain | None = None
     membership: Membership | None = None
+    presence: Presence | None = None
+    lag: LoopLag | None = None
 
     @classmethod
     async def build(cls, config: Config, *, worker_id: str | None = None) -> Node:
@@ -91,6 +97,7 @@ class Node:
         engine = create_engine(config.sql_url)
         state = shared_state(config)
         svc = _services(config, engine, state, worker_id)
+        lag = protect(config, svc, redis=config.redis.enabled)
         history = SqlSessionHistory(engine)
         onchain = build_onchain(config, engine, svc.lobby, history, svc.hub)
         gateway, controller = _gateway(svc, history, onchain)
@@ -98,6 +105,9 @@ class Node:
         if onchain is not None:
             svc.routers.append(onchain.router)
             svc.contract_signatures = onchain.service.verify_contract_signature
+        # Workers of `roulette cluster` share one address: only a standalone node announces.
+        presence = _presence(config, svc, state if worker_id is None else None)
+        svc.routers.append(readiness_router(lambda: presence.state, svc.hub.worker_id))
         app = create_app(svc, WEB_DIR)
         http = _Uvicorn(
             uvicorn.Config(
@@ -107,6 +117,8 @@ class Node:
                 log_config=None,  # uvicorn's own handlers would bypass the redaction
                 lifespan="off",
                 loop="none",
+                # uvicorn would believe X-Forwarded-For from 127.0.0.1; TRUSTED_PROXIES decides.
+                proxy_headers=False,
             )
         )
         sweeper = Sweeper(
@@ -120,7 +132,10 @@ class Node:
         if state.bus is not None and state.workers is not None:
             svc.hub.bridge = Bridge(state.bus, svc.hub.worker_id, svc.hub.deliver)
             membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
-        return cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership)
+        node = cls(config, svc, gateway, http, sweeper, engine, state, onchain, membership)
+        node.presence = presence
+        node.lag = lag
+        return node
 
     async def serve(
         self,
@@ -143,7 +158,11 @@ class Node:
             if ready is not None:
                 ready()
             await stop.wait()
+            if self.presence is not None:
+                await self.presence.drain()  # the balancer stops sending clients first
             await self.shutdown()
+            if self.presence is not None:
+                await self.presence.leave()
             for task in background:
                 task.cancel()  # loops that only end when cancelled; nothing to drain
         if self.onchain is not None:
@@ -162,6 +181,10 @@ class Node:
             cancel_at_exit.append(tasks.create_task(bridge.run_receiver()))
         if self.membership is not None:
             tasks.create_task(self.membership.run())
+        if self.presence is not None and self.presence.registered:
+            tasks.create_task(self.presence.run())
+        if self.lag is not None:
+            cancel_at_exit.append(tasks.create_task(self.lag.run()))
         return cancel_at_exit
 
     async def shutdown(self) -> None:
@@ -210,6 +233,22 @@ def _services(
     )
 
 
+def _presence(config: Config, svc: Services, state: SharedState | None) -> Presence:
+    host = config.lb.advertise_host or (
+        "127.0.0.1" if config.host in {"0.0.0.0", "::", ""} else config.host
+    )
+    address = PresenceAddress(svc.hub.worker_id, host, config.port, config.ws_port)
+    return Presence(
+        config.lb,
+        address,
+        capacity=config.limits.max_connections,
+        in_use=lambda: len(svc.hub),
+        registry=state.nodes if state is not None else None,
+        wall=time.time,
+        shedding=svc.shedding,
+    )
+
+
 def _gateway(
     svc: Services, history: SqlSessionHistory, onchain: OnChain | None
 ) -> tuple[Gateway, Controller]:
@@ -221,6 +260,7 @@ def _gateway(
         spawn_control=lambda conn: gateway_ref[0].spawn_control(conn),  # noqa: PLW0108 - late-bound
         ice_servers=ice_servers(svc.config.stun_servers),
         resume_secret=svc.resume_secret,
+        shedding=svc.shedding,
     )
     controller = Controller(
         ctx,

@@ -15,6 +15,7 @@ from roulette.matchmaking.records import Address
 from roulette.observability.counters import Counters
 from roulette.observability.metrics import MetricsSync
 from roulette.relay.keyed import KeyedLimiter
+from roulette.resilience.breaker import Breaker
 from roulette.storage.ports import Lobby, Moderation, NonceStore, TokenFamilies
 
 __all__ = ["Services"]
@@ -43,3 +44,7 @@ class Services:
     kick: Callable[[str, int, str], Awaitable[None]] | None = None
     routers: list[APIRouter] = field(default_factory=list)
     """Optional feature routers (the on-chain API) mounted next to the core ones."""
+    breakers: list[Breaker] = field(default_factory=list)
+    """The Redis and SQL circuit breakers (issue 11), for /health and metrics."""
+    shedding: Callable[[], bool] = lambda: False
+    """True while the node sheds new handshakes and sign-ins (issue 11)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from roulette.balancing.registry import NodeRegistry
 from roulette.config import Config
 from roulette.matchmaking.policy import MatchPolicy
 from roulette.storage.memory import MemoryLobby, MemoryNonceStore
@@ -27,6 +28,8 @@ class SharedState:
     nonces: NonceStore
     bus: Bus | None = None
     workers: WorkerRegistry | None = None
+    nodes: NodeRegistry | None = None
+    """The balancer's node registry (issue 11), only with Redis."""
     aclose: Callable[[], Awaitable[None]] = _nothing
 
 
@@ -54,5 +57,6 @@ def shared_state(config: Config) -> SharedState:
         nonces=RedisNonceStore(client),
         bus=RedisBus(client),
         workers=RedisWorkerRegistry(client),
+        nodes=NodeRegistry(client),
         aclose=aclose,
     )

@@ -17,6 +17,7 @@ Layout and hash tags (Redis Cluster routes a key by the text between its first `
     rl:{workers}:index          set    worker ids that beat at least once
     rl:{workers}:w:<worker id>  string the worker's last heartbeat (JSON); PX = its ttl
     rl:inbox:{<worker id>}      sharded pub/sub channel: the worker's inbox
+    rl:{lb}:nodes               hash   node id -> what it announces to the balancer (JSON)
 
 The whole lobby shares the ``{lobby}`` tag, so it lives on one master (one shard): every
 lobby script touches the queues of any lane and the sessions of any user in one atomic step,
@@ -31,6 +32,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 __all__ = [
+    "LB_NODES",
     "LOBBY",
     "NAMESPACE",
     "NONCE_GRACE_SECONDS",
@@ -147,3 +149,9 @@ def nonce(value: str) -> str:
 def inbox(worker_id: str) -> str:
     """The sharded pub/sub channel a worker reads; tagged by worker, so inboxes spread."""
     return f"{NAMESPACE}:inbox:{{{worker_id}}}"
+
+
+LB_NODES = f"{NAMESPACE}:{{lb}}:nodes"
+"""The balancer's node registry: one hash, so one command reads every node on any topology.
+Each value carries its own ``expires_at``; readers drop stale ones, and the key's own TTL
+(refreshed on every announcement) removes the hash when every node is gone."""

@@ -1,0 +1,96 @@
+"""The runtime-API reconciliation: from the servers HAProxy has to the live registered nodes.
+Pure: the runner reads HAProxy's state and the registry, asks :func:`plan`, sends the commands.
+
+Commands follow HAProxy's management guide ("add server", "del server", "set server"): a
+dynamic server starts in maintenance with its checks off, so it is added, its health and
+agent checks enabled, then made ready; a server is deleted only from maintenance, after its
+agent is disabled (else the agent could bring it back) and its remaining sessions are cut.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from roulette.balancing.haproxy_config import BACKENDS, is_dynamic, server_arguments
+from roulette.balancing.nodes import NodeRecord
+from roulette.balancing.settings import LbSettings
+
+__all__ = ["ADMIN_FORCED_MAINT", "CurrentServer", "Plan", "plan"]
+
+ADMIN_FORCED_MAINT = 0x01
+"""``srv_admin_state`` bit of ``show servers state``: put in maintenance from the CLI."""
+
+
+@dataclass(frozen=True, slots=True)
+class CurrentServer:
+    """One server of ``show servers state``: backend, name, address, port, admin state bits."""
+
+    backend: str
+    name: str
+    address: str
+    port: int
+    admin_state: int = 0
+
+
+@dataclass(slots=True)
+class Plan:
+    """What to do: runtime commands in order, or a reload (static algorithms)."""
+
+    commands: list[str] = field(default_factory=list)
+    reload: bool = False
+    added: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        """Nothing to change."""
+        return not self.commands and not self.reload
+
+
+def plan(
+    settings: LbSettings, nodes: Sequence[NodeRecord], current: Sequence[CurrentServer]
+) -> Plan:
+    """The commands that make HAProxy's servers equal to ``nodes`` (live, by id)."""
+    result = Plan()
+    for backend in BACKENDS:
+        wanted = {node.server_name: node for node in nodes}
+        have = {s.name: s for s in current if s.backend == backend.name}
+        for name in sorted(wanted.keys() - have.keys()):
+            result.added.append(f"{backend.name}/{name}")
+            result.commands += _add(settings, wanted[name], backend.name)
+        for name in sorted(have.keys() - wanted.keys()):
+            result.removed.append(f"{backend.name}/{name}")
+            result.commands += _remove(f"{backend.name}/{name}")
+        for name in sorted(wanted.keys() & have.keys()):
+            if have[name].admin_state & ADMIN_FORCED_MAINT:
+                result.commands.append(f"set server {backend.name}/{name} state ready")
+    if not is_dynamic(settings.algorithm) and (result.added or result.removed):
+        # A static hash cannot take servers at run time: reload with the re-rendered file.
+        return Plan(reload=True, added=result.added, removed=result.removed)
+    return result
+
+
+def _add(settings: LbSettings, node: NodeRecord, backend_name: str) -> list[str]:
+    backend = next(b for b in BACKENDS if b.name == backend_name)
+    server = f"{backend_name}/{node.server_name}"
+    commands = [
+        f"add server {server} {server_arguments(settings, node, backend)}",
+        f"enable health {server}",
+        f"enable agent {server}",
+    ]
+    if settings.sticky:
+        # A dynamic server gets its affinity cookie only when the backend's are recomputed.
+        commands.append(f"enable dynamic-cookie backend {backend_name}")
+    commands.append(f"set server {server} state ready")
+    return commands
+
+
+def _remove(server: str) -> list[str]:
+    return [
+        f"disable agent {server}",
+        f"disable health {server}",
+        f"set server {server} state maint",
+        f"shutdown sessions server {server}",
+        f"del server {server}",
+    ]
