@@ -12,6 +12,8 @@ from dataclasses import replace
 from roulette.balancing.cli import add_parser as add_lb_parser
 from roulette.balancing.cli import run as run_lb
 from roulette.config import Config
+from roulette.lab.cli import add_parser as add_lab_parser
+from roulette.lab.cli import run as run_lab
 from roulette.errors import RouletteError
 from roulette.observability.logs import configure_logging
 
@@ -59,6 +61,7 @@ def _parser() -> argparse.ArgumentParser:
     unban.add_argument("address")
     sub.add_parser("bans", help="list bans")
     add_lb_parser(sub)
+    add_lab_parser(sub)
     return parser
 
 
@@ -94,6 +97,8 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         return _cluster(args, config)
     if args.command == "lb":
         return run_lb(args, config)
+    if args.command == "lab":
+        return run_lab(args, config)
     if args.command == "db":
         return asyncio.run(_db(args.db_command, config))
     return asyncio.run(_moderation(args, config))

@@ -113,6 +113,8 @@ class Config:
     lb: LbSettings = field(default_factory=LbSettings)
     trusted_proxies: tuple[Network, ...] = ()
     """Peers whose ``X-Forwarded-For`` is believed (``TRUSTED_PROXIES``; none by default)."""
+    lab_dir: Path = Path("data/lab")
+    """Where ``roulette lab`` keeps its state, logs and data (``LAB_DIR``)."""
     environment: tuple[tuple[str, str], ...] = ()
     """The raw environment this config came from: what child processes (workers) inherit."""
 
@@ -197,6 +199,7 @@ class Config:
             chain=ChainSettings.from_env(e.env),
             lb=LbSettings.from_env(e.env, data_dir=e.get("DATA_DIR", Path, Path("data"))),
             trusted_proxies=e.get("TRUSTED_PROXIES", parse_networks, ()),
+            lab_dir=e.get("LAB_DIR", Path, Path("data/lab")),
             environment=tuple(e.env.items()),
         )
 
