@@ -12,9 +12,9 @@ from dataclasses import replace
 from roulette.balancing.cli import add_parser as add_lb_parser
 from roulette.balancing.cli import run as run_lb
 from roulette.config import Config
+from roulette.errors import RouletteError
 from roulette.lab.cli import add_parser as add_lab_parser
 from roulette.lab.cli import run as run_lab
-from roulette.errors import RouletteError
 from roulette.observability.logs import configure_logging
 
 __all__ = ["main"]
@@ -88,7 +88,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _dispatch(args: argparse.Namespace, config: Config) -> int:
+def _dispatch(args: argparse.Namespace, config: Config) -> int:  # noqa: PLR0911 - one per command
     if args.command == "serve":
         return _serve(args, config)
     if args.command == "worker":
