@@ -128,6 +128,7 @@ def heal_and_wait(state: LabState, injected: Injected, timeout: float = WAIT_SEC
     started = time.monotonic()
     if injected.heal is not None:
         injected.heal()
+        save(state)  # new pids: `status` and `down` must find the restarted processes
     if not health.wait_until(lambda: all(ok for _, _, ok in health.part_health(state)), timeout):
         bad = [name for name, _, ok in health.part_health(state) if not ok]
         raise Unavailable(f"the lab did not heal within {timeout:.0f} s: {', '.join(bad)}")

@@ -14,6 +14,7 @@ import yaml
 from roulette.lab.state import LabNode, LabState
 
 __all__ = [
+    "CANARY_CHAIN_ID",
     "CHECK_INTERVAL_MS",
     "PROBE_CHAIN_ID",
     "alertmanager_config",
@@ -26,6 +27,8 @@ CHECK_INTERVAL_MS = 1000
 """HAProxy checks each node this often; a dead node is out within fall (2) × this."""
 PROBE_CHAIN_ID = 31337
 """The chain the reliability probes queue on, apart from the load (which uses chain 1)."""
+CANARY_CHAIN_ID = 31338
+"""The chain of the canary rounds that measure recovery, apart from the probes."""
 _GENEROUS = "1000000"
 """Per-IP limits in the lab: every simulated user comes from a handful of loopback addresses."""
 
@@ -45,7 +48,7 @@ def _shared(state: LabState) -> dict[str, str]:
         # Clients open their WebSocket through HAProxy, not on the node that served /config.
         "PUBLIC_WS_URL": f"ws://{domain}/ws",
         "ALLOWED_ORIGINS": f"http://{domain}",
-        "CHAIN_IDS": f"1,{PROBE_CHAIN_ID}",
+        "CHAIN_IDS": f"1,{PROBE_CHAIN_ID},{CANARY_CHAIN_ID}",
         "INTEREST_WAIT_SECONDS": "0",
         "RECONNECT_GRACE_SECONDS": "10",
         "AUTH_RATE_BURST": _GENEROUS,
