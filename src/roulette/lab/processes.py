@@ -16,6 +16,10 @@ from pathlib import Path
 
 __all__ = ["is_alive", "signal_group", "spawn", "stop_group", "wait_gone"]
 
+_CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
+"""Our live children: a Popen dropped while its process runs warns (ResourceWarning), and the
+lab's processes outlive the call that started them by design."""
+
 
 def spawn(argv: Sequence[str], env: Mapping[str, str], log: Path) -> int:
     """Start ``argv`` in a new session with stdout and stderr appended to ``log``.
@@ -33,13 +37,15 @@ def spawn(argv: Sequence[str], env: Mapping[str, str], log: Path) -> int:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    _CHILDREN[process.pid] = process
     return process.pid
 
 
 def is_alive(pid: int) -> bool:
     """True while ``pid`` exists and is not a zombie (reaping it if it is our child)."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(pid, os.WNOHANG)
+    child = _CHILDREN.get(pid)
+    if child is not None and child.poll() is not None:  # reap our own exited child
+        del _CHILDREN[pid]
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:
