@@ -13,12 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from roulette.errors import ConfigError
-from roulette.lab import postgres
 from roulette.lab.lifecycle import down, up
 from roulette.lab.processes import is_alive
 from roulette.lab.reliability import run_fault
-from roulette.lab.state import STATE_FILE, LabPostgres, load
+from roulette.lab.state import STATE_FILE, load
 
 pytestmark = [pytest.mark.redis, pytest.mark.postgres, pytest.mark.slow]
 
@@ -67,12 +65,3 @@ def test_up_kill_a_node_under_load_and_down(tmp_path: Path) -> None:
     assert not [name for name, pid in pids.items() if is_alive(pid)]
     assert not (lab / STATE_FILE).exists()
     assert state.postgres.database not in _databases()
-
-
-def test_restart_postgres_refuses_the_machines_server() -> None:
-    machine = LabPostgres(
-        "machine", "postgresql+asyncpg://postgres@127.0.0.1:5432/x", "", "x", 5432
-    )
-    with pytest.raises(ConfigError, match="never restarts"):
-        postgres.restart(machine, dict(os.environ))
-    assert postgres.answers(5432)
