@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from roulette.lab.lifecycle import down, up
-from roulette.lab.processes import is_alive
+from roulette.lab.processes import group_members, is_alive
 from roulette.lab.reliability import run_fault
 from roulette.lab.state import STATE_FILE, load
 
@@ -58,6 +58,10 @@ def test_up_kill_a_node_under_load_and_down(tmp_path: Path) -> None:
         assert row.lost == []
         assert row.load.get("logins", 0) > 0
         pids = {**started, **load(lab).all_pids(), "node1-after-restart": state.nodes[0].pid}
+        # Workers, HAProxy under `lb run`: every member of every recorded process group.
+        members = {p for pid in pids.values() for p in group_members(pid)}
+        assert len(members) > len(set(pids.values()))
+        pids |= {f"member-{p}": p for p in members}
     finally:
         if (lab / STATE_FILE).exists():
             survivors = down(lab, env, say=print)

@@ -19,7 +19,7 @@ from pathlib import Path
 from roulette.errors import ConfigError, Unavailable
 from roulette.lab import health, postgres, redis_cluster
 from roulette.lab.lifecycle import WAIT_SECONDS, base_env, start_node
-from roulette.lab.processes import signal_group, stop_group, wait_gone
+from roulette.lab.processes import group_members, signal_group, stop_group, wait_gone
 from roulette.lab.state import LabState, load, save
 
 __all__ = ["Injected", "heal_and_wait", "inject", "inject_fault"]
@@ -85,8 +85,6 @@ def inject_fault(state: LabState, env: Mapping[str, str], fault: str, node: str 
 
 
 def _group(pgid: int) -> list[int]:
-    from roulette.lab.processes import group_members  # noqa: PLC0415
-
     return group_members(pgid) or [pgid]
 
 

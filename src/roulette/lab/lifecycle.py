@@ -116,7 +116,10 @@ def _log(state: LabState, name: str) -> Path:
 def _wait(check: Callable[[], bool], what: str, say: Say) -> None:
     started = time.monotonic()
     if not health.wait_until(check, WAIT_SECONDS):
-        raise Unavailable(f"the lab's {what} did not become healthy in {WAIT_SECONDS:.0f} s")
+        raise Unavailable(
+            f"the lab's {what} did not become healthy in {WAIT_SECONDS:.0f} s (logs in "
+            "LAB_DIR/logs); `roulette lab down` stops what was started"
+        )
     say(f"{what} healthy ({time.monotonic() - started:.1f} s)")
 
 

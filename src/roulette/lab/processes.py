@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-__all__ = ["is_alive", "signal_group", "spawn", "stop_group", "wait_gone"]
+__all__ = ["group_members", "is_alive", "signal_group", "spawn", "stop_group", "wait_gone"]
 
 _CHILDREN: dict[int, subprocess.Popen[bytes]] = {}
 """Our live children: a Popen dropped while its process runs warns (ResourceWarning), and the

@@ -146,8 +146,11 @@ async def _inject_and_recover(
     say(f"   {injected.description}")
 
     def undo() -> float:
-        time.sleep(HOLD_SECONDS)
-        return HOLD_SECONDS + chaos.heal_and_wait(state, injected)
+        """Seconds from the fault until the whole lab is healthy again."""
+        if injected.heal is not None:  # restart what was stopped after the hold
+            time.sleep(HOLD_SECONDS)
+        chaos.heal_and_wait(state, injected)
+        return time.monotonic() - started
 
     healing = asyncio.create_task(asyncio.to_thread(undo))
     recovery = await _recovery(state.app_url, started, run, random.Random(fault))
