@@ -73,7 +73,8 @@ def render_table(rows: list[FaultRow], state: LabState, load_average: tuple[floa
         "*Recovery*: from the fault to the first of three canary rounds in a row that succeed "
         "(two fresh users sign in through HAProxy, meet and exchange a line). *Healed*: from the "
         "fault until every part of the lab is healthy again (what was stopped is restarted "
-        "after 5 s; a killed worker is respawned by its supervisor). *Sessions / lines*: probe sessions and numbered chat lines delivered; "
+        "after 5 s; a killed worker is respawned by its supervisor). *Sessions / lines*: "
+        "probe sessions and numbered chat lines delivered; "
         "*cut short*: lines missing where the receiver was told the session was over (allowed). "
         "*Violations*: two sessions at once, a line duplicated, reordered or lost without the "
         "peer being told. *Lost*: ban, block, report or token revocation missing afterwards.",
