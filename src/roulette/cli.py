@@ -12,6 +12,8 @@ from roulette.balancing.cli import add_parser as add_lb_parser
 from roulette.balancing.cli import run as run_lb
 from roulette.config import Config
 from roulette.errors import RouletteError
+from roulette.lab.cli import add_parser as add_lab_parser
+from roulette.lab.cli import run as run_lab
 from roulette.moderation import commands as moderation_commands
 from roulette.observability.logs import configure_logging
 
@@ -58,6 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_scaling(sub)
     add_lb_parser(sub)
+    add_lab_parser(sub)
     return parser
 
 
@@ -92,6 +95,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
         "lb": run_lb,
         "db": lambda a, c: asyncio.run(_db(a.db_command, c)),
         "scaling": _scaling,
+        "lab": run_lab,
     }
     handler = handlers.get(args.command)
     if handler is not None:

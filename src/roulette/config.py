@@ -152,6 +152,8 @@ class Config:
     monitor: MonitorSettings = field(default_factory=MonitorSettings)
     hardening: HardeningSettings = field(default_factory=HardeningSettings)
     safety: SafetySettings = field(default_factory=SafetySettings)
+    lab_dir: Path = Path("data/lab")
+    """Where ``roulette lab`` keeps its state, logs and data (``LAB_DIR``)."""
     environment: tuple[tuple[str, str], ...] = ()
     """The raw environment this config came from: what child processes (workers) inherit."""
 
@@ -242,6 +244,7 @@ class Config:
             trusted_proxies=e.get("TRUSTED_PROXIES", parse_networks, ()),
             monitor=MonitorSettings.from_env(e.env),
             hardening=HardeningSettings.from_env(e.env),
+            lab_dir=e.get("LAB_DIR", Path, Path("data/lab")),
             environment=tuple(e.env.items()),
         )
 
