@@ -42,6 +42,7 @@ from roulette.observability.metrics import MetricsSync
 from roulette.observability.monitor import Monitor
 from roulette.observability.probes import Check
 from roulette.observability.statements import instrument
+from roulette.observability.vitals import Vitals
 from roulette.relay.keyed import KeyedLimiter
 from roulette.resilience.shedding import LoopLag
 from roulette.runtime.audit import Audit
@@ -49,7 +50,7 @@ from roulette.runtime.bans import BanWatch
 from roulette.runtime.membership import Membership
 from roulette.runtime.monitoring import build_monitor
 from roulette.runtime.onchain import OnChain, build_onchain
-from roulette.runtime.protection import protect
+from roulette.runtime.protection import Protected, protect
 from roulette.runtime.safety import admission, moderation_desk, safety_hooks
 from roulette.runtime.secrets import jwt_secrets
 from roulette.runtime.services import Services
@@ -134,18 +135,21 @@ class Node:
             await _require_head(config.sql_url)
         engine = create_engine(config.sql_url)
         state = shared_state(config)
-        svc = _services(config, engine, state, worker_id)
-        lag = protect(config, svc, redis=config.redis.enabled)
+        hub = Hub(worker_id or f"w-{uuid.uuid4().hex[:8]}")
+        protected = protect(
+            config,
+            hub,
+            lobby=state.lobby,
+            nonces=state.nonces,
+            moderation=SqlModeration(engine),
+            families=SqlTokenFamilies(engine),
+            redis=config.redis.enabled,
+        )
         history = SqlSessionHistory(engine)
-        onchain = build_onchain(config, engine, svc.lobby, history, svc.hub)
+        onchain = build_onchain(config, engine, protected.lobby, history, hub)
+        svc = _services(config, engine, state, hub, protected=protected, onchain=onchain)
         gateway, controller = _gateway(svc, history, onchain)
-        svc.kick = svc.desk.kick = _kicker(svc, state)
-        svc.workers = state.workers
         instrument(engine, svc.vitals)
-        svc.vitals.checks = _checks(svc, state, onchain)
-        if onchain is not None:
-            svc.routers.append(onchain.router)
-            svc.contract_signatures = onchain.service.verify_contract_signature
         # Workers of `roulette cluster` share one address: only a standalone node announces.
         presence = _presence(config, svc, state if worker_id is None else None)
         app = create_app(svc, WEB_DIR)
@@ -192,7 +196,7 @@ class Node:
             config, svc, gateway, http, sweeper, engine, state, onchain, membership, monitor, bans
         )
         node.presence = presence
-        node.lag = lag
+        node.lag = protected.lag
         return node
 
     async def serve(
@@ -270,12 +274,20 @@ class Node:
 
 
 def _services(
-    config: Config, engine: AsyncEngine, state: SharedState, worker_id: str | None
+    config: Config,
+    engine: AsyncEngine,
+    state: SharedState,
+    hub: Hub,
+    *,
+    protected: Protected,
+    onchain: OnChain | None,
 ) -> Services:
+    """Every shared object, built first, then put together once (Services is frozen)."""
     access_secret, refresh_secret = jwt_secrets(config)
     counters = Counters()
-    hub = Hub(worker_id or f"w-{uuid.uuid4().hex[:8]}")
     limits = config.limits
+    kick = _kicker(hub, state)
+    database_ok = _database_check(engine)
     return Services(
         config=config,
         issuer=TokenIssuer(
@@ -285,14 +297,14 @@ def _services(
             refresh_ttl=config.refresh_ttl_seconds,
         ),
         siwe_rules=SiweRules(domain=config.siwe_domain, chain_ids=frozenset(config.chain_ids)),
-        nonces=state.nonces,
-        lobby=state.lobby,
-        moderation=SqlModeration(engine),
-        families=SqlTokenFamilies(engine),
+        nonces=protected.nonces,
+        lobby=protected.lobby,
+        moderation=protected.moderation,
+        families=protected.families,
         hub=hub,
         counters=counters,
         started_at=time.time(),
-        database_ok=_database_check(engine),
+        database_ok=database_ok,
         metrics_sync=MetricsSync(counters, hub, socket_limit=limits.max_connections),
         # Resume tokens are keyed apart from JWTs, but every worker derives the same key.
         resume_secret=hashlib.sha256(b"roulette-resume:" + access_secret.encode()).digest(),
@@ -300,7 +312,16 @@ def _services(
         reports_limiter=KeyedLimiter(
             burst=limits.reports_burst, per_second=limits.reports_per_second
         ),
-        desk=moderation_desk(config, engine, state.lobby),
+        desk=moderation_desk(config, engine, state.lobby, kick),
+        contract_signatures=(
+            onchain.service.verify_contract_signature if onchain is not None else None
+        ),
+        kick=kick,
+        vitals=Vitals(checks=_checks(config, database_ok, state, onchain)),
+        workers=state.workers,
+        routers=(onchain.router,) if onchain is not None else (),
+        breakers=protected.breakers,
+        shedding=protected.shedding,
     )
 
 
@@ -350,13 +371,18 @@ def _gateway(
     return gateway, controller
 
 
-def _checks(svc: Services, state: SharedState, onchain: OnChain | None) -> dict[str, Check]:
+def _checks(
+    config: Config,
+    database_ok: Callable[[], Awaitable[bool]],
+    state: SharedState,
+    onchain: OnChain | None,
+) -> dict[str, Check]:
     """The dependencies ``/health/ready`` and the monitor probe: SQL, Redis, a chain RPC."""
-    checks: dict[str, Check] = {"database": svc.database_ok}
+    checks: dict[str, Check] = {"database": database_ok}
     if state.ping is not None:
         checks["redis"] = state.ping
-    if onchain is not None and svc.config.chain.chain_ids:
-        rpc, chain = onchain.service.rpc, svc.config.chain.chain_ids[0]
+    if onchain is not None and config.chain.chain_ids:
+        rpc, chain = onchain.service.rpc, config.chain.chain_ids[0]
 
         async def block_number() -> object:
             return await rpc.call(chain, "eth_blockNumber", [])
@@ -375,10 +401,10 @@ async def _require_head(url: str) -> None:
         )
 
 
-def _kicker(svc: Services, state: SharedState) -> Callable[[str, int, str], Awaitable[None]]:
+def _kicker(hub: Hub, state: SharedState) -> Callable[[str, int, str], Awaitable[None]]:
     async def kick(address: str, code: int, reason: str) -> None:
         workers = [w.worker_id for w in await state.workers.alive()] if state.workers else []
-        svc.hub.kick(Address(address), code, reason, workers)
+        hub.kick(Address(address), code, reason, workers)
 
     return kick
 

@@ -23,9 +23,10 @@ from roulette.storage.ports import Lobby, Moderation, NonceStore, TokenFamilies,
 __all__ = ["Services"]
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Services:
-    """Everything the HTTP API and the gateway of one node share."""
+    """Everything the HTTP API and the gateway of one node share, built once (frozen: no part
+    is swapped after the app and the gateway read it)."""
 
     config: Config
     issuer: TokenIssuer
@@ -50,9 +51,9 @@ class Services:
     """This process's live figures: health routes, dashboard and monitor read them."""
     workers: WorkerRegistry | None = None
     """The fleet's heartbeat registry (cluster mode), for the scaling metrics."""
-    routers: list[APIRouter] = field(default_factory=list)
+    routers: tuple[APIRouter, ...] = ()
     """Optional feature routers (the on-chain API) mounted next to the core ones."""
-    breakers: list[Breaker] = field(default_factory=list)
+    breakers: tuple[Breaker, ...] = ()
     """The Redis and SQL circuit breakers (issue 11), for /health and metrics."""
     shedding: Callable[[], bool] = lambda: False
     """True while the node sheds new handshakes and sign-ins (issue 11)."""
