@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.api.app import create_app
 from roulette.api.listener import with_request_deadline
+from roulette.api.services import Services
 from roulette.api.status_routes import ice_servers
 from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
@@ -53,7 +54,6 @@ from roulette.runtime.onchain import OnChain, build_onchain
 from roulette.runtime.protection import Protected, protect
 from roulette.runtime.safety import admission, moderation_desk, safety_hooks
 from roulette.runtime.secrets import jwt_secrets
-from roulette.runtime.services import Services
 from roulette.runtime.state import SharedState, shared_state
 from roulette.runtime.sweeper import Sweeper
 from roulette.storage.sql import (
@@ -99,6 +99,8 @@ class Node:
 
     config: Config
     services: Services
+    hub: Hub
+    """The gateway's hub (``services.hub`` is the same object, seen through the API's view)."""
     gateway: Gateway
     http: uvicorn.Server
     sweeper: Sweeper
@@ -148,7 +150,7 @@ class Node:
         history = SqlSessionHistory(engine)
         onchain = build_onchain(config, engine, protected.lobby, history, hub)
         svc = _services(config, engine, state, hub, protected=protected, onchain=onchain)
-        gateway, controller = _gateway(svc, history, onchain)
+        gateway, controller = _gateway(svc, hub, history, onchain)
         instrument(engine, svc.vitals)
         # Workers of `roulette cluster` share one address: only a standalone node announces.
         presence = _presence(config, svc, state if worker_id is None else None)
@@ -175,25 +177,34 @@ class Node:
             session_max_seconds=config.session_max_seconds,
             wall=time.time,
             every_pass=svc.metrics_sync.sync,
-            audit=Audit(svc.hub, svc.lobby),
+            audit=Audit(hub, svc.lobby),
         )
         membership = None
         if state.bus is not None and state.workers is not None:
-            svc.hub.bridge = Bridge(
-                state.bus, svc.hub.worker_id, svc.hub.deliver, control=state.control
-            )
-            membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
+            hub.bridge = Bridge(state.bus, hub.worker_id, hub.deliver, control=state.control)
+            membership = Membership(state.workers, hub, started_at=svc.started_at)
         monitor = build_monitor(config, svc, worker_id)
         bans = BanWatch(
             svc.moderation,
             svc.families,
-            svc.hub,
+            hub,
             svc.lobby,
             interval=config.hardening.ban_poll_seconds,
             wall=time.time,
         )
         node = cls(
-            config, svc, gateway, http, sweeper, engine, state, onchain, membership, monitor, bans
+            config,
+            svc,
+            hub,
+            gateway,
+            http,
+            sweeper,
+            engine,
+            state,
+            onchain,
+            membership,
+            monitor,
+            bans,
         )
         node.presence = presence
         node.lag = protected.lag
@@ -239,7 +250,7 @@ class Node:
         if self.onchain is not None:
             recheck = supervised("tip_recheck", self.onchain.recheck.run)
             cancel_at_exit.append(tasks.create_task(recheck))
-        bridge = self.services.hub.bridge
+        bridge = self.hub.bridge
         if bridge is not None:
             tasks.create_task(supervised("bridge_sender", bridge.run_sender))
             receiver = supervised("bridge_receiver", bridge.run_receiver)
@@ -269,8 +280,8 @@ class Node:
             self.membership.stop()
         if self.bans is not None:
             self.bans.stop()
-        if self.services.hub.bridge is not None:
-            self.services.hub.bridge.stop()
+        if self.hub.bridge is not None:
+            self.hub.bridge.stop()
 
 
 def _services(
@@ -342,12 +353,12 @@ def _presence(config: Config, svc: Services, state: SharedState | None) -> Prese
 
 
 def _gateway(
-    svc: Services, history: SqlSessionHistory, onchain: OnChain | None
+    svc: Services, hub: Hub, history: SqlSessionHistory, onchain: OnChain | None
 ) -> tuple[Gateway, Controller]:
     gateway_ref: list[Gateway] = []
     ctx = GatewayContext(
         config=svc.config,
-        hub=svc.hub,
+        hub=hub,
         metrics=svc.counters,
         spawn_control=lambda conn, op: gateway_ref[0].spawn_control(conn, op),  # noqa: PLW0108 - late-bound
         ice_servers=ice_servers(svc.config.stun_servers),

@@ -10,10 +10,10 @@ from fastapi import APIRouter
 from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
 from roulette.config import Config
-from roulette.gateway.hub import Hub
 from roulette.matchmaking.records import Address
 from roulette.moderation.desk import ModerationDesk
 from roulette.observability.counters import Counters
+from roulette.observability.figures import HubFigures
 from roulette.observability.metrics import MetricsSync
 from roulette.observability.vitals import Vitals
 from roulette.relay.keyed import KeyedLimiter
@@ -35,7 +35,8 @@ class Services:
     lobby: Lobby
     moderation: Moderation
     families: TokenFamilies
-    hub: Hub
+    hub: HubFigures
+    """The socket hub as the API sees it (the runtime holds the full gateway hub)."""
     counters: Counters
     started_at: float
     database_ok: Callable[[], Awaitable[bool]]
