@@ -26,7 +26,7 @@ from roulette.envvars import (
 )
 from roulette.errors import ConfigError
 from roulette.hardening import HardeningSettings
-from roulette.observability.settings import MonitorSettings
+from roulette.monitor_settings import MonitorSettings
 from roulette.redaction import masked_repr
 from roulette.safety import SafetySettings
 
