@@ -9,26 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import signal
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.api.app import create_app
 from roulette.api.listener import with_request_deadline
 from roulette.api.services import Services
 from roulette.api.status_routes import ice_servers
-from roulette.auth.siwe import SiweRules
-from roulette.auth.tokens import TokenIssuer
 from roulette.balancing.presence import Presence, PresenceAddress
 from roulette.config import Config
 from roulette.errors import ConfigError
@@ -37,23 +33,17 @@ from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
 from roulette.gateway.hub import Hub
 from roulette.gateway.server import Gateway
-from roulette.matchmaking.records import Address
-from roulette.observability.counters import Counters
-from roulette.observability.metrics import MetricsSync
 from roulette.observability.monitor import Monitor
-from roulette.observability.probes import Check
 from roulette.observability.statements import instrument
-from roulette.observability.vitals import Vitals
-from roulette.relay.keyed import KeyedLimiter
 from roulette.resilience.shedding import LoopLag
 from roulette.runtime.audit import Audit
 from roulette.runtime.bans import BanWatch
 from roulette.runtime.membership import Membership
 from roulette.runtime.monitoring import build_monitor
 from roulette.runtime.onchain import OnChain, build_onchain
-from roulette.runtime.protection import Protected, protect
-from roulette.runtime.safety import admission, moderation_desk, safety_hooks
-from roulette.runtime.secrets import jwt_secrets
+from roulette.runtime.protection import protect
+from roulette.runtime.safety import admission, safety_hooks
+from roulette.runtime.services import build_services
 from roulette.runtime.state import SharedState, shared_state
 from roulette.runtime.sweeper import Sweeper
 from roulette.storage.sql import (
@@ -149,7 +139,7 @@ class Node:
         )
         history = SqlSessionHistory(engine)
         onchain = build_onchain(config, engine, protected.lobby, history, hub)
-        svc = _services(config, engine, state, hub, protected=protected, onchain=onchain)
+        svc = build_services(config, engine, state, hub, protected=protected, onchain=onchain)
         gateway, controller = _gateway(svc, hub, history, onchain)
         instrument(engine, svc.vitals)
         # Workers of `roulette cluster` share one address: only a standalone node announces.
@@ -284,58 +274,6 @@ class Node:
             self.hub.bridge.stop()
 
 
-def _services(
-    config: Config,
-    engine: AsyncEngine,
-    state: SharedState,
-    hub: Hub,
-    *,
-    protected: Protected,
-    onchain: OnChain | None,
-) -> Services:
-    """Every shared object, built first, then put together once (Services is frozen)."""
-    access_secret, refresh_secret = jwt_secrets(config)
-    counters = Counters()
-    limits = config.limits
-    kick = _kicker(hub, state)
-    database_ok = _database_check(engine)
-    return Services(
-        config=config,
-        issuer=TokenIssuer(
-            access_secret=access_secret,
-            refresh_secret=refresh_secret,
-            access_ttl=config.access_ttl_seconds,
-            refresh_ttl=config.refresh_ttl_seconds,
-        ),
-        siwe_rules=SiweRules(domain=config.siwe_domain, chain_ids=frozenset(config.chain_ids)),
-        nonces=protected.nonces,
-        lobby=protected.lobby,
-        moderation=protected.moderation,
-        families=protected.families,
-        hub=hub,
-        counters=counters,
-        started_at=time.time(),
-        database_ok=database_ok,
-        metrics_sync=MetricsSync(counters, hub, socket_limit=limits.max_connections),
-        # Resume tokens are keyed apart from JWTs, but every worker derives the same key.
-        resume_secret=hashlib.sha256(b"roulette-resume:" + access_secret.encode()).digest(),
-        auth_limiter=KeyedLimiter(burst=limits.auth_burst, per_second=limits.auth_per_second),
-        reports_limiter=KeyedLimiter(
-            burst=limits.reports_burst, per_second=limits.reports_per_second
-        ),
-        desk=moderation_desk(config, engine, state.lobby, kick),
-        contract_signatures=(
-            onchain.service.verify_contract_signature if onchain is not None else None
-        ),
-        kick=kick,
-        vitals=Vitals(checks=_checks(config, database_ok, state, onchain)),
-        workers=state.workers,
-        routers=(onchain.router,) if onchain is not None else (),
-        breakers=protected.breakers,
-        shedding=protected.shedding,
-    )
-
-
 def _presence(config: Config, svc: Services, state: SharedState | None) -> Presence:
     host = config.lb.advertise_host or (
         "127.0.0.1" if config.host in {"0.0.0.0", "::", ""} else config.host
@@ -382,26 +320,6 @@ def _gateway(
     return gateway, controller
 
 
-def _checks(
-    config: Config,
-    database_ok: Callable[[], Awaitable[bool]],
-    state: SharedState,
-    onchain: OnChain | None,
-) -> dict[str, Check]:
-    """The dependencies ``/health/ready`` and the monitor probe: SQL, Redis, a chain RPC."""
-    checks: dict[str, Check] = {"database": database_ok}
-    if state.ping is not None:
-        checks["redis"] = state.ping
-    if onchain is not None and config.chain.chain_ids:
-        rpc, chain = onchain.service.rpc, config.chain.chain_ids[0]
-
-        async def block_number() -> object:
-            return await rpc.call(chain, "eth_blockNumber", [])
-
-        checks["chain_rpc"] = block_number
-    return checks
-
-
 async def _require_head(url: str) -> None:
     current, head = await current_revision(url), head_revision()
     if current != head:
@@ -410,23 +328,6 @@ async def _require_head(url: str) -> None:
             "run `roulette db upgrade` (roulette cluster does before starting workers)",
             code="schema_outdated",
         )
-
-
-def _kicker(hub: Hub, state: SharedState) -> Callable[[str, int, str], Awaitable[None]]:
-    async def kick(address: str, code: int, reason: str) -> None:
-        workers = [w.worker_id for w in await state.workers.alive()] if state.workers else []
-        hub.kick(Address(address), code, reason, workers)
-
-    return kick
-
-
-def _database_check(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        async with asyncio.timeout(2.0), engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-
-    return check
 
 
 async def run(config: Config, *, announce: Callable[[str], None] = print) -> None:
