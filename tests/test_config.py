@@ -102,3 +102,13 @@ def test_bad_auto_scaling_settings(env: dict[str, str], message: str) -> None:
 
 def test_log_levels_are_case_insensitive() -> None:
     assert Config.from_env({"LOG_LEVEL": "WARNING"}).log_level == "warning"
+
+
+def test_with_ports_completes_a_siwe_domain_and_origins_naming_port_zero() -> None:
+    config = Config.from_env({"PORT": "0", "SIWE_DOMAIN": "127.0.0.1:0"})
+    bound = config.with_ports(40123, 40124)
+    assert (bound.port, bound.ws_port) == (40123, 40124)
+    assert bound.siwe_domain == "127.0.0.1:40123"
+    assert bound.allowed_origins == ("http://127.0.0.1:40123", "https://127.0.0.1:40123")
+    explicit = Config.from_env({"SIWE_DOMAIN": "chat.example:3001"}).with_ports(1, 2)
+    assert explicit.siwe_domain == "chat.example:3001"  # a domain naming a real port stays

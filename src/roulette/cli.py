@@ -48,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--ws-fd", type=int, required=True)
     worker.add_argument("--worker-id", required=True)
     worker.add_argument("--heartbeat-fd", type=int)
+    worker.add_argument("--config-fd", type=int, help="the supervisor's settings (not the env)")
 
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _loadtest(argv[1:])
     args = _parser().parse_args(argv)
     try:
-        config = Config.from_env()
+        config = _settings(args)
         configure_logging(config.log_level, dict(config.environment))
         return _dispatch(args, config)
     except RouletteError as exc:
@@ -85,6 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _settings(args: argparse.Namespace) -> Config:
+    """A worker runs with its supervisor's settings; every other command reads the environment."""
+    if getattr(args, "config_fd", None) is not None:
+        from roulette.config_handoff import read_config_file  # noqa: PLC0415
+
+        return read_config_file(args.config_fd)
+    return Config.from_env()
 
 
 def _dispatch(args: argparse.Namespace, config: Config) -> int:

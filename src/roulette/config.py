@@ -26,7 +26,7 @@ from roulette.envvars import (
 )
 from roulette.errors import ConfigError
 from roulette.hardening import HardeningSettings
-from roulette.observability.settings import MonitorSettings
+from roulette.monitor_settings import MonitorSettings
 from roulette.redaction import masked_repr
 from roulette.safety import SafetySettings
 
@@ -179,8 +179,22 @@ class Config:
         return f"ws://{_url_host(self.host)}:{self.ws_port}/ws"
 
     def with_ports(self, port: int, ws_port: int) -> Config:
-        """A copy listening elsewhere (tests bind port 0 and learn the real ports)."""
-        return replace(self, port=port, ws_port=ws_port)
+        """A copy listening on the bound ports (``PORT=0`` binds any free one).
+
+        A ``SIWE_DOMAIN`` or ``ALLOWED_ORIGINS`` entry naming port 0 (``127.0.0.1:0``) then
+        names the bound HTTP port, so a server on port 0 (tests) accepts its own sign-ins.
+        """
+
+        def bound(value: str) -> str:
+            return f"{value[:-2]}:{port}" if value.endswith(":0") else value
+
+        return replace(
+            self,
+            port=port,
+            ws_port=ws_port,
+            siwe_domain=bound(self.siwe_domain),
+            allowed_origins=tuple(bound(origin) for origin in self.allowed_origins),
+        )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Config:

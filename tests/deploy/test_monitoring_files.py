@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from roulette.observability.settings import DEFAULT_THRESHOLDS
+from roulette.monitor_settings import DEFAULT_THRESHOLDS
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 SOURCES = Path(__file__).resolve().parents[2] / "src" / "roulette" / "observability"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from roulette.monitor_settings import EmailSettings, WebhookSettings
 from roulette.observability.alerting import AlertBook, Batch, group
 from roulette.observability.channels import (
     SIGNATURE_HEADER,
@@ -22,7 +23,6 @@ from roulette.observability.channels import (
     sign,
 )
 from roulette.observability.metrics import ALERT_DELIVERIES
-from roulette.observability.settings import EmailSettings, WebhookSettings
 from roulette.observability.thresholds import Level
 from support.receivers import running_smtp, running_webhook
 from support.server import free_port

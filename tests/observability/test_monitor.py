@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from roulette.monitor_settings import MonitorSettings
 from roulette.observability.monitor import Monitor, Probes
 from roulette.observability.probes import Check
-from roulette.observability.settings import MonitorSettings
 from roulette.observability.thresholds import Level
 from roulette.observability.vitals import Vitals
 

@@ -1,9 +1,10 @@
-"""Start a real ``roulette serve`` process on free ports and stop it with SIGTERM."""
+"""Start a real ``roulette serve`` process on ports it binds itself and stop it with SIGTERM."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -82,26 +83,54 @@ def server_env(port: int, data_dir: Path, extra: Mapping[str, str] | None) -> di
     return env
 
 
+SERVING = re.compile(rb"roulette serving http://[^ ]+:(\d+) and ws://[^ ]+:(\d+)/ws")
+"""The line ``roulette serve`` prints once both listeners are bound and serving."""
+
+
 @contextlib.contextmanager
 def running_server(
     data_dir: Path, env: Mapping[str, str] | None = None, *, startup_timeout: float = 60.0
 ) -> Iterator[RunningServer]:
-    """A ``roulette serve`` subprocess, healthy on return, stopped on exit."""
-    port, ws_port = free_port(), free_port()
+    """A ``roulette serve`` subprocess, healthy on return, stopped on exit.
+
+    It binds port 0 for both listeners and reports the ports it got (no race on a probed free
+    port); its SIWE domain ``127.0.0.1:0`` becomes ``127.0.0.1:<bound port>``.
+    """
     data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
     cmd = [sys.executable, "-m", "roulette", "serve", "--host", "127.0.0.1"]
-    cmd += ["--port", str(port), "--ws-port", str(ws_port)]
+    cmd += ["--port", "0", "--ws-port", "0"]
     with log_path.open("wb") as log:
         process = subprocess.Popen(
-            cmd, env=server_env(port, data_dir, env), stdout=log, stderr=subprocess.STDOUT
+            cmd, env=server_env(0, data_dir, env), stdout=log, stderr=subprocess.STDOUT
         )
-    server = RunningServer(process, port, ws_port, data_dir, log_path)
+    try:
+        port, ws_port = _bound_ports(process, log_path, startup_timeout)
+        server = RunningServer(process, port, ws_port, data_dir, log_path)
+    except BaseException:
+        process.kill()
+        process.wait()
+        raise
     try:
         _wait_healthy(server, startup_timeout)
         yield server
     finally:
         server.stop()
+
+
+def _bound_ports(
+    process: subprocess.Popen[bytes], log_path: Path, timeout: float
+) -> tuple[int, int]:
+    """The (HTTP, WebSocket) ports from the server's "serving" line."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        match = SERVING.search(log_path.read_bytes())
+        if match is not None:
+            return int(match[1]), int(match[2])
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early:\n{log_path.read_text(errors='replace')}")
+        time.sleep(0.05)
+    raise RuntimeError(f"no serving line after {timeout}s:\n{log_path.read_text(errors='replace')}")
 
 
 def _wait_healthy(server: RunningServer, timeout: float) -> None:

@@ -27,6 +27,7 @@ from roulette.api import (
     status_routes,
 )
 from roulette.api.csrf import OriginCheck
+from roulette.api.services import Services
 from roulette.errors import (
     DEFAULT_RETRY_AFTER_SECONDS,
     PayloadTooLarge,
@@ -37,7 +38,6 @@ from roulette.errors import (
 )
 from roulette.observability.metrics import ERRORS, HTTP_IN_FLIGHT, HTTP_LATENCY
 from roulette.observability.vitals import Vitals
-from roulette.runtime.services import Services
 
 __all__ = ["create_app"]
 

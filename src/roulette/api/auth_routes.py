@@ -10,6 +10,7 @@ from fastapi import APIRouter, Cookie, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from roulette.api.deps import CurrentClaims, ServicesDep, limit_auth_by_ip
+from roulette.api.services import Services
 from roulette.auth.credentials import bearer_or_cookie
 from roulette.auth.nonces import new_nonce
 from roulette.auth.signature import personal_message_hash
@@ -17,7 +18,6 @@ from roulette.auth.siwe import SiweMessage, parse_message, verify_sign_in
 from roulette.auth.tokens import TokenClaims, TokenKind
 from roulette.errors import BadRequest, Forbidden, RouletteError, Unauthenticated, closing_code
 from roulette.matchmaking.records import Address
-from roulette.runtime.services import Services
 
 __all__ = ["router"]
 

@@ -7,13 +7,13 @@ from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 
+from roulette.api.services import Services
 from roulette.auth.credentials import bearer_or_cookie
 from roulette.auth.tokens import TokenClaims, TokenKind
 from roulette.balancing.forwarded import client_address
 from roulette.errors import Forbidden, RateLimited, Unauthenticated
 from roulette.matchmaking.records import Address
 from roulette.resilience.shedding import RETRY_AFTER_SECONDS
-from roulette.runtime.services import Services
 
 __all__ = [
     "CurrentClaims",

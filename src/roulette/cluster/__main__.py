@@ -1,7 +1,8 @@
 """``python -m roulette.cluster``: run the cluster until ``roulette cluster`` exists in the CLI.
 
 Its only options tune liveness deadlines and the crash-loop limit (tests use small ones);
-everything else comes from the environment through :meth:`Config.from_env`.
+everything else comes from the environment through :meth:`Config.from_env` (read once, here:
+workers receive this object, see :mod:`roulette.config_handoff`).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 from roulette.balancing.cluster_presence import ClusterPresence
@@ -96,7 +97,8 @@ def run_cluster(
             desired=desired,
             max_workers=max_workers,
             listeners=listeners,
-            # Workers read their settings from the environment we were started with.
+            # Workers receive our settings; the variable is for prometheus_client's own reads.
+            config=replace(config, prometheus_multiproc_dir=metrics_dir),
             env=config.child_environment(PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)),
             timeouts=timeouts,
             commands=commands,

@@ -18,8 +18,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from roulette.cluster.policy import SlotHistory, WorkerState, WorkerView
+from roulette.config import Config
+from roulette.config_handoff import config_file
 
-__all__ = ["LISTEN_BACKLOG", "Listeners", "WorkerProcess", "spawn_worker"]
+__all__ = [
+    "LISTEN_BACKLOG",
+    "Listeners",
+    "WorkerProcess",
+    "spawn_worker",
+]
 
 LISTEN_BACKLOG = 4096
 """Connections the kernel queues while every worker is busy or restarting."""
@@ -191,25 +198,36 @@ def spawn_worker(
     slot: int,
     worker_id: str,
     listeners: Listeners,
+    config: Config,
     env: Mapping[str, str],
     now: float,
 ) -> WorkerProcess:
-    """Start ``python -m roulette worker`` with the shared sockets and a heartbeat pipe.
+    """Start ``python -m roulette worker`` with the shared sockets, a heartbeat pipe and
+    ``config`` (the worker runs with the parent's settings; it does not read the environment).
 
     Raises:
         OSError: the process could not be created (out of memory, pids or file descriptors).
     """
-    read_fd, write_fd = os.pipe()
+    config_fd = config_file(config)
+    try:
+        read_fd, write_fd = os.pipe()
+    except OSError:
+        os.close(config_fd)
+        raise
     os.set_blocking(read_fd, False)
     http_fd, ws_fd = listeners.http.fileno(), listeners.ws.fileno()
     command = [sys.executable, "-m", "roulette", "worker", "--worker-id", worker_id]
     command += ["--http-fd", str(http_fd), "--ws-fd", str(ws_fd), "--heartbeat-fd", str(write_fd)]
+    command += ["--config-fd", str(config_fd)]
     try:
-        popen = subprocess.Popen(command, env=dict(env), pass_fds=(http_fd, ws_fd, write_fd))
+        popen = subprocess.Popen(
+            command, env=dict(env), pass_fds=(http_fd, ws_fd, write_fd, config_fd)
+        )
     except OSError:
         os.close(read_fd)
         raise
     finally:
         # Only the child writes: its exit then reads as end of file here, waking the loop.
         os.close(write_fd)
+        os.close(config_fd)
     return WorkerProcess(slot, worker_id, popen, read_fd, now)

@@ -31,6 +31,7 @@ from roulette.cluster import policy
 from roulette.cluster.channel import Command, Reply, ScalingRequest, SetCount, WakePipe
 from roulette.cluster.policy import ExitKind, SlotHistory, WorkerState
 from roulette.cluster.process import Listeners, WorkerProcess, spawn_worker
+from roulette.config import Config
 from roulette.scaling.sampler import WorkerReport
 
 if TYPE_CHECKING:
@@ -58,7 +59,8 @@ class Supervisor:
         desired: the initial worker count.
         max_workers: the largest count allowed (1 without shared state, else 64).
         listeners: the sockets every worker inherits.
-        env: the workers' environment.
+        config: the workers' settings (each worker receives it; none re-reads the environment).
+        env: the workers' environment (for libraries that read it, e.g. prometheus_client).
         timeouts: heartbeat, boot and stop deadlines.
         commands: management commands, answered by the loop.
         wake: the self-pipe; signals and management requests write to it.
@@ -76,6 +78,7 @@ class Supervisor:
         desired: int,
         max_workers: int,
         listeners: Listeners,
+        config: Config,
         env: Mapping[str, str],
         timeouts: policy.Timeouts,
         commands: queue.Queue[Command],
@@ -94,6 +97,7 @@ class Supervisor:
         self._workers_stop_at: float | None = None
         self.max_workers = max_workers
         self.listeners = listeners
+        self.config = config
         self.env = env
         self.timeouts = timeouts
         self.commands = commands
@@ -402,7 +406,12 @@ class Supervisor:
         self.slots.setdefault(slot, SlotHistory())
         try:
             worker = spawn_worker(
-                slot=slot, worker_id=worker_id, listeners=self.listeners, env=self.env, now=now
+                slot=slot,
+                worker_id=worker_id,
+                listeners=self.listeners,
+                config=self.config,
+                env=self.env,
+                now=now,
             )
         except OSError as exc:
             log.error("worker_spawn_failed slot=%d error=%s", slot, exc)

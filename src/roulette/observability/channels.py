@@ -23,9 +23,9 @@ from typing import Any, Protocol
 
 import httpx
 
+from roulette.monitor_settings import EmailSettings, WebhookSettings
 from roulette.observability.alerting import Batch, Notice, NoticeKind
 from roulette.observability.metrics import ALERT_DELIVERIES
-from roulette.observability.settings import EmailSettings, WebhookSettings
 from roulette.observability.thresholds import Level
 
 __all__ = [

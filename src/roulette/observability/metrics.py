@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Protocol
 
 import psutil
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -29,8 +29,10 @@ from roulette.resilience.metrics import BreakerCollector
 from roulette.storage.ports import LobbyStats, WorkerInfo
 
 if TYPE_CHECKING:
-    from roulette.gateway.hub import Hub
-    from roulette.runtime.services import Services
+    from roulette.config import Config
+    from roulette.observability.figures import HubFigures
+    from roulette.resilience.breaker import Breaker
+    from roulette.storage.ports import Lobby, WorkerRegistry
 
 __all__ = [
     "DEPENDENCY_PROBE",
@@ -187,10 +189,26 @@ ALERT_LEVEL = Gauge(
 )  # fmt: skip
 
 
+class MetricSources(Protocol):
+    """What :func:`render_metrics` reads of the node's services (a Protocol: observability
+    names no runtime type)."""
+
+    @property
+    def config(self) -> Config: ...
+    @property
+    def lobby(self) -> Lobby: ...
+    @property
+    def workers(self) -> WorkerRegistry | None: ...
+    @property
+    def breakers(self) -> Sequence[Breaker]: ...
+    @property
+    def shedding(self) -> Callable[[], bool]: ...
+
+
 class MetricsSync:
     """Moves the hot-path counters of this process into the Prometheus metrics."""
 
-    def __init__(self, counters: Counters, hub: Hub, *, socket_limit: int = 0) -> None:
+    def __init__(self, counters: Counters, hub: HubFigures, *, socket_limit: int = 0) -> None:
         self._counters = counters
         _CONNECTIONS_LIMIT.set(socket_limit)
         self._hub = hub
@@ -276,7 +294,7 @@ def _fleet(workers: list[WorkerInfo]) -> Iterator[Metric]:
     yield share
 
 
-async def _shared_figures(svc: Services) -> tuple[LobbyStats | None, list[WorkerInfo] | None]:
+async def _shared_figures(svc: MetricSources) -> tuple[LobbyStats | None, list[WorkerInfo] | None]:
     """The lobby's and registry's figures; None for what shared state cannot give now.
 
     With Redis down the scrape still answers (``roulette_dependency_up`` says why), so
@@ -291,7 +309,7 @@ async def _shared_figures(svc: Services) -> tuple[LobbyStats | None, list[Worker
     return stats, workers
 
 
-async def render_metrics(svc: Services, sync: MetricsSync) -> tuple[bytes, str]:
+async def render_metrics(svc: MetricSources, sync: MetricsSync) -> tuple[bytes, str]:
     """The exposition text of this node (all workers in cluster mode) and its content type."""
     sync.sync()
     shared = CollectorRegistry()

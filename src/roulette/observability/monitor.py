@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from roulette.monitor_settings import MonitorSettings
 from roulette.observability.alerting import group
 from roulette.observability.channels import Dispatcher
 from roulette.observability.history import Event
@@ -27,7 +28,6 @@ from roulette.observability.metrics import (
 )
 from roulette.observability.probes import Check, probe_all
 from roulette.observability.recovery import Action, ActionKind, decide
-from roulette.observability.settings import MonitorSettings
 from roulette.observability.system import HOST
 from roulette.observability.thresholds import evaluate_all
 from roulette.observability.vitals import Vitals

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import socket
 
+from roulette.api.services import Services
 from roulette.config import Config
 from roulette.observability.channels import (
     Channel,
@@ -13,7 +14,6 @@ from roulette.observability.channels import (
     WebhookChannel,
 )
 from roulette.observability.monitor import Monitor, Probes, sends_alerts
-from roulette.runtime.services import Services
 
 __all__ = ["build_monitor"]
 

@@ -9,25 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import signal
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import uvicorn
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.api.app import create_app
 from roulette.api.listener import with_request_deadline
+from roulette.api.services import Services
 from roulette.api.status_routes import ice_servers
-from roulette.auth.siwe import SiweRules
-from roulette.auth.tokens import TokenIssuer
 from roulette.balancing.presence import Presence, PresenceAddress
 from roulette.config import Config
 from roulette.errors import ConfigError
@@ -36,13 +33,8 @@ from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
 from roulette.gateway.hub import Hub
 from roulette.gateway.server import Gateway
-from roulette.matchmaking.records import Address
-from roulette.observability.counters import Counters
-from roulette.observability.metrics import MetricsSync
 from roulette.observability.monitor import Monitor
-from roulette.observability.probes import Check
 from roulette.observability.statements import instrument
-from roulette.relay.keyed import KeyedLimiter
 from roulette.resilience.shedding import LoopLag
 from roulette.runtime.audit import Audit
 from roulette.runtime.bans import BanWatch
@@ -50,9 +42,8 @@ from roulette.runtime.membership import Membership
 from roulette.runtime.monitoring import build_monitor
 from roulette.runtime.onchain import OnChain, build_onchain
 from roulette.runtime.protection import protect
-from roulette.runtime.safety import admission, moderation_desk, safety_hooks
-from roulette.runtime.secrets import jwt_secrets
-from roulette.runtime.services import Services
+from roulette.runtime.safety import admission, safety_hooks
+from roulette.runtime.services import build_services
 from roulette.runtime.state import SharedState, shared_state
 from roulette.runtime.sweeper import Sweeper
 from roulette.storage.sql import (
@@ -98,6 +89,8 @@ class Node:
 
     config: Config
     services: Services
+    hub: Hub
+    """The gateway's hub (``services.hub`` is the same object, seen through the API's view)."""
     gateway: Gateway
     http: uvicorn.Server
     sweeper: Sweeper
@@ -134,18 +127,21 @@ class Node:
             await _require_head(config.sql_url)
         engine = create_engine(config.sql_url)
         state = shared_state(config)
-        svc = _services(config, engine, state, worker_id)
-        lag = protect(config, svc, redis=config.redis.enabled)
+        hub = Hub(worker_id or f"w-{uuid.uuid4().hex[:8]}")
+        protected = protect(
+            config,
+            hub,
+            lobby=state.lobby,
+            nonces=state.nonces,
+            moderation=SqlModeration(engine),
+            families=SqlTokenFamilies(engine),
+            redis=config.redis.enabled,
+        )
         history = SqlSessionHistory(engine)
-        onchain = build_onchain(config, engine, svc.lobby, history, svc.hub)
-        gateway, controller = _gateway(svc, history, onchain)
-        svc.kick = svc.desk.kick = _kicker(svc, state)
-        svc.workers = state.workers
+        onchain = build_onchain(config, engine, protected.lobby, history, hub)
+        svc = build_services(config, engine, state, hub, protected=protected, onchain=onchain)
+        gateway, controller = _gateway(svc, hub, history, onchain)
         instrument(engine, svc.vitals)
-        svc.vitals.checks = _checks(svc, state, onchain)
-        if onchain is not None:
-            svc.routers.append(onchain.router)
-            svc.contract_signatures = onchain.service.verify_contract_signature
         # Workers of `roulette cluster` share one address: only a standalone node announces.
         presence = _presence(config, svc, state if worker_id is None else None)
         app = create_app(svc, WEB_DIR)
@@ -171,28 +167,37 @@ class Node:
             session_max_seconds=config.session_max_seconds,
             wall=time.time,
             every_pass=svc.metrics_sync.sync,
-            audit=Audit(svc.hub, svc.lobby),
+            audit=Audit(hub, svc.lobby),
         )
         membership = None
         if state.bus is not None and state.workers is not None:
-            svc.hub.bridge = Bridge(
-                state.bus, svc.hub.worker_id, svc.hub.deliver, control=state.control
-            )
-            membership = Membership(state.workers, svc.hub, started_at=svc.started_at)
+            hub.bridge = Bridge(state.bus, hub.worker_id, hub.deliver, control=state.control)
+            membership = Membership(state.workers, hub, started_at=svc.started_at)
         monitor = build_monitor(config, svc, worker_id)
         bans = BanWatch(
             svc.moderation,
             svc.families,
-            svc.hub,
+            hub,
             svc.lobby,
             interval=config.hardening.ban_poll_seconds,
             wall=time.time,
         )
         node = cls(
-            config, svc, gateway, http, sweeper, engine, state, onchain, membership, monitor, bans
+            config,
+            svc,
+            hub,
+            gateway,
+            http,
+            sweeper,
+            engine,
+            state,
+            onchain,
+            membership,
+            monitor,
+            bans,
         )
         node.presence = presence
-        node.lag = lag
+        node.lag = protected.lag
         return node
 
     async def serve(
@@ -235,7 +240,7 @@ class Node:
         if self.onchain is not None:
             recheck = supervised("tip_recheck", self.onchain.recheck.run)
             cancel_at_exit.append(tasks.create_task(recheck))
-        bridge = self.services.hub.bridge
+        bridge = self.hub.bridge
         if bridge is not None:
             tasks.create_task(supervised("bridge_sender", bridge.run_sender))
             receiver = supervised("bridge_receiver", bridge.run_receiver)
@@ -265,43 +270,8 @@ class Node:
             self.membership.stop()
         if self.bans is not None:
             self.bans.stop()
-        if self.services.hub.bridge is not None:
-            self.services.hub.bridge.stop()
-
-
-def _services(
-    config: Config, engine: AsyncEngine, state: SharedState, worker_id: str | None
-) -> Services:
-    access_secret, refresh_secret = jwt_secrets(config)
-    counters = Counters()
-    hub = Hub(worker_id or f"w-{uuid.uuid4().hex[:8]}")
-    limits = config.limits
-    return Services(
-        config=config,
-        issuer=TokenIssuer(
-            access_secret=access_secret,
-            refresh_secret=refresh_secret,
-            access_ttl=config.access_ttl_seconds,
-            refresh_ttl=config.refresh_ttl_seconds,
-        ),
-        siwe_rules=SiweRules(domain=config.siwe_domain, chain_ids=frozenset(config.chain_ids)),
-        nonces=state.nonces,
-        lobby=state.lobby,
-        moderation=SqlModeration(engine),
-        families=SqlTokenFamilies(engine),
-        hub=hub,
-        counters=counters,
-        started_at=time.time(),
-        database_ok=_database_check(engine),
-        metrics_sync=MetricsSync(counters, hub, socket_limit=limits.max_connections),
-        # Resume tokens are keyed apart from JWTs, but every worker derives the same key.
-        resume_secret=hashlib.sha256(b"roulette-resume:" + access_secret.encode()).digest(),
-        auth_limiter=KeyedLimiter(burst=limits.auth_burst, per_second=limits.auth_per_second),
-        reports_limiter=KeyedLimiter(
-            burst=limits.reports_burst, per_second=limits.reports_per_second
-        ),
-        desk=moderation_desk(config, engine, state.lobby),
-    )
+        if self.hub.bridge is not None:
+            self.hub.bridge.stop()
 
 
 def _presence(config: Config, svc: Services, state: SharedState | None) -> Presence:
@@ -321,12 +291,12 @@ def _presence(config: Config, svc: Services, state: SharedState | None) -> Prese
 
 
 def _gateway(
-    svc: Services, history: SqlSessionHistory, onchain: OnChain | None
+    svc: Services, hub: Hub, history: SqlSessionHistory, onchain: OnChain | None
 ) -> tuple[Gateway, Controller]:
     gateway_ref: list[Gateway] = []
     ctx = GatewayContext(
         config=svc.config,
-        hub=svc.hub,
+        hub=hub,
         metrics=svc.counters,
         spawn_control=lambda conn, op: gateway_ref[0].spawn_control(conn, op),  # noqa: PLW0108 - late-bound
         ice_servers=ice_servers(svc.config.stun_servers),
@@ -350,21 +320,6 @@ def _gateway(
     return gateway, controller
 
 
-def _checks(svc: Services, state: SharedState, onchain: OnChain | None) -> dict[str, Check]:
-    """The dependencies ``/health/ready`` and the monitor probe: SQL, Redis, a chain RPC."""
-    checks: dict[str, Check] = {"database": svc.database_ok}
-    if state.ping is not None:
-        checks["redis"] = state.ping
-    if onchain is not None and svc.config.chain.chain_ids:
-        rpc, chain = onchain.service.rpc, svc.config.chain.chain_ids[0]
-
-        async def block_number() -> object:
-            return await rpc.call(chain, "eth_blockNumber", [])
-
-        checks["chain_rpc"] = block_number
-    return checks
-
-
 async def _require_head(url: str) -> None:
     current, head = await current_revision(url), head_revision()
     if current != head:
@@ -373,23 +328,6 @@ async def _require_head(url: str) -> None:
             "run `roulette db upgrade` (roulette cluster does before starting workers)",
             code="schema_outdated",
         )
-
-
-def _kicker(svc: Services, state: SharedState) -> Callable[[str, int, str], Awaitable[None]]:
-    async def kick(address: str, code: int, reason: str) -> None:
-        workers = [w.worker_id for w in await state.workers.alive()] if state.workers else []
-        svc.hub.kick(Address(address), code, reason, workers)
-
-    return kick
-
-
-def _database_check(engine: AsyncEngine) -> Callable[[], Awaitable[bool]]:
-    async def check() -> bool:
-        async with asyncio.timeout(2.0), engine.connect() as conn:
-            await conn.execute(text("SELECT 1"))
-        return True
-
-    return check
 
 
 async def run(config: Config, *, announce: Callable[[str], None] = print) -> None:

@@ -3,36 +3,61 @@ load-shedding rule fed by the event loop's lag and the node's socket count."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from roulette.config import Config
 from roulette.errors import Unavailable
+from roulette.gateway.hub import Hub
 from roulette.resilience.breaker import Breaker
 from roulette.resilience.guard import Guard, guarded
 from roulette.resilience.shedding import LoopLag, ShedPolicy, should_shed
-from roulette.runtime.services import Services
+from roulette.storage.ports import Lobby, Moderation, NonceStore, TokenFamilies
 
-__all__ = ["protect"]
+__all__ = ["Protected", "protect"]
 
 SQL_FAILURES = (OperationalError, InterfaceError, OSError, TimeoutError)
 """The database is down or unreachable — not a constraint the caller broke."""
 
 
-def protect(config: Config, svc: Services, *, redis: bool) -> LoopLag:
-    """Put ``svc``'s stores behind breakers and set its shedding rule; returns the lag probe
-    (the node runs it in its task group)."""
+@dataclass(frozen=True, slots=True)
+class Protected:
+    """The stores behind their breakers, the breakers, the shedding rule and its lag probe
+    (the node runs the probe in its task group)."""
+
+    lobby: Lobby
+    nonces: NonceStore
+    moderation: Moderation
+    families: TokenFamilies
+    breakers: tuple[Breaker, ...]
+    shedding: Callable[[], bool]
+    lag: LoopLag
+
+
+def protect(
+    config: Config,
+    hub: Hub,
+    *,
+    lobby: Lobby,
+    nonces: NonceStore,
+    moderation: Moderation,
+    families: TokenFamilies,
+    redis: bool,
+) -> Protected:
+    """Put the stores behind breakers (Redis's only when ``redis``) and build the shedding
+    rule from ``hub``'s socket count."""
     lb = config.lb
     sql = Breaker("sql", lb.breaker_threshold)
     sql_guard = Guard(sql, SQL_FAILURES, "database_unavailable")
-    svc.moderation = guarded(svc.moderation, sql_guard)
-    svc.families = guarded(svc.families, sql_guard)
-    svc.breakers = [sql]
+    breakers: tuple[Breaker, ...] = (sql,)
     if redis:
         shared = Breaker("redis", lb.breaker_threshold)
         redis_guard = Guard(shared, (Unavailable,), "state_unavailable")
-        svc.lobby = guarded(svc.lobby, redis_guard)
-        svc.nonces = guarded(svc.nonces, redis_guard)
-        svc.breakers.insert(0, shared)
+        lobby = guarded(lobby, redis_guard)
+        nonces = guarded(nonces, redis_guard)
+        breakers = (shared, sql)
     lag = LoopLag()
     policy = ShedPolicy(
         max_lag_seconds=lb.shed_lag_ms / 1000, socket_fraction=lb.shed_socket_fraction
@@ -40,7 +65,14 @@ def protect(config: Config, svc: Services, *, redis: bool) -> LoopLag:
     capacity = config.limits.max_connections
 
     def shedding() -> bool:
-        return should_shed(policy, lag_seconds=lag.seconds, in_use=len(svc.hub), capacity=capacity)
+        return should_shed(policy, lag_seconds=lag.seconds, in_use=len(hub), capacity=capacity)
 
-    svc.shedding = shedding
-    return lag
+    return Protected(
+        lobby=lobby,
+        nonces=nonces,
+        moderation=guarded(moderation, sql_guard),
+        families=guarded(families, sql_guard),
+        breakers=breakers,
+        shedding=shedding,
+        lag=lag,
+    )

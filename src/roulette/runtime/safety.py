@@ -16,7 +16,7 @@ from roulette.errors import RateLimited
 from roulette.gateway.context import IceFilter
 from roulette.gateway.control import GateCheck
 from roulette.matchmaking.records import Address
-from roulette.moderation.desk import ModerationDesk
+from roulette.moderation.desk import Kick, ModerationDesk
 from roulette.moderation.policy import SuspendRule, cooldown_left
 from roulette.relay.ice import relay_only
 from roulette.relay.keyed import KeyedLimiter
@@ -53,8 +53,11 @@ def safety_hooks(settings: SafetySettings) -> GatewayHooks:
     )
 
 
-def moderation_desk(config: Config, engine: AsyncEngine, lobby: Lobby | None) -> ModerationDesk:
-    """The desk on ``engine``'s stores (``lobby`` None: the CLI, which holds no live queue)."""
+def moderation_desk(
+    config: Config, engine: AsyncEngine, lobby: Lobby | None, kick: Kick | None = None
+) -> ModerationDesk:
+    """The desk on ``engine``'s stores (``lobby`` and ``kick`` None: the CLI, which holds no
+    live queue and no sockets)."""
     safety = config.safety
     rule = SuspendRule(
         threshold=safety.report_suspend_threshold,
@@ -68,6 +71,7 @@ def moderation_desk(config: Config, engine: AsyncEngine, lobby: Lobby | None) ->
         rule=rule,
         families=SqlTokenFamilies(engine),
         lobby=lobby,
+        kick=kick,
     )
 
 

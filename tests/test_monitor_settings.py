@@ -8,9 +8,9 @@ import pytest
 
 from roulette.config import Config
 from roulette.errors import ConfigError
+from roulette.monitor_settings import MonitorSettings
 from roulette.observability.monitor import sends_alerts
 from roulette.observability.readiness import LoadGate
-from roulette.observability.settings import MonitorSettings
 from roulette.observability.thresholds import Level
 
 

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from roulette.alert_rule import Level, Rule
 from roulette.envvars import EnvReader, int_at_least, nonnegative, parse_bool, parse_port, positive
-from roulette.observability.thresholds import Level, Rule
 
 __all__ = ["DEFAULT_THRESHOLDS", "EmailSettings", "MonitorSettings", "WebhookSettings"]
 
