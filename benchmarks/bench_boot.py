@@ -120,7 +120,7 @@ def main() -> None:
                 ),
                 "serve_to_health": _median([_serve_once(cache) for _ in range(runs)]),
             }
-    print(json.dumps({"benchmark": "boot", "machine": machine(), "rows": rows}, indent=2))
+    print(json.dumps({"benchmark": "boot", "machine": machine(), "rows": rows}))
 
 
 if __name__ == "__main__":
