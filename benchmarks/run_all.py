@@ -48,6 +48,7 @@ PLANNED: dict[str, list[str]] = {
     "lobby": [],
     "loadtest": ["--ramp", "30", "--plot", "benchmarks/results/loadtest.png"],
     "lb_path": [],
+    "boot": [],
 }
 QUICK: dict[str, list[str]] = {
     "signin": ["--users", "300"],
@@ -58,6 +59,7 @@ QUICK: dict[str, list[str]] = {
     "lobby": ["--users", "1000"],
     "loadtest": ["--users", "100", "--duration", "10", "--ramp", "2"],
     "lb_path": ["--pairs", "5", "--seconds", "2", "--sockets", "200"],
+    "boot": ["--runs", "2"],
 }
 SCRIPTS = {"capacity_cluster": "capacity"}
 """Entries that run another entry's script with other arguments."""

@@ -14,12 +14,15 @@ import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from roulette.balancing.agent import AgentServer, AgentView
 from roulette.balancing.nodes import NodeRecord, NodeState
-from roulette.balancing.registry import NodeRegistry
 from roulette.balancing.settings import LbSettings
 from roulette.errors import Unavailable
+
+if TYPE_CHECKING:  # the registry imports redis-py, not needed by a node without Redis
+    from roulette.balancing.registry import NodeRegistry
 
 __all__ = ["Presence", "PresenceAddress"]
 

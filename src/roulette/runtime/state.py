@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from roulette.balancing.registry import NodeRegistry
 from roulette.config import Config
 from roulette.matchmaking.policy import MatchPolicy
 from roulette.observability.redis_timing import time_calls
 from roulette.storage.memory import MemoryLobby, MemoryNonceStore
 from roulette.storage.ports import Bus, ControlLog, Lobby, NonceStore, WorkerRegistry
+
+if TYPE_CHECKING:  # redis-py costs ~0.3 s of start-up: imported only when Redis is configured
+    from roulette.balancing.registry import NodeRegistry
 
 __all__ = ["SharedState", "shared_state"]
 
@@ -44,6 +47,7 @@ def shared_state(config: Config) -> SharedState:
         return SharedState(MemoryLobby(policy), MemoryNonceStore())
     from redis.asyncio.cluster import RedisCluster  # noqa: PLC0415
 
+    from roulette.balancing.registry import NodeRegistry  # noqa: PLC0415
     from roulette.storage.redis import (  # noqa: PLC0415 - redis only when configured
         RedisBus,
         RedisControlLog,
