@@ -106,6 +106,8 @@ async def test_hole3_a_forged_forwarded_for_does_not_buy_a_fresh_handshake_budge
         forged = {**users[2].bearer, "X-Forwarded-For": "203.0.113.99"}
         raw = await open_raw(server.ws_url, forged, connected=False)
         assert await raw.close_code_within() == 1013
+        for user in users:
+            await user.close()
 
 
 async def test_hole3_behind_a_trusted_proxy_each_client_has_its_own_handshake_budget(
@@ -124,3 +126,5 @@ async def test_hole3_behind_a_trusted_proxy_each_client_has_its_own_handshake_bu
         again = {**users[2].bearer, "X-Forwarded-For": "203.0.113.0"}
         raw = await open_raw(server.ws_url, again, connected=False)
         assert await raw.close_code_within() == 1013
+        for user in users:
+            await user.close()
