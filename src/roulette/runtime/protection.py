@@ -18,7 +18,9 @@ from roulette.storage.ports import Lobby, Moderation, NonceStore, TokenFamilies
 
 __all__ = ["Protected", "protect"]
 
-SQL_FAILURES = (OperationalError, InterfaceError, OSError, TimeoutError)
+# The SQL stores translate an outage into Unavailable (storage.sql.database); the raw driver
+# errors are listed too for any call that escapes that translation.
+SQL_FAILURES = (Unavailable, OperationalError, InterfaceError, OSError, TimeoutError)
 """The database is down or unreachable — not a constraint the caller broke."""
 
 

@@ -22,7 +22,7 @@ from roulette.storage.sql import (
     head_revision,
     upgrade,
 )
-from roulette.storage.sql.database import alembic_config
+from roulette.storage.sql.database import alembic_config, begin, connect
 from roulette.storage.sql.schema import declared_metadata
 
 ALICE = Address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
@@ -247,3 +247,40 @@ async def test_sqlite_foreign_keys_are_enforced(fresh_sqlite_url: str) -> None:
                 await connection.execute(text("INSERT INTO child VALUES (1)"))
     finally:
         await engine.dispose()
+
+
+@pytest.mark.postgres
+async def test_a_session_the_server_terminates_is_unavailable_not_a_crash(
+    pg_database: str,
+) -> None:
+    """A restarting PostgreSQL ends its sessions with SQLSTATE 57P01, which asyncpg reports as
+    a bare DBAPIError: that is an outage (503), never a 500 (issue 14's restart-postgres)."""
+    engine, admin = create_engine(pg_database), create_engine(pg_database)
+
+    async def sleep_in_the_database() -> None:
+        async with begin(engine) as connection:
+            await connection.execute(text("SELECT pg_sleep(20) /* terminated */"))
+
+    sleeper = asyncio.create_task(sleep_in_the_database())
+    try:
+        pid = None
+        for _ in range(100):
+            async with connect(admin) as connection:
+                pid = await connection.scalar(
+                    text(
+                        "SELECT pid FROM pg_stat_activity WHERE state = 'active'"
+                        " AND query LIKE 'SELECT pg_sleep(20) /* terminated */%'"
+                    )
+                )
+            if pid is not None:
+                break
+            await asyncio.sleep(0.05)
+        assert pid is not None, "the sleeping session never showed up"
+        async with connect(admin) as connection:
+            await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        with pytest.raises(Unavailable):
+            await sleeper
+    finally:
+        sleeper.cancel()
+        await engine.dispose()
+        await admin.dispose()

@@ -141,9 +141,21 @@ def _translated(error: Exception) -> RouletteError | None:
     # names our schema.
     if _is_bad_value(error):
         return BadRequest("a value cannot be stored: too long or malformed")
-    if isinstance(error, _OUTAGES):
+    if isinstance(error, _OUTAGES) or _is_outage(error):
         return Unavailable("the database is unavailable")
     return None
+
+
+def _is_outage(error: Exception) -> bool:
+    # A restarting PostgreSQL ends sessions with SQLSTATE 57P01 ("terminating connection due to
+    # administrator command") and refuses new ones with 57P03 ("the database system is starting
+    # up"); asyncpg reports these, and class 08 (connection exception), as a bare DBAPIError.
+    if not isinstance(error, exc.DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    sqlstate = str(getattr(getattr(error, "orig", None), "sqlstate", None))
+    return sqlstate.startswith(("57", "08"))
 
 
 def _is_bad_value(error: Exception) -> bool:
