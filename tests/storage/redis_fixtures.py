@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import redis
+
+from roulette.lab.ports import free_port, is_free
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 REDIS_CLI = shutil.which("redis-cli") or "/usr/bin/redis-cli"
@@ -37,23 +38,6 @@ __all__ = [
 ]
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the kernel's pick)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
 def free_block(start: int = FIRST_CLUSTER_PORT, size: int = 6, avoid: int | None = None) -> int:
     """The first port of ``size`` free ports (and their bus ports) at ``start`` or above.
 
@@ -67,7 +51,7 @@ def free_block(start: int = FIRST_CLUSTER_PORT, size: int = 6, avoid: int | None
     """
     for first in range(start, 22_000, 10):
         ports = range(first, first + size)
-        if first != avoid and all(_is_free(p) and _is_free(p + 10_000) for p in ports):
+        if first != avoid and all(is_free(p) and is_free(p + 10_000) for p in ports):
             return first
     raise RuntimeError("no free block of ports for a Redis cluster")
 
