@@ -137,6 +137,7 @@ def planted_env(
     return chain_env(
         world,
         **PLANTED,
+        TURN_URLS="turn:127.0.0.1:3478",  # TURN on: match-found carries credentials made from it
         MANAGEMENT_TOKEN=TOKEN,
         DATABASE_URL=database_url,
         REDIS_URL=redis_url,
