@@ -13,15 +13,21 @@ import pytest
 
 from roulette.scaling.sampler import HistogramDeltas, NodeSampler, WorkerReport, read_histograms
 
-BURN = "import time\nend = time.monotonic() + 30\nwhile time.monotonic() < end: pass\n"
+BURN = (
+    "import time\nprint('burning', flush=True)\n"
+    "end = time.monotonic() + 30\nwhile time.monotonic() < end: pass\n"
+)
 
 
 @pytest.fixture
 def busy() -> Iterator[subprocess.Popen[bytes]]:
-    process = subprocess.Popen([sys.executable, "-c", BURN])
+    process = subprocess.Popen([sys.executable, "-c", BURN], stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    process.stdout.readline()  # the interpreter is up (its RSS is real) and spinning
     yield process
     process.kill()
     process.wait()
+    process.stdout.close()
 
 
 def report(pid: int, **kw: object) -> WorkerReport:
