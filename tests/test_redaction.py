@@ -19,6 +19,7 @@ ENV = {
     "REDIS_URL": "redis://:redis-password-FFFF@cache.internal:6379/0",
     "RPC_URLS": "1=https://eth.example/v2/path-key-GGGGGGGG,8453=https://base.example/?apikey=query-key-HHHHHHHH",
     "TURN_SECRET": "turn-secret-IIIIIIII",
+    "TURN_URLS": "turn:turn.example:3478",
 }
 PLANTED = [
     "access-secret-AAAAAAAA",
