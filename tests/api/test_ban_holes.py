@@ -11,13 +11,13 @@ import asyncio
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from conftest import MakeUsers
+from support.postgres import fresh_database
 from support.server import RunningServer, running_server, server_env
 from support.users import User, signed_in_users
 
@@ -121,35 +121,19 @@ async def test_hole8_websocket_url_never_comes_from_a_foreign_host(server: Runni
 # ---------------------------------------------------------------- fleet-wide, two nodes
 
 
-def _psql(sql: str) -> None:
-    subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-c", sql],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-
-
 @pytest.fixture(scope="module")
 def two_nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, ...]]:
     """Two nodes sharing only a PostgreSQL database (no Redis, no bus) and the JWT keys."""
-    name = f"roulette_bans_{uuid.uuid4().hex[:12]}"
-    try:
-        _psql(f'CREATE DATABASE "{name}"')
-    except (OSError, subprocess.CalledProcessError) as error:
-        pytest.skip(f"PostgreSQL is not reachable: {error}")
-    env = {
-        "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}",
-        "ADMIN_TOKEN": ADMIN["Authorization"][7:],
-        "JWT_ACCESS_SECRET": "access-secret-shared-by-the-fleet",
-        "JWT_REFRESH_SECRET": "refresh-secret-shared-by-the-fleet",
-    }
-    root = tmp_path_factory.mktemp("fleet")
-    try:
+    with fresh_database("roulette_bans") as name:
+        env = {
+            "DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}",
+            "ADMIN_TOKEN": ADMIN["Authorization"][7:],
+            "JWT_ACCESS_SECRET": "access-secret-shared-by-the-fleet",
+            "JWT_REFRESH_SECRET": "refresh-secret-shared-by-the-fleet",
+        }
+        root = tmp_path_factory.mktemp("fleet")
         with running_server(root / "one", env) as one, running_server(root / "two", env) as two:
             yield one, two
-    finally:
-        _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.mark.postgres

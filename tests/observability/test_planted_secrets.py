@@ -31,6 +31,7 @@ from cluster.running import TOKEN, RunningCluster, cluster_env
 from roulette.matchmaking.records import Address
 from storage.redis_fixtures import RedisServer
 from storage.redis_fixtures import free_port as redis_port
+from support.postgres import psql
 from support.rpc_proxy import KeyedRpcProxy, running_proxy
 from support.server import free_port, running_server
 from support.users import User
@@ -79,25 +80,18 @@ class PasswordRedis(RedisServer):
         return redis.Redis(port=self.port, password=self.password, socket_timeout=2)
 
 
-PSQL = ["psql", "-h", "127.0.0.1", "-U", "postgres", "-d", "test", "-v", "ON_ERROR_STOP=1"]
-
-
-def _psql(sql: str) -> None:
-    subprocess.run([*PSQL, "-c", sql], check=True, capture_output=True, timeout=30)
-
-
 @pytest.fixture(scope="module")
 def database_url() -> Iterator[str]:
     """A role with a password owning a fresh database; the URL carries the password."""
     role = f"planted_{RUN}"
     try:
-        _psql(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{PG_PASSWORD}'")
-        _psql(f'CREATE DATABASE "{role}" OWNER "{role}"')
+        psql(f"CREATE ROLE \"{role}\" LOGIN PASSWORD '{PG_PASSWORD}'")
+        psql(f'CREATE DATABASE "{role}" OWNER "{role}"')
     except (OSError, subprocess.CalledProcessError) as error:
         pytest.skip(f"PostgreSQL is not reachable: {error}")
     yield f"postgresql+asyncpg://{role}:{PG_PASSWORD}@127.0.0.1:5432/{role}"
-    _psql(f'DROP DATABASE IF EXISTS "{role}" WITH (FORCE)')
-    _psql(f'DROP ROLE IF EXISTS "{role}"')
+    psql(f'DROP DATABASE IF EXISTS "{role}" WITH (FORCE)')
+    psql(f'DROP ROLE IF EXISTS "{role}"')
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
+from support.postgres import fresh_database
 from support.server import running_server
 from support.users import signed_in_users
 
@@ -45,37 +44,11 @@ async def test_a_restart_keeps_everyone_signed_in(tmp_path: Path) -> None:
         assert me.status_code == 200
 
 
-def _psql(sql: str) -> None:
-    subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            "test",
-            "-v",
-            "ON_ERROR_STOP=1",
-            "-c",
-            sql,
-        ],
-        check=True,
-        capture_output=True,
-        timeout=30,
-    )
-
-
 @pytest.fixture
 def postgres_url() -> Iterator[str]:
     """A fresh PostgreSQL database of the machine's server, dropped afterwards."""
-    name = f"roulette_node_{uuid.uuid4().hex[:12]}"
-    try:
-        _psql(f'CREATE DATABASE "{name}"')
-    except (OSError, subprocess.CalledProcessError) as error:
-        pytest.skip(f"PostgreSQL is not reachable: {error}")
-    yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
-    _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("roulette_node") as name:
+        yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
 
 
 @pytest.mark.postgres
