@@ -27,8 +27,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from redis.asyncio import RedisCluster
 
 from roulette.config import RedisSettings
+from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.policy import MatchPolicy
-from roulette.matchmaking.records import Address, QueueEntry, SessionId, WorkerId
+from roulette.matchmaking.records import QueueEntry
 from roulette.storage.keys import LOBBY
 from roulette.storage.memory import MemoryLobby
 from roulette.storage.ports import Lobby, Paired

@@ -12,7 +12,7 @@ import pytest
 
 from roulette.auth.tokens import TokenClaims, TokenIssuer, TokenKind, _derive_key
 from roulette.errors import ConfigError, Unauthenticated
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 ADDRESS = Address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
 ACCESS_SECRET = "access-secret-0123456789abcdef"

@@ -12,7 +12,7 @@ import pytest
 from chain.evm import Evm, NodeToolsMissing, anvil_binary
 from roulette.chain import ChainService, ChainSettings
 from roulette.chain.ens import namehash, reverse_node
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 CHAIN = 31337
 OTHER_CHAIN = 31338

@@ -20,7 +20,7 @@ from eth_abi.abi import encode
 
 from roulette.auth.address import to_checksum_address
 from roulette.chain.abi import call_data
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 ROOT = Path(__file__).resolve().parents[2]
 TOOLS = ROOT / "tools" / "node"

@@ -32,7 +32,8 @@ from roulette.errors import (
     http_status,
     public_message,
 )
-from roulette.matchmaking.records import Address, Session, SessionId, WorkerId
+from roulette.identity import Address, SessionId, WorkerId
+from roulette.matchmaking.records import Session
 from roulette.storage.sql.database import create_engine, upgrade
 from roulette.storage.sql.tips import SqlTips
 

@@ -8,7 +8,7 @@ from eth_abi.abi import encode
 from roulette.chain.abi import AbiError, call_data
 from roulette.chain.gates import gate_call, is_gate_met
 from roulette.chain.settings import GatedQueue, TokenStandard
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 HOLDER = Address("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
 OTHER = Address("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC")

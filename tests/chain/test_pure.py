@@ -27,7 +27,7 @@ from roulette.chain.signatures import (
     is_valid_1271_answer,
     is_valid_6492_answer,
 )
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 A = Address("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
 B = Address("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC")

@@ -14,7 +14,7 @@ from roulette.auth.address import keccak256
 from roulette.chain import ChainService, ChainSettings
 from roulette.chain.abi import EIP6492_SUFFIX, call_data, decode_address
 from roulette.errors import BadRequest, Forbidden, RateLimited
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 
 def eip191_hash(text: str) -> bytes:

@@ -9,7 +9,7 @@ import pytest
 from roulette.chain import ChainSettings, GatedQueue, TokenStandard
 from roulette.chain.settings import ENS_REGISTRY
 from roulette.errors import BadRequest, ConfigError
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 TOKEN = Address("0x5FbDB2315678afecb367f032d93F642f64180aa3")
 NFT = "0xe7f1725E7734CE288F8367e1Bb143E90bb3F0512"

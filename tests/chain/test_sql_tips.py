@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from roulette.chain.records import TipRecord, TipStatus
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.storage.sql.database import create_engine, upgrade
 from roulette.storage.sql.tips import SqlTips
 

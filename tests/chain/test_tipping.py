@@ -19,7 +19,7 @@ from roulette.chain.tipping import (
     recheck_status,
 )
 from roulette.errors import BadRequest, Forbidden, PeerError
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 CALLER = Address("0x70997970C51812dc3A010C7d01b50e0d17dc79C8")
 PEER = Address("0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC")

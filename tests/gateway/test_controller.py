@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from roulette.config import Config
-from roulette.matchmaking.records import QueueEntry, SessionId
+from roulette.identity import SessionId
+from roulette.matchmaking.records import QueueEntry
 from roulette.runtime.node import Node, bind
 from roulette.storage.ports import Lobby, Paired, Queued
 from storage.redis_fixtures import RedisServer

@@ -14,8 +14,9 @@ import msgspec
 
 from roulette.gateway.bridge import Bridge, Envelope, Kind
 from roulette.gateway.hub import Hub
+from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.lifecycle import Phase
-from roulette.matchmaking.records import Address, Session, SessionId, WorkerId
+from roulette.matchmaking.records import Session
 from roulette.storage.memory_bus import MemoryBus
 
 A, B = Address("0xA"), Address("0xB")

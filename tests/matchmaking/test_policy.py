@@ -9,8 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import roulette.matchmaking
+from roulette.identity import Address, WorkerId
 from roulette.matchmaking.policy import MatchPolicy, Pair, WaitingLine, sweep, waiting_order
-from roulette.matchmaking.records import Address, Lane, QueueEntry, WorkerId
+from roulette.matchmaking.records import Lane, QueueEntry
 
 POLICY = MatchPolicy(interest_wait_seconds=10.0)
 

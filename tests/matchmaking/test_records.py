@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId, WorkerId
+from roulette.identity import Address, SessionId, WorkerId
+from roulette.matchmaking.records import QueueEntry, Session
 
 A, B = Address("0xA"), Address("0xB")
 SESSION = Session(

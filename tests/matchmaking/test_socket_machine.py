@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
 from roulette.errors import Conflict, Unauthenticated, Unavailable, close_code, closing_code
+from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.lifecycle import Phase
-from roulette.matchmaking.records import Address, Session, SessionId, WorkerId
+from roulette.matchmaking.records import Session
 from roulette.matchmaking.socket_machine import (
     MAX_PENDING,
     Action,

@@ -28,7 +28,7 @@ import chain.conftest as chain_fixtures
 from auth.siwe_wallet import sign
 from chain.conftest import CHAIN, ETHER, OTHER_CHAIN, World, chain_env
 from cluster.running import TOKEN, RunningCluster, cluster_env
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from storage.redis_fixtures import RedisServer
 from storage.redis_fixtures import free_port as redis_port
 from support.postgres import psql

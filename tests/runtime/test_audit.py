@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
+from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.lifecycle import Phase
-from roulette.matchmaking.records import Address, Session, SessionId, WorkerId
+from roulette.matchmaking.records import Session
 from roulette.runtime.audit import Repair, Suspicions, judge
 
 A, B = Address("0xA"), Address("0xB")

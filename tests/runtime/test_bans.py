@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.runtime.bans import OVERLAP_SECONDS, RevocationCursor
 
 A, B = Address("0x" + "a" * 40), Address("0x" + "b" * 40)

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from gateway.test_hub import Socket
 from roulette.gateway.hub import Hub
+from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.lifecycle import Phase
-from roulette.matchmaking.records import Address, Session, SessionId, WorkerId
+from roulette.matchmaking.records import Session
 from roulette.runtime.membership import RESET_HOLD_SECONDS, TTL_SECONDS, Membership
 from roulette.storage.memory_bus import MemoryWorkerRegistry
 from roulette.storage.ports import WorkerInfo

@@ -20,8 +20,9 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from roulette.config import RedisSettings
 from roulette.errors import RouletteError
+from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.policy import MatchPolicy
-from roulette.matchmaking.records import Address, QueueEntry, SessionId, WorkerId
+from roulette.matchmaking.records import QueueEntry
 from roulette.storage.memory import MemoryLobby
 from roulette.storage.ports import Lobby, Paired
 from roulette.storage.redis import RedisClient, RedisLobby, close, connect

@@ -18,8 +18,8 @@ from redis.asyncio import RedisCluster as AsyncRedisCluster
 
 from roulette.config import RedisSettings
 from roulette.errors import Unavailable
+from roulette.identity import Address
 from roulette.matchmaking.policy import MatchPolicy
-from roulette.matchmaking.records import Address
 from roulette.storage.keys import LOBBY
 from roulette.storage.ports import Paired
 from roulette.storage.redis import (

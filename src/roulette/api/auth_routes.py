@@ -17,7 +17,7 @@ from roulette.auth.signature import personal_message_hash
 from roulette.auth.siwe import SiweMessage, parse_message, verify_sign_in
 from roulette.auth.tokens import TokenClaims, TokenKind
 from roulette.errors import BadRequest, Forbidden, RouletteError, Unauthenticated, closing_code
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = ["router"]
 

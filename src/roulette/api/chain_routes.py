@@ -21,7 +21,8 @@ from roulette.chain.records import Balances, TipRecord, TipStatus, TokenBalance
 from roulette.chain.service import ChainService
 from roulette.chain.tipping import already_recorded, parse_tx_hash
 from roulette.errors import BadRequest, NotFound
-from roulette.matchmaking.records import Address, Session
+from roulette.identity import Address
+from roulette.matchmaking.records import Session
 from roulette.observability.metrics import TIPS
 from roulette.storage.sql.tips import SqlTips
 

@@ -12,7 +12,7 @@ from roulette.auth.credentials import bearer_or_cookie
 from roulette.auth.tokens import TokenClaims, TokenKind
 from roulette.balancing.forwarded import client_address
 from roulette.errors import Forbidden, RateLimited, Unauthenticated
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.resilience.shedding import RETRY_AFTER_SECONDS
 
 __all__ = [

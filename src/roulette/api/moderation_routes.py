@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from roulette.api.deps import ServicesDep, current_address
 from roulette.auth.address import to_checksum_address
 from roulette.errors import BadRequest, Conflict, Forbidden, NotFound, RateLimited
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = ["admin_router", "router"]
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
 from roulette.config import Config
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.moderation.desk import ModerationDesk
 from roulette.observability.counters import Counters
 from roulette.observability.figures import HubFigures

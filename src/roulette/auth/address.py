@@ -7,7 +7,7 @@ import re
 from Crypto.Hash import keccak
 
 from roulette.errors import BadRequest
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = ["address_from_public_key", "encode_address", "keccak256", "to_checksum_address"]
 

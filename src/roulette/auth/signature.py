@@ -6,7 +6,7 @@ from coincurve import PublicKey
 
 from roulette.auth.address import encode_address, keccak256
 from roulette.errors import Unauthenticated
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = ["personal_message_hash", "recover_address", "recover_address_bytes"]
 

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from roulette.auth.address import to_checksum_address
 from roulette.auth.signature import recover_address_bytes
 from roulette.errors import BadRequest, PayloadTooLarge, Unauthenticated
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = [
     "SiweMessage",

@@ -13,7 +13,7 @@ from jwt.types import Options
 
 from roulette.auth.address import to_checksum_address
 from roulette.errors import BadRequest, ConfigError, Unauthenticated
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = ["TokenClaims", "TokenIssuer", "TokenKind"]
 

@@ -12,7 +12,7 @@ from eth_abi.abi import decode, encode
 from eth_abi.exceptions import DecodingError
 
 from roulette.auth.address import keccak256, to_checksum_address
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = [
     "EIP1271_MAGIC_VALUE",

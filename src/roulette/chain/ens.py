@@ -12,7 +12,7 @@ from __future__ import annotations
 from ens_normalize import DisallowedSequence, ens_normalize
 
 from roulette.auth.address import keccak256
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = ["MAX_NAME_LENGTH", "is_displayable", "is_normalized", "namehash", "reverse_node"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from roulette.chain.abi import call_data, decode_address, decode_uint
 from roulette.chain.settings import GatedQueue, TokenStandard
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = ["gate_call", "is_gate_met"]
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from roulette.chain.rpc import RpcClient, RpcError
 from roulette.errors import Unavailable
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = [
     "CallResult",

@@ -16,7 +16,7 @@ from dataclasses import replace
 from roulette.chain.records import TipLedger, TipRecord, TipStatus
 from roulette.chain.service import ChainService
 from roulette.errors import RouletteError, Unavailable
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = ["Notify", "TipRechecker", "notify_tip", "tip_received_message"]
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = [
     "Balances",

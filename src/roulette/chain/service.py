@@ -45,7 +45,7 @@ from roulette.chain.tipping import (
     recheck_status,
 )
 from roulette.errors import BadRequest, Conflict, Forbidden, RateLimited, Unavailable
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.relay.keyed import KeyedLimiter
 
 __all__ = ["NATIVE_SYMBOLS", "ChainService"]

@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 from roulette.auth.address import to_checksum_address
 from roulette.envvars import EnvReader, int_at_least, nonnegative, positive
 from roulette.errors import BadRequest, ConfigError
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.redaction import masked_repr
 
 __all__ = ["ENS_REGISTRY", "ChainSettings", "GatedQueue", "TokenStandard"]

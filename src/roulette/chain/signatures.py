@@ -6,7 +6,7 @@ from eth_abi.abi import encode
 
 from roulette.chain._deployless import DEPLOYLESS_VALIDATOR
 from roulette.chain.abi import EIP1271_MAGIC_VALUE, EIP6492_SUFFIX, call_data
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = [
     "MAX_SIGNATURE_BYTES",

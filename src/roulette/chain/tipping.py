@@ -17,7 +17,7 @@ from roulette.auth.address import to_checksum_address
 from roulette.chain.abi import LogEntry, erc20_transfers
 from roulette.chain.records import TipRecord, TipStatus
 from roulette.errors import BadRequest, Conflict, Forbidden
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 
 __all__ = [
     "CLOCK_SLACK_SECONDS",

@@ -30,8 +30,9 @@ from roulette.errors import (
     public_message,
 )
 from roulette.gateway.frames import frame_fault, text_fault
+from roulette.identity import Address, SessionId
 from roulette.matchmaking.lifecycle import Phase
-from roulette.matchmaking.records import Address, Session, SessionId
+from roulette.matchmaking.records import Session
 from roulette.matchmaking.socket_machine import (
     Action,
     CancelTimer,

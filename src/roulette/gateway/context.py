@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from roulette.balancing.forwarded import client_address
 from roulette.config import Config
 from roulette.gateway.hub import Hub
-from roulette.matchmaking.records import Address, Session
+from roulette.identity import Address
+from roulette.matchmaking.records import Session
 from roulette.matchmaking.socket_machine import SocketRules, StoreOp
 from roulette.observability.counters import Counters
 from roulette.protocol import messages as m

@@ -29,8 +29,9 @@ from roulette.errors import (
 )
 from roulette.gateway.connection import Connection
 from roulette.gateway.context import GatewayContext
+from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.lifecycle import Phase
-from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId, WorkerId
+from roulette.matchmaking.records import QueueEntry, Session
 from roulette.matchmaking.socket_machine import (
     Action,
     Authenticate,

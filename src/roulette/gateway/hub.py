@@ -27,7 +27,8 @@ from typing import TYPE_CHECKING, Final
 import msgspec
 
 from roulette.gateway.bridge import Bridge, Envelope, Kind
-from roulette.matchmaking.records import Address, Session, SessionId, WorkerId
+from roulette.identity import Address, SessionId, WorkerId
+from roulette.matchmaking.records import Session
 from roulette.observability.match_wait import MatchWaits
 from roulette.observability.relay_latency import SAMPLE_MASK, RelayLatency
 

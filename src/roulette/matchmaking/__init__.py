@@ -8,18 +8,15 @@ from roulette.matchmaking.policy import (
     sweep,
     waiting_order,
 )
-from roulette.matchmaking.records import Address, Lane, QueueEntry, Session, SessionId, WorkerId
+from roulette.matchmaking.records import Lane, QueueEntry, Session
 
 __all__ = [
-    "Address",
     "Lane",
     "MatchPolicy",
     "Pair",
     "QueueEntry",
     "Session",
-    "SessionId",
     "WaitingLine",
-    "WorkerId",
     "shares_interest",
     "sweep",
     "waiting_order",

@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TypeAlias
 
-from roulette.matchmaking.records import Address, Lane, QueueEntry
+from roulette.identity import Address
+from roulette.matchmaking.records import Lane, QueueEntry
 
 __all__ = [
     "MatchPolicy",

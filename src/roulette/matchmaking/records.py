@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import NewType, TypeAlias
+from typing import TypeAlias
 
-__all__ = ["Address", "Lane", "QueueEntry", "Session", "SessionId", "WorkerId"]
+from roulette.identity import Address, SessionId, WorkerId
 
-Address = NewType("Address", str)
-"""An EIP-55 checksummed Ethereum address, the only identity of a user."""
-
-SessionId = NewType("SessionId", str)
-WorkerId = NewType("WorkerId", str)
-"""The process that owns a user's socket; routing sends that user's messages there."""
+__all__ = ["Lane", "QueueEntry", "Session"]
 
 Lane: TypeAlias = tuple[int, str | None]
 """One queue: ``(chain_id, queue name or None)``. Users meet only within one lane."""

@@ -35,8 +35,9 @@ from roulette.errors import (
     RateLimited,
     RouletteError,
 )
+from roulette.identity import Address, SessionId
 from roulette.matchmaking.lifecycle import Event, Phase, next_phase
-from roulette.matchmaking.records import Address, Session, SessionId
+from roulette.matchmaking.records import Session
 from roulette.protocol import messages as m
 from roulette.relay.limits import Cooldown
 

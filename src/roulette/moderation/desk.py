@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from roulette.errors import Conflict, NotFound
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.moderation.policy import SuspendRule, should_suspend
 from roulette.moderation.records import ReportRecord, ReportStatus, Resolution, WalletHistory
 from roulette.storage.ports import AuditLog, Lobby, Moderation, TokenFamilies

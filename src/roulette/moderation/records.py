@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.storage.ports import BanRecord
 
 __all__ = ["ReportRecord", "ReportStatus", "Resolution", "WalletHistory"]

@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from roulette.gateway.hub import Hub
+from roulette.identity import Address, SessionId
 from roulette.matchmaking.lifecycle import Phase
-from roulette.matchmaking.records import Address, Session, SessionId
+from roulette.matchmaking.records import Session
 from roulette.storage.ports import Lobby
 
 if TYPE_CHECKING:

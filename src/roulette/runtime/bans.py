@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from roulette.errors import Forbidden, Unauthenticated
 from roulette.gateway.hub import Hub
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.storage.ports import Lobby, Moderation, TokenFamilies
 
 __all__ = ["BanWatch", "RevocationCursor"]

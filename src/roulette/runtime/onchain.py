@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.config import Config
 from roulette.gateway.hub import Hub
-from roulette.matchmaking.records import Address, Session, SessionId
+from roulette.identity import Address, SessionId
+from roulette.matchmaking.records import Session
 from roulette.storage.ports import Lobby, SessionHistory
 
 if TYPE_CHECKING:  # the chain stack (RPC client, ABI codecs) loads only when configured

@@ -15,7 +15,7 @@ from roulette.config import Config
 from roulette.errors import RateLimited
 from roulette.gateway.context import IceFilter
 from roulette.gateway.control import GateCheck
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.moderation.desk import Kick, ModerationDesk
 from roulette.moderation.policy import SuspendRule, cooldown_left
 from roulette.relay.ice import relay_only

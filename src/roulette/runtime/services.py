@@ -17,7 +17,7 @@ from roulette.auth.siwe import SiweRules
 from roulette.auth.tokens import TokenIssuer
 from roulette.config import Config
 from roulette.gateway.hub import Hub
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.observability.counters import Counters
 from roulette.observability.metrics import MetricsSync
 from roulette.observability.probes import Check

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
 from roulette.errors import Conflict, InvalidState, Unavailable
+from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.policy import (
     MatchPolicy,
     WaitingLine,
@@ -19,7 +20,7 @@ from roulette.matchmaking.policy import (
     sweep,
     waiting_order,
 )
-from roulette.matchmaking.records import Address, Lane, QueueEntry, Session, SessionId, WorkerId
+from roulette.matchmaking.records import Lane, QueueEntry, Session
 from roulette.storage.ports import LobbyStats, Paired, Queued
 
 __all__ = ["MemoryLobby", "MemoryNonceStore"]

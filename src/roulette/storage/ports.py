@@ -11,7 +11,8 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId, WorkerId
+from roulette.identity import Address, SessionId, WorkerId
+from roulette.matchmaking.records import QueueEntry, Session
 
 __all__ = [
     "AuditEntry",

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.policy import MatchPolicy
-from roulette.matchmaking.records import Address, QueueEntry, SessionId, WorkerId
+from roulette.matchmaking.records import QueueEntry
 
 __all__ = ["WAIT", "entry", "sid", "user"]
 

@@ -11,7 +11,7 @@ import asyncio
 import pytest
 
 from roulette.errors import Conflict
-from roulette.matchmaking.records import SessionId, WorkerId
+from roulette.identity import SessionId, WorkerId
 from roulette.storage.ports import Lobby, Paired, Queued
 
 from .builders import WAIT, entry, sid, user

@@ -23,8 +23,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
 from roulette.errors import Conflict
+from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.policy import MatchPolicy, waiting_order
-from roulette.matchmaking.records import Address, Lane, QueueEntry, Session, SessionId, WorkerId
+from roulette.matchmaking.records import Lane, QueueEntry, Session
 from roulette.storage.ports import Lobby, Paired, Queued
 
 __all__ = ["LobbyMachine", "lobby_machine_test"]

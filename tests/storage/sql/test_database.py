@@ -13,7 +13,7 @@ from sqlalchemy import Connection, inspect, make_url, text
 from sqlalchemy.exc import IntegrityError
 
 from roulette.errors import BadRequest, Unavailable
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.storage.sql import (
     SqlModeration,
     SqlTokenFamilies,

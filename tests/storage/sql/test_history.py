@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from roulette.matchmaking.records import Address, Session, SessionId, WorkerId
+from roulette.identity import Address, SessionId, WorkerId
+from roulette.matchmaking.records import Session
 from roulette.storage.sql.history import SqlSessionHistory
 
 A = Address("0x" + "A" * 40)

@@ -7,7 +7,7 @@ import asyncio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.storage.ports import BanRecord, BlockRecord, Moderation
 from roulette.storage.sql import SqlModeration
 from roulette.storage.sql.schema import reports

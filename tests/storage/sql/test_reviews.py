@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from roulette.matchmaking.records import Address, Session, SessionId, WorkerId
+from roulette.identity import Address, SessionId, WorkerId
+from roulette.matchmaking.records import Session
 from roulette.moderation.records import ReportStatus
 from roulette.storage.sql import SqlModeration, SqlTokenFamilies
 from roulette.storage.sql.history import SqlSessionHistory

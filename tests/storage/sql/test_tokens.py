@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.errors import InvalidState
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.storage.ports import TokenFamilies
 from roulette.storage.sql import SqlTokenFamilies
 from roulette.storage.sql.schema import token_families

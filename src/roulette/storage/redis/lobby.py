@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from roulette.errors import Conflict, InvalidState, Unavailable
+from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.policy import MatchPolicy
-from roulette.matchmaking.records import Address, QueueEntry, Session, SessionId, WorkerId
+from roulette.matchmaking.records import QueueEntry, Session
 from roulette.storage.keys import LOBBY, lane_id, order_key
 from roulette.storage.ports import LobbyStats, Paired, Queued
 from roulette.storage.redis.client import RedisClient, unavailable_on_failure

@@ -5,7 +5,8 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from roulette.matchmaking.records import Address, Session, SessionId, WorkerId
+from roulette.identity import Address, SessionId, WorkerId
+from roulette.matchmaking.records import Session
 from roulette.storage.ports import EndedSession
 from roulette.storage.sql.database import begin, connect, insert_into
 from roulette.storage.sql.schema import session_history

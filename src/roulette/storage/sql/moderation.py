@@ -7,7 +7,7 @@ import time
 from sqlalchemy import delete, exists, func, or_, select, union
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.storage.ports import BanRecord, BlockRecord
 from roulette.storage.sql.database import begin, connect, insert_into
 from roulette.storage.sql.schema import bans, blocks, reports

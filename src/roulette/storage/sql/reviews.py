@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.moderation.records import ReportRecord, ReportStatus, WalletHistory
 from roulette.storage.ports import BanRecord
 from roulette.storage.sql.database import begin, connect

@@ -24,7 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from roulette.chain.records import TipRecord, TipStatus
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.storage.sql.database import begin, connect
 from roulette.storage.sql.schema import ADDRESS_LENGTH, ID_LENGTH, metadata
 

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, Update, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.errors import InvalidState
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.storage.ports import RevokedFamily
 from roulette.storage.sql.database import begin, connect, insert_into
 from roulette.storage.sql.schema import token_families
