@@ -33,18 +33,18 @@ from roulette.gateway.frames import frame_fault, text_fault
 from roulette.identity import Address, SessionId
 from roulette.matchmaking.lifecycle import Phase
 from roulette.matchmaking.records import Session
-from roulette.matchmaking.socket_machine import (
+from roulette.matchmaking.socket_actions import (
     Action,
     CancelTimer,
     Close,
     Send,
     SendError,
     SendMatch,
-    SocketMachine,
     StartTimer,
     Store,
     StoreOp,
 )
+from roulette.matchmaking.socket_machine import SocketMachine
 from roulette.protocol import messages as m
 from roulette.relay.limits import Verdict
 

@@ -15,7 +15,8 @@ from roulette.config import Config
 from roulette.gateway.hub import Hub
 from roulette.identity import Address
 from roulette.matchmaking.records import Session
-from roulette.matchmaking.socket_machine import SocketRules, StoreOp
+from roulette.matchmaking.socket_actions import StoreOp
+from roulette.matchmaking.socket_rules import SocketRules
 from roulette.observability.counters import Counters
 from roulette.protocol import messages as m
 from roulette.relay.budgets import WalletBudgets

@@ -32,7 +32,7 @@ from roulette.gateway.context import GatewayContext
 from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.lifecycle import Phase
 from roulette.matchmaking.records import QueueEntry, Session
-from roulette.matchmaking.socket_machine import (
+from roulette.matchmaking.socket_actions import (
     Action,
     Authenticate,
     End,

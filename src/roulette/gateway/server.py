@@ -29,7 +29,7 @@ from roulette.errors import DEFAULT_RETRY_AFTER_SECONDS, GoingAway, PeerError, U
 from roulette.gateway.connection import Connection
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
-from roulette.matchmaking.socket_machine import StoreOp
+from roulette.matchmaking.socket_actions import StoreOp
 from roulette.resilience.shedding import RETRY_AFTER_SECONDS
 from roulette.supervised import supervised
 

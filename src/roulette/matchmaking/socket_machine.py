@@ -2,14 +2,16 @@
 
 A :class:`SocketMachine` takes events — a control message decoded, authentication ended, a
 store operation answered, a notice about its session, a timer fired, the socket closed — and
-returns the actions the gateway must carry out: send a message, close with an error's code,
-run one store operation, start or cancel a timer. It never awaits, reads no clock and touches
-no store, so every event in every phase is testable with plain calls.
+returns the actions the gateway must carry out (:mod:`roulette.matchmaking.socket_actions`):
+send a message, close with an error's code, run one store operation, start or cancel a timer.
+It never awaits, reads no clock and touches no store, so every event in every phase is testable
+with plain calls.
 
 Store operations run one at a time per socket, in order. A client message becomes a store
-operation only when it reaches the front of that line *and* the phase table allows it then:
-anything sent while the socket is still authenticating waits (at most ``MAX_PENDING``) and is
-dropped, unrun, if authentication fails. So a store never sees a user it has not authenticated.
+operation only when it reaches the front of that line *and* its preconditions hold then
+(:mod:`roulette.matchmaking.socket_rules`): anything sent while the socket is still
+authenticating waits (at most ``MAX_PENDING``) and is dropped, unrun, if authentication fails.
+So a store never sees a user it has not authenticated.
 
 Two notices may overtake the socket's own operation, and are applied at once:
 
@@ -25,187 +27,40 @@ gateway reads :meth:`SocketMachine.relay_peer` and sends.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Final, TypeAlias
+from typing import TypeAlias
 
-from roulette.errors import (
-    BadRequest,
-    Conflict,
-    GoingAway,
-    PolicyViolation,
-    RateLimited,
-    RouletteError,
-)
+from roulette.errors import GoingAway, PolicyViolation, RateLimited, RouletteError
 from roulette.identity import Address, SessionId
 from roulette.matchmaking.lifecycle import Event, Phase, next_phase
 from roulette.matchmaking.records import Session
+from roulette.matchmaking.socket_actions import (
+    Action,
+    Authenticate,
+    CancelTimer,
+    Close,
+    ControlMessage,
+    GraceExpired,
+    Join,
+    Leave,
+    Next,
+    Reconnect,
+    Release,
+    Send,
+    SendError,
+    SendMatch,
+    StartTimer,
+    Store,
+    StoreOp,
+    Timer,
+)
+from roulette.matchmaking.socket_rules import MAX_PENDING, SocketRules, Standing, admit
 from roulette.protocol import messages as m
 from roulette.relay.limits import Cooldown
 
-__all__ = [
-    "MAX_PENDING",
-    "Action",
-    "Authenticate",
-    "CancelTimer",
-    "Close",
-    "ControlMessage",
-    "End",
-    "GraceExpired",
-    "Join",
-    "Leave",
-    "Next",
-    "Reconnect",
-    "Release",
-    "Send",
-    "SendError",
-    "SendMatch",
-    "SocketMachine",
-    "SocketRules",
-    "StartTimer",
-    "Store",
-    "StoreOp",
-    "Timer",
-]
+__all__ = ["SocketMachine"]
 
-MAX_PENDING: Final = 16
-"""Control messages waiting per socket; a client that outruns its own store calls is abusive."""
-
-
-@dataclass(frozen=True, slots=True)
-class SocketRules:
-    """The settings the machine judges by (from :class:`~roulette.config.Config`)."""
-
-    chain_ids: tuple[int, ...] = (1,)
-    named_queues: bool = False
-    idle_timeout_seconds: float = 300.0
-    reconnect_grace_seconds: float = 30.0
-    next_interval_seconds: float = 2.0
-
-
-class Timer:
-    """Timer kinds (plain strings: they are compared by identity in hot code)."""
-
-    IDLE: Final = "idle"
-    GRACE: Final = "grace"
-
-
-# ---------------------------------------------------------------- store operations
-
-
-@dataclass(frozen=True, slots=True)
-class Authenticate:
-    """Check the token's family and the ban list; then register the socket."""
-
-
-@dataclass(frozen=True, slots=True)
-class Join:
-    """Queue the user or pair them; ``end_first``: a session whose peer is gone, ended first."""
-
-    join: m.JoinQueue
-    end_first: SessionId | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Leave:
-    """Remove the user's queue entry."""
-
-
-@dataclass(frozen=True, slots=True)
-class Next:
-    """End ``session_id`` (if any) and join again with ``join``."""
-
-    session_id: SessionId | None
-    join: m.JoinQueue
-
-
-@dataclass(frozen=True, slots=True)
-class End:
-    """End the user's session."""
-
-    session_id: SessionId
-
-
-@dataclass(frozen=True, slots=True)
-class Reconnect:
-    """Take over this wallet's session from a dropped socket."""
-
-    request: m.Reconnect
-
-
-@dataclass(frozen=True, slots=True)
-class GraceExpired:
-    """The peer did not come back in time: end the session if it is still at ``epoch``."""
-
-    session_id: SessionId
-    epoch: int
-
-
-@dataclass(frozen=True, slots=True)
-class Release:
-    """The socket is gone: free its queue entry and session (only if it was authenticated)."""
-
-    authenticated: bool
-    session_id: SessionId | None
-
-
-StoreOp: TypeAlias = Authenticate | Join | Leave | Next | End | Reconnect | GraceExpired | Release
-ControlMessage: TypeAlias = m.JoinQueue | m.LeaveQueue | m.Next | m.EndSession | m.Reconnect
 _Held: TypeAlias = ControlMessage | GraceExpired | Release
-
-# ---------------------------------------------------------------- actions
-
-
-@dataclass(frozen=True, slots=True)
-class Send:
-    """Send ``message`` to this socket's client."""
-
-    message: m.ServerMessage
-
-
-@dataclass(frozen=True, slots=True)
-class SendMatch:
-    """Send ``match-found`` for ``session`` (the gateway adds ICE servers and a resume token)."""
-
-    session: Session
-    peer_name: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class SendError:
-    """Send an ``error`` message; the socket stays open."""
-
-    error: RouletteError
-
-
-@dataclass(frozen=True, slots=True)
-class Close:
-    """Close the socket with ``errors.close_code(error)``."""
-
-    error: RouletteError
-
-
-@dataclass(frozen=True, slots=True)
-class Store:
-    """Run ``op`` against the stores, then report with ``answered`` or ``failed``."""
-
-    op: StoreOp
-
-
-@dataclass(frozen=True, slots=True)
-class StartTimer:
-    """Fire ``timer(kind)`` after ``seconds`` (replacing a running timer of that kind)."""
-
-    kind: str
-    seconds: float
-
-
-@dataclass(frozen=True, slots=True)
-class CancelTimer:
-    """Stop the timer of ``kind`` if it runs."""
-
-    kind: str
-
-
-Action: TypeAlias = Send | SendMatch | SendError | Close | Store | StartTimer | CancelTimer
+"""What waits for its turn: a client's message, a grace expiry, the socket's release."""
 
 
 @dataclass(slots=True)
@@ -340,45 +195,12 @@ class SocketMachine:
             return None
         if isinstance(item, GraceExpired):
             return item if self.session_id == item.session_id and self.peer_gone else None
+        standing = Standing(self.phase, self.session, self.peer_gone, self.last_join)
         try:
-            return self._admit_message(item)
+            return admit(item, standing, self.rules)
         except RouletteError as exc:
             refusals.append(SendError(exc))
             return None
-
-    def _admit_message(self, msg: ControlMessage) -> StoreOp | None:
-        if isinstance(msg, m.JoinQueue):
-            return self._admit_join(msg)
-        if isinstance(msg, m.LeaveQueue):
-            if self.phase is Phase.PAIRED:
-                raise Conflict("you are in a session, not in a queue", code="not_queued")
-            return Leave()
-        if isinstance(msg, m.Next):
-            join = self.last_join or m.JoinQueue(chain_id=self.rules.chain_ids[0])
-            return Next(self.session_id, join)
-        if isinstance(msg, m.EndSession):
-            if self.session_id != msg.session_id:
-                raise BadRequest(
-                    f"you are not in session {msg.session_id!r}", code="not_in_session"
-                )
-            return End(SessionId(msg.session_id))
-        if self.phase is Phase.PAIRED:
-            raise Conflict("already in a session", code="already_in_session")
-        return Reconnect(msg)
-
-    def _admit_join(self, join: m.JoinQueue) -> Join:
-        end_first = None
-        if self.phase is Phase.PAIRED:
-            if not self.peer_gone or self.session is None:
-                raise Conflict(
-                    "already in a session; send next or end-session", code="already_in_session"
-                )
-            end_first = self.session.id  # the peer is gone: no need to wait for it
-        if join.chain_id not in self.rules.chain_ids:
-            raise BadRequest(f"chain {join.chain_id} is not served here", code="chain_not_allowed")
-        if join.queue is not None and not self.rules.named_queues:
-            raise BadRequest(f"no queue named {join.queue!r}", code="unknown_queue")
-        return Join(join, end_first)
 
     # ------------------------------------------------------------ store answers
 

@@ -1,0 +1,1 @@
+"""Tests of the pure matchmaking core (a package: its tests share the socket builders)."""
