@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from roulette.gateway.bridge import Bridge, Envelope, Kind
+from roulette.gateway.bridge import Envelope, Kind
 from roulette.gateway.hub import Hub
 from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.lifecycle import Phase
@@ -67,8 +67,7 @@ class Socket:
 
 
 def hub_with(worker: str, *sockets: Socket) -> Hub:
-    hub = Hub(worker)
-    hub.bridge = Bridge(MemoryBus(), worker, hub.deliver)
+    hub = Hub(worker, MemoryBus())
     for socket in sockets:
         hub.register(socket)  # type: ignore[arg-type]
     return hub

@@ -214,25 +214,6 @@ class Controller:
             return ("paired", outcome.session)
         return ("queued", outcome.position)
 
-    async def audit_queue(self) -> int:
-        """Tell local users the shared queue lost (a Redis failover) to join again.
-
-        Returns how many were told. A user counts as lost when the lobby has neither a queue
-        entry nor a session for them while their socket believes it is queued.
-        """
-        told = 0
-        for conn in self.ctx.hub:
-            if conn.phase is not Phase.QUEUED or conn.busy:
-                continue  # busy: a join or next of its own is in flight
-            if await self.lobby.position(conn.address) is not None:
-                continue
-            if await self.lobby.session_of(conn.address) is not None:
-                continue  # matched a moment ago; match-found is on its way
-            if conn.phase is Phase.QUEUED:
-                conn.on_queue_lost()
-                told += 1
-        return told
-
     async def announce(self, session: Session) -> None:
         """Tell both users of a new session, with their peers' display names if known."""
         self.ctx.metrics.matches += 1

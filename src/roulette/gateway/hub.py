@@ -31,6 +31,7 @@ from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.records import Session
 from roulette.observability.match_wait import MatchWaits
 from roulette.observability.relay_latency import SAMPLE_MASK, RelayLatency
+from roulette.storage.ports import Bus, ControlLog
 
 if TYPE_CHECKING:
     from roulette.gateway.connection import Connection
@@ -78,12 +79,21 @@ class Hub:
         "worker_id",
     )
 
-    def __init__(self, worker_id: str) -> None:
+    def __init__(
+        self, worker_id: str, bus: Bus | None = None, *, control: ControlLog | None = None
+    ) -> None:
+        """A hub for ``worker_id``; with a ``bus`` (several workers), a bridge to the others.
+
+        The bridge delivers what arrives for this worker to this hub, so the hub builds it:
+        nothing is attached after construction.
+        """
         self.worker_id = worker_id
         self._local: dict[Address, Connection] = {}
         self.relayed = 0
         self.duplicates = 0
-        self.bridge: Bridge | None = None
+        self.bridge = (
+            Bridge(bus, worker_id, self.deliver, control=control) if bus is not None else None
+        )
         self._applied = _Recent()
         self._ended = _Recent()
         self._routes = _Recent()

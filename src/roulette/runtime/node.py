@@ -28,7 +28,6 @@ from roulette.api.status_routes import ice_servers
 from roulette.balancing.presence import Presence, PresenceAddress
 from roulette.config import Config
 from roulette.errors import ConfigError
-from roulette.gateway.bridge import Bridge
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
 from roulette.gateway.hub import Hub
@@ -127,7 +126,9 @@ class Node:
             await _require_head(config.sql_url)
         engine = create_engine(config.sql_url)
         state = shared_state(config)
-        hub = Hub(worker_id or f"w-{uuid.uuid4().hex[:8]}")
+        # Several workers share the state: the hub's bridge carries what crosses between them.
+        bus = state.bus if state.workers is not None else None
+        hub = Hub(worker_id or f"w-{uuid.uuid4().hex[:8]}", bus, control=state.control)
         protected = protect(
             config,
             hub,
@@ -170,8 +171,7 @@ class Node:
             audit=Audit(hub, svc.lobby),
         )
         membership = None
-        if state.bus is not None and state.workers is not None:
-            hub.bridge = Bridge(state.bus, hub.worker_id, hub.deliver, control=state.control)
+        if hub.bridge is not None and state.workers is not None:
             membership = Membership(state.workers, hub, started_at=svc.started_at)
         monitor = build_monitor(config, svc, worker_id)
         bans = BanWatch(
@@ -182,7 +182,7 @@ class Node:
             interval=config.hardening.ban_poll_seconds,
             wall=time.time,
         )
-        node = cls(
+        return cls(
             config,
             svc,
             hub,
@@ -195,10 +195,9 @@ class Node:
             membership,
             monitor,
             bans,
+            presence,
+            protected.lag,
         )
-        node.presence = presence
-        node.lag = protected.lag
-        return node
 
     async def serve(
         self,
@@ -305,6 +304,7 @@ def _gateway(
         named_queues=onchain is not None,
         **safety_hooks(svc.config.safety),
     )
+    gate = onchain.service.check_gate if onchain is not None else None
     controller = Controller(
         ctx,
         svc.lobby,
@@ -312,9 +312,9 @@ def _gateway(
         svc.families,
         history,
         names=onchain.service.ens_name if onchain is not None else None,
-        gate=onchain.service.check_gate if onchain is not None else None,
+        gate=gate,
+        admit=admission(svc.config, svc.desk.reviews, gate),
     )
-    controller.admit = admission(svc.config, svc.desk.reviews, controller.gate)
     gateway = Gateway(ctx, controller, svc.issuer)
     gateway_ref.append(gateway)
     return gateway, controller
