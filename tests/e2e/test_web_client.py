@@ -4,10 +4,11 @@ Next, Block, Report, and the messages a person sees when something goes wrong.""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, expect
+from playwright.sync_api import Browser, Route, expect
 
 from e2e.conftest import Deployment
 from e2e.wallet_pages import InjectedWallet, OpenPage, WalletPage
@@ -125,6 +126,45 @@ def test_a_dropped_socket_reconnects_and_resumes_the_call(open_page: OpenPage) -
     erin.expect_chat_from_peer("still there?")
     assert "session-resumed" in erin.received, erin.received
     erin.expect_media_flowing()
+
+
+def advertise_chain(chain_id: int) -> Callable[[Route], None]:
+    """A ``/config`` route answering the server's own config with one more chain in it."""
+
+    def handle(route: Route) -> None:
+        response = route.fetch()
+        config = response.json()
+        config["chainIds"] = [*config["chainIds"], chain_id]
+        route.fulfill(response=response, json=config)
+
+    return handle
+
+
+def test_a_refused_rejoin_after_a_reconnect_returns_to_the_lobby_with_the_reason(
+    open_page: OpenPage,
+) -> None:
+    """Issue 9: the re-join a reconnect sends is refused; the page says so in the lobby.
+
+    The page was loaded when the service still offered chain 999 (the route stands in for a
+    redeploy that dropped it): the user waits on chain 1, picks 999 meanwhile, and the socket
+    drops. The re-join after the reconnect asks for 999, which the real server refuses
+    (``chain_not_allowed``); the page must not go on showing a queue position.
+    """
+    grace = open_page(wallet("Grace"), keep_sockets=True)
+    grace.page.route("**/config", advertise_chain(999))
+    grace.page.reload()
+    grace.sign_in()
+    grace.join()
+    grace.expect_queued()
+    grace.page.select_option("#chain-select", "999")
+
+    grace.drop_socket()
+    expect(grace.page.locator("#notice")).to_contain_text(
+        "Could not join the queue: chain 999 is not served here"
+    )
+    expect(grace.page.locator("body")).to_have_attribute("data-queue", "idle")
+    expect(grace.page.locator("#join-btn")).to_be_visible()
+    assert "error" in grace.received, grace.received  # the server's answer, not the page's own
 
 
 def test_the_page_explains_a_missing_wallet(open_page: OpenPage) -> None:
