@@ -159,8 +159,9 @@ def test_a_refused_rejoin_after_a_reconnect_returns_to_the_lobby_with_the_reason
     grace.page.select_option("#chain-select", "999")
 
     grace.drop_socket()
+    # The first reconnect try is 0.5 s after the drop; a loaded machine may need far longer.
     expect(grace.page.locator("#notice")).to_contain_text(
-        "Could not join the queue: chain 999 is not served here"
+        "Could not join the queue: chain 999 is not served here", timeout=20_000
     )
     expect(grace.page.locator("body")).to_have_attribute("data-queue", "idle")
     expect(grace.page.locator("#join-btn")).to_be_visible()
