@@ -37,6 +37,7 @@ def test_the_public_names_are_pinned() -> None:
 
 
 def _config(tmp_path: Path, **changes: Any) -> Config:
+    # Known ports, not 0: these tests take a port first, or check that none was bound.
     base = Config(
         port=free_port(),
         ws_port=free_port(),
