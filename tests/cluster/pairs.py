@@ -8,11 +8,15 @@ enough of them sit on each of two workers (the kernel spreads accepts over the w
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from dataclasses import dataclass, field
 
+import httpx
+
 from cluster.running import RunningCluster
-from support.users import User, signed_in_users
+from support.eventually import eventually
+from support.users import User
 
 __all__ = ["Pair", "Pool", "chat_both_ways", "disconnect", "next_of", "resume"]
 
@@ -36,8 +40,7 @@ class Pool:
         idle = list(self.users)
         for _ in range(CONNECT_TRIES):
             if not idle:
-                idle = await signed_in_users(self.node, each)
-                self.users += idle
+                idle = await self.sign_in(each)
             user = idle.pop()
             await user.connect()
             by_worker.setdefault(user.worker, []).append(user)
@@ -48,6 +51,16 @@ class Pool:
                 return full[0], full[1]
         await disconnect([u for g in by_worker.values() for u in g])
         raise AssertionError(f"sockets never reached two workers: {list(by_worker)}")
+
+    async def sign_in(self, count: int) -> list[User]:
+        """``count`` new users, signed in (kept in the pool first, so they are always closed)."""
+        node = self.node
+        fresh = [User(node.http_url, node.ws_url, f"127.0.0.1:{node.port}") for _ in range(count)]
+        self.users += fresh
+        await asyncio.gather(
+            *(eventually(functools.partial(sign_in, u), timeout=60) for u in fresh)
+        )
+        return fresh
 
     async def pairs(self, count: int) -> list[Pair]:
         """``count`` sessions, each between a user on one worker and a user on the other."""
@@ -75,6 +88,18 @@ class Pool:
 
     async def close(self) -> None:
         await asyncio.gather(*(u.close() for u in self.users))
+
+
+async def sign_in(user: User) -> None:
+    """One sign-in; a 503 ("try again shortly": the store did not answer in time, as under a
+    load average of 25) fails as an assertion, so :func:`eventually` asks again."""
+    try:
+        await user.sign_in()
+    except (KeyError, httpx.HTTPStatusError) as exc:  # KeyError: a nonce answer without one
+        response = getattr(exc, "response", None)
+        if response is not None and response.status_code != 503:
+            raise
+        raise AssertionError(f"sign-in refused for now: {exc!r}") from exc
 
 
 async def disconnect(users: list[User]) -> None:
