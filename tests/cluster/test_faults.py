@@ -33,6 +33,14 @@ runs; ``FAULT_REPEATS=22 pytest -s tests/cluster/test_faults.py`` prints each re
   pairs 0.3–1 s (6.9 s once, when the pool signed in more users), the kill and the 40
   resumes and chats 0.4–1.1 s.
 
+A second run the same day (load 15-22): 22 SIGKILLs passed again (206 s, 4.8-16.3 s each), and
+the 12th master kill **failed on a real race** (1 in 34 master kills so far): a worker reaped
+two live sessions (``reaped_sessions count=2``, a false ``peer-disconnected``). Its reading of
+the log: the other worker's Redis Cluster client failed its beats for ~3 s after the kill
+(``membership_failed`` at +1.5 s and +4.2 s; a failing call takes up to ~3 s), so its
+heartbeat key (TTL 3 s) expired while the reaper's own beats kept succeeding, and only a
+worker whose *own* beats failed holds its reaping (``runtime/membership.py``). Not fixed yet.
+
 CI cost: 478 s of calls against 103 s before (2 master kills of ~25 s, 3 SIGKILLs of 7–27 s,
 measured the same day under load 9), so +375 s at that load; on a quieter machine the SIGKILL
 repetitions shrink to ~4 s (boot ~1.6 s), so about +230 s.
