@@ -109,10 +109,11 @@ async def test_a_sigkilled_worker_is_survived_by_resuming(node: RunningCluster) 
         os.kill(pid_of(node, pairs[0][0].worker), signal.SIGKILL)  # every "a" lives there
         killed_at = time.monotonic()
         for _a, b, found_a, _ in pairs:
-            notice = await next_of(b, "peer-disconnected", timeout=10)
+            notice = await next_of(b, "peer-disconnected", timeout=20)
             assert notice["sessionId"] == found_a["sessionId"]
         told_after = time.monotonic() - killed_at
-        assert told_after < 5.0, f"peers told {told_after:.1f}s after the kill"
+        # Membership: the key lapses after TTL_SECONDS, then CONFIRM_SECONDS more, ~7 s.
+        assert told_after < 12.0, f"peers told {told_after:.1f}s after the kill"
         for a, b, found_a, _ in pairs:
             await a.connect()  # lands on the surviving worker
             await a.send(
