@@ -24,7 +24,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-from support.server import RunningServer, _wait_healthy, free_port, server_env  # noqa: E402
+from support.server import (  # noqa: E402
+    RunningServer,
+    _wait_healthy,
+    bound_ports,
+    server_env,
+)
 
 NODE_DIR = ROOT / "benchmarks" / "node"
 
@@ -101,28 +106,29 @@ def roulette_server(
     gateway: Mapping[str, Any] | None = None,
     cpus: set[int] | None = None,
 ) -> Iterator[RunningServer]:
-    """A ``roulette serve`` process on free ports, healthy on return, stopped on exit.
+    """A ``roulette serve`` process on ports it binds (port 0, read from its "serving" line),
+    healthy on return, stopped on exit.
 
     ``gateway``: keyword arguments forced onto picows' ``ws_create_server`` (a variant).
     """
     shm = Path("/dev/shm")
     with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as tmp:
         data_dir = Path(tmp)
-        port, ws_port = free_port(), free_port()
         cmd = [sys.executable, "-m", "roulette"]
         if gateway:
             cmd = [sys.executable, "-c", _GATEWAY_VARIANT, json.dumps(gateway)]
-        cmd += ["serve", "--host", "127.0.0.1", "--port", str(port), "--ws-port", str(ws_port)]
+        cmd += ["serve", "--host", "127.0.0.1", "--port", "0", "--ws-port", "0"]
         log_path = data_dir / "server.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 pinned(cmd, cpus),
-                env=server_env(port, data_dir, {"LOG_LEVEL": "warning", **env}),
+                env=server_env(0, data_dir, {"LOG_LEVEL": "warning", **env}),
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
-        server = RunningServer(process, port, ws_port, data_dir, log_path)
+        server = RunningServer(process, 0, 0, data_dir, log_path)
         try:
+            server.port, server.ws_port = bound_ports(process, log_path, 60.0)
             _wait_healthy(server, 60.0)
             yield server
         finally:
@@ -155,11 +161,10 @@ def ensure_node_modules() -> None:
 
 @contextlib.contextmanager
 def node_server(cpus: set[int] | None = None) -> Iterator[NodeServer]:
-    """The Node reference relay on a free port, stopped on exit."""
+    """The Node reference relay on the port it binds (0: it prints "listening PORT")."""
     ensure_node_modules()
-    port = free_port()
     process = subprocess.Popen(
-        pinned(["node", str(NODE_DIR / "relay.js"), str(port)], cpus),
+        pinned(["node", str(NODE_DIR / "relay.js"), "0"], cpus),
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -168,7 +173,7 @@ def node_server(cpus: set[int] | None = None) -> Iterator[NodeServer]:
         line = process.stdout.readline()
         if not line.startswith("listening"):
             raise RuntimeError(f"node relay did not start: {line!r}")
-        yield NodeServer(process, port)
+        yield NodeServer(process, int(line.split()[1]))
     finally:
         process.terminate()
         try:

@@ -58,6 +58,8 @@ def _python_env(cache: Path | None) -> dict[str, str]:
 
 
 def _serve_once(cache: Path | None) -> dict[str, float]:
+    # A probed port, not 0: the clock runs from the spawn to the first /health answer, which
+    # the poller can only ask for at a port it knows before the server has printed anything.
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="bench-boot-") as data:
         env = server_env(port, Path(data), {"LOG_LEVEL": "warning", **_python_env(cache)})

@@ -95,7 +95,8 @@ def stable_port() -> int:
 
     The balancer's public port is chosen once per module and reused by every balancer: a
     port from the ephemeral range could meanwhile become the local end of some outgoing
-    connection (there are thousands in these tests), and HAProxy could not bind it.
+    connection (there are thousands in these tests), and HAProxy could not bind it. Probed, not
+    0: HAProxy cannot report a port-0 bind, and the nodes' SIWE domain names the port first.
     """
     for port in random.sample(range(61_000, 65_000), 200):
         with socket.socket() as probe:

@@ -79,7 +79,7 @@ class Evm:
     @classmethod
     def start(cls, binary: Path, chain_id: int) -> Evm:
         """Start anvil on a free port and wait until it answers."""
-        port = _free_port()
+        port = _free_port()  # a probed port: anvil is told its port (its output is discarded)
         process = subprocess.Popen(
             [str(binary), "--port", str(port), "--chain-id", str(chain_id), "--accounts", "20"],
             stdout=subprocess.DEVNULL,

@@ -23,7 +23,10 @@ NEXT_EVERY = 2.1
 """``next`` is allowed once per 2 s per socket."""
 
 RETRY_AFTER = 0.4
-"""Pause before asking again after ``state_unavailable``."""
+"""Pause before asking again after one of :data:`RETRIED`."""
+
+RETRIED = {"state_unavailable", "rate_limited"}
+"""Answers that mean "not now": the user asks again (a refused join would strand it)."""
 
 ALLOWED_ERRORS = {"state_unavailable", "already_in_session", "not_in_session", "rate_limited"}
 """Answers a user racing its own peer, or a failover, may fairly get; never internal_error."""
@@ -78,7 +81,7 @@ class Churner:
                 self._retry_at = now
         elif kind == "queue-reset":
             self._retry_at = now
-        elif kind == "error" and message.get("code") == "state_unavailable":
+        elif kind == "error" and message.get("code") in RETRIED:
             self._retry_at = now + RETRY_AFTER
 
     async def _act(self, now: float) -> None:

@@ -1,9 +1,11 @@
-"""Start a real ``python -m roulette.cluster`` on free ports, and talk to it while it runs."""
+"""Start a real ``python -m roulette.cluster`` on ports it binds itself (port 0, reported on
+its banner line: no race on a probed free port), and talk to it while it runs."""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -15,8 +17,6 @@ from typing import Any
 
 import httpx
 
-from support.server import free_port
-
 __all__ = [
     "BOOT_WAIT",
     "TOKEN",
@@ -24,6 +24,7 @@ __all__ = [
     "cluster_env",
     "is_alive",
     "is_settled",
+    "launch_cluster",
     "ready_pids",
     "running_cluster",
 ]
@@ -152,28 +153,29 @@ def _is_worker(pid: int) -> bool:
         return False
 
 
-def cluster_env(
-    tmp_path: Path, ports: tuple[int, int, int], extra: Mapping[str, str | None] | None
-) -> dict[str, str]:
-    """A private data dir, free ports, short drains, the test token, no inherited stores.
+def cluster_env(tmp_path: Path, extra: Mapping[str, str | None] | None) -> dict[str, str]:
+    """A private data dir, port 0 everywhere, short drains, the test token, no inherited stores.
 
     A None in ``extra`` removes that variable.
     """
-    skip = ("REDIS_", "DATABASE_", "PROMETHEUS_", "CLUSTER_", "MANAGEMENT_")
+    skip = ("REDIS_", "DATABASE_", "PROMETHEUS_", "CLUSTER_", "MANAGEMENT_", "PYTHONDONTWRITE")
     env = {k: v for k, v in os.environ.items() if not k.startswith(skip)}
-    port, ws_port, management_port = ports
     env |= {
         "DATA_DIR": str(tmp_path / "data"),
-        "PORT": str(port),
-        "WS_PORT": str(ws_port),
-        "MANAGEMENT_PORT": str(management_port),
+        "PORT": "0",
+        "WS_PORT": "0",
+        "MANAGEMENT_PORT": "0",
         "MANAGEMENT_TOKEN": TOKEN,
-        "SIWE_DOMAIN": f"127.0.0.1:{port}",
+        "SIWE_DOMAIN": "127.0.0.1:0",  # the supervisor names the bound port in it
         "STUN_SERVERS": "",
         "SHUTDOWN_TIMEOUT_SECONDS": "5",
         "LB_DRAIN_SECONDS": "0.5",  # a registered node answers "drain" this long first
         "LOG_LEVEL": "info",
         "PYTHONUNBUFFERED": "1",
+        # One bytecode cache for the test session (outside the source tree): a replacement
+        # worker then starts in ~1.6 s instead of ~5.8 s compiling every module again
+        # (docs/performance.md, "Worker start"), which is most of a kill-and-replace repetition.
+        "PYTHONPYCACHEPREFIX": str(tmp_path.parent / "pycache"),
     }
     for name, value in (extra or {}).items():
         if value is None:
@@ -181,6 +183,34 @@ def cluster_env(
         else:
             env[name] = value
     return env
+
+
+BANNER = re.compile(
+    rb"roulette cluster \(pid \d+\): \d+ worker\(s\) on http://[^ ]+:(\d+) and "
+    rb"ws://[^ ]+:(\d+)/ws; management API (?:http://[^ ]+:(\d+)|off)"
+)
+"""The line the supervisor prints once its ports are bound (0 when the API is off)."""
+
+
+def launch_cluster(
+    tmp_path: Path, env: Mapping[str, str], command: list[str], timeout: float = BOOT_WAIT
+) -> RunningCluster:
+    """Start ``command`` (a supervisor) and return it once its banner named its ports, or
+    once it exited without one (a refused start: its ports are then 0)."""
+    log_path = tmp_path / "cluster.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + timeout
+    while (match := BANNER.search(log_path.read_bytes())) is None:
+        if process.poll() is not None:
+            return RunningCluster(process, 0, 0, 0, log_path)
+        if time.monotonic() > deadline:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"no banner from the supervisor:\n{log_path.read_text()}")
+        time.sleep(0.02)
+    ports = int(match[1]), int(match[2]), int(match[3] or 0)
+    return RunningCluster(process, *ports, log_path)
 
 
 @contextlib.contextmanager
@@ -192,17 +222,8 @@ def running_cluster(
     ready: int | None = 2,
 ) -> Iterator[RunningCluster]:
     """A supervisor subprocess (``ready`` workers up on return), stopped and reaped on exit."""
-    ports = (free_port(), free_port(), free_port())
-    log_path = tmp_path / "cluster.log"
     command = [sys.executable, "-m", "roulette.cluster", *args]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command,
-            env=cluster_env(tmp_path, ports, env),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    cluster = RunningCluster(process, *ports, log_path)
+    cluster = launch_cluster(tmp_path, cluster_env(tmp_path, env), command)
     try:
         if ready is not None:
             cluster.wait_ready(ready)

@@ -45,6 +45,7 @@ class Node:
 @pytest.fixture(scope="module")
 def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     tmp_path = tmp_path_factory.mktemp("monitored-cluster")
+    # A probed port: redis-server cannot report a port-0 bind, and restarts on the same port.
     redis = RedisServer(port=free_port(), directory=tmp_path / "redis")
     redis.start()
     try:

@@ -37,6 +37,7 @@ def test_the_public_names_are_pinned() -> None:
 
 
 def _config(tmp_path: Path, **changes: Any) -> Config:
+    # Known ports, not 0: these tests take a port first, or check that none was bound.
     base = Config(
         port=free_port(),
         ws_port=free_port(),
@@ -85,6 +86,9 @@ def test_one_worker_runs_without_redis_cannot_grow_and_drains_sockets_with_1001(
 ) -> None:
     with running_cluster(tmp_path, {"CLUSTER_WORKERS": "1"}, ready=1) as cluster:
         assert cluster.health() == 200
+        # Started on port 0 (cluster.running): the workers were told the port bound.
+        config = httpx.get(f"{cluster.http_url}/config", timeout=10.0).json()
+        assert config["siweDomain"] == f"127.0.0.1:{cluster.port}"
         response = cluster.set_count(2)
         assert response.status_code == 409
         assert response.json()["error"]["code"] == "needs_shared_state"

@@ -31,7 +31,7 @@ def running_prometheus(directory: Path, target: str) -> Iterator[str]:
     config["scrape_configs"][0]["static_configs"] = [{"targets": [target]}]
     del config["alerting"]  # no Alertmanager in this test
     (directory / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
+    port = free_port()  # prometheus does not report the port of a :0 listen address
     log = (directory / "prometheus.log").open("wb")
     process = subprocess.Popen(
         [

@@ -147,7 +147,7 @@ def test_the_health_check_passes_on_a_healthy_server_and_fails_without_one(
     run = [sys.executable, *command[1:]]
     env = {**os.environ, "PORT": str(server.port)}
     assert subprocess.run(run, env=env, check=False, timeout=30).returncode == 0
-    env["PORT"] = str(free_port())
+    env["PORT"] = str(free_port())  # a port where nobody listens: the check must fail
     down = subprocess.run(run, env=env, check=False, capture_output=True, timeout=30)
     assert down.returncode != 0
 

@@ -102,7 +102,8 @@ async def test_a_failing_webhook_is_retried_and_each_outcome_counted() -> None:
 
 async def test_an_unreachable_webhook_gives_up_without_blocking_and_a_full_queue_drops() -> None:
     fired, _ = firing_and_resolved()
-    dead = WebhookChannel(WebhookSettings(f"http://127.0.0.1:{free_port()}/x"), "node-a")
+    dead_url = f"http://127.0.0.1:{free_port()}/x"  # nobody listens there
+    dead = WebhookChannel(WebhookSettings(dead_url), "node-a")
     failed, dropped = delivered("webhook", "failed"), delivered("webhook", "dropped")
     dispatcher = Dispatcher([dead, ConsoleChannel()], queue_size=1, retries=1, retry_delay=0.01)
     for _ in range(3):
@@ -119,7 +120,7 @@ async def test_email_goes_over_starttls_with_auth_and_only_at_the_minimum_level(
     book = AlertBook(cooldown=0.0)
     warning = group(book.observe({"cpu": Level.WARNING}, {"cpu": 85.0}, 1.0))
     assert warning is not None
-    port = free_port()
+    port = free_port()  # aiosmtpd's Controller connects to its port to start: not 0
     cert = tmp_path / "smtp.crt"
     with running_smtp(tmp_path, port, "alerts", "smtp-password-123") as box:
         settings = EmailSettings(
@@ -154,7 +155,8 @@ async def test_email_goes_over_starttls_with_auth_and_only_at_the_minimum_level(
 async def test_an_unreachable_smtp_server_is_retried_then_counted_as_failed() -> None:
     fired, _ = firing_and_resolved()
     failed, retried = delivered("email", "failed"), delivered("email", "retried")
-    settings = EmailSettings(host="127.0.0.1", port=free_port(), recipients=("ops@example.org",))
+    nobody = free_port()  # nobody listens there
+    settings = EmailSettings(host="127.0.0.1", port=nobody, recipients=("ops@example.org",))
     dispatcher = Dispatcher([EmailChannel(settings, "n")], queue_size=4, retries=2, retry_delay=0)
     await deliver(dispatcher, fired)
     assert delivered("email", "retried") - retried == 2
@@ -164,7 +166,7 @@ async def test_an_unreachable_smtp_server_is_retried_then_counted_as_failed() ->
 def test_an_untrusted_certificate_is_refused(tmp_path: Path) -> None:
     """Without SMTP_CA_FILE the self-signed certificate does not verify: no silent downgrade."""
     fired, _ = firing_and_resolved()
-    port = free_port()
+    port = free_port()  # aiosmtpd's Controller connects to its port to start: not 0
     with running_smtp(tmp_path, port, "alerts", "smtp-password-123") as box:
         settings = EmailSettings(host="127.0.0.1", port=port, recipients=("ops@example.org",))
         with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):

@@ -27,13 +27,13 @@ from eth_account import Account
 import chain.conftest as chain_fixtures
 from auth.siwe_wallet import sign
 from chain.conftest import CHAIN, ETHER, OTHER_CHAIN, World, chain_env
-from cluster.running import TOKEN, RunningCluster, cluster_env
+from cluster.running import TOKEN, RunningCluster, cluster_env, launch_cluster
 from roulette.identity import Address
 from storage.redis_fixtures import RedisServer
 from storage.redis_fixtures import free_port as redis_port
 from support.postgres import psql
 from support.rpc_proxy import KeyedRpcProxy, running_proxy
-from support.server import free_port, running_server
+from support.server import running_server
 from support.users import User
 
 # The chain tests' local EVM nodes and contracts, borrowed by name.
@@ -300,17 +300,8 @@ def _assert_nothing_leaked(seen: Seen, log: str, metrics: str) -> None:
 @pytest.fixture
 def planted_cluster(tmp_path: Path, planted_env: dict[str, str]) -> Iterator[RunningCluster]:
     """A real ``roulette cluster`` (two workers) on the planted environment."""
-    ports = (free_port(), free_port(), free_port())
-    env = cluster_env(tmp_path, ports, {**planted_env, "CLUSTER_WORKERS": "2"})
-    log_path = tmp_path / "cluster.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "roulette", "cluster"],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    cluster = RunningCluster(process, *ports, log_path)
+    env = cluster_env(tmp_path, {**planted_env, "CLUSTER_WORKERS": "2"})
+    cluster = launch_cluster(tmp_path, env, [sys.executable, "-m", "roulette", "cluster"])
     try:
         cluster.wait_ready(2)
         yield cluster

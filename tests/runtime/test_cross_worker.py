@@ -80,10 +80,11 @@ async def test_a_killed_node_is_noticed_and_its_user_resumes_on_the_other(
     session = found_a["sessionId"]
     two_nodes.one.process.send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
-    gone = await b.expect("peer-disconnected", timeout=10)
+    gone = await b.expect("peer-disconnected", timeout=20)
     noticed = time.monotonic() - killed_at
     assert gone["sessionId"] == session
-    assert noticed < 5.0, f"peer told after {noticed:.1f}s"
+    # The key lapses after TTL_SECONDS and must stay gone CONFIRM_SECONDS more: ~7 s.
+    assert noticed < 12.0, f"peer told after {noticed:.1f}s"
     # a's wallet comes back through node two with its resume token.
     a.ws_url = two_nodes.two.ws_url
     await a.connect()

@@ -9,7 +9,12 @@ from roulette.gateway.hub import Hub
 from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.lifecycle import Phase
 from roulette.matchmaking.records import Session
-from roulette.runtime.membership import RESET_HOLD_SECONDS, TTL_SECONDS, Membership
+from roulette.runtime.membership import (
+    CONFIRM_SECONDS,
+    RESET_HOLD_SECONDS,
+    TTL_SECONDS,
+    Membership,
+)
 from roulette.storage.memory_bus import MemoryWorkerRegistry
 from roulette.storage.ports import WorkerInfo
 
@@ -38,8 +43,31 @@ async def test_a_dead_peer_worker_is_reaped_after_the_start_up_hold() -> None:
     membership, _, a, clock = setup()
     assert await membership.beat_once() == 0  # just started: on hold
     clock.now += RESET_HOLD_SECONDS
-    assert await membership.beat_once() == 1  # "there" never beat: its users' peers are told
+    assert await membership.beat_once() == 0  # "there" never beat: missing, not yet for long
+    clock.now += CONFIRM_SECONDS
+    assert await membership.beat_once() == 1  # missing long enough: its users' peers are told
     assert a.told == [("gone", 0)]
+
+
+async def test_a_worker_whose_beats_lapse_briefly_is_not_reaped() -> None:
+    """A live worker's beats may fail for seconds while a Redis Cluster fails over: its key
+    lapses, but it beats again before :data:`CONFIRM_SECONDS` pass (seen in the master-kill
+    loop of tests/cluster/test_faults.py: a false ``peer-disconnected`` to live users)."""
+    membership, registry, a, clock = setup()
+    clock.now += RESET_HOLD_SECONDS
+    await registry.beat(info("there"), ttl=TTL_SECONDS)
+    assert await membership.beat_once() == 0
+    clock.now += TTL_SECONDS + 0.5  # "there" missed its beats: its key expired
+    assert await membership.beat_once() == 0  # missing, but only just
+    clock.now += CONFIRM_SECONDS - 1.0
+    assert await membership.beat_once() == 0
+    await registry.beat(info("there"), ttl=TTL_SECONDS)  # its Redis client recovered
+    clock.now += 1.0
+    assert await membership.beat_once() == 0
+    clock.now += CONFIRM_SECONDS
+    await registry.beat(info("there"), ttl=TTL_SECONDS)
+    assert await membership.beat_once() == 0  # the earlier absence does not count any more
+    assert a.told == []
 
 
 def info(worker_id: str) -> WorkerInfo:

@@ -59,6 +59,7 @@ async def wait_ready(http: httpx.AsyncClient, status: int, timeout: float = 20.0
 
 @pytest.fixture
 def redis(tmp_path: Path) -> Iterator[RedisServer]:
+    # A probed port: redis-server cannot report a port-0 bind, and restarts on the same port.
     server = RedisServer(port=free_port(), directory=tmp_path / "redis")
     server.start()
     try:
@@ -71,7 +72,7 @@ def redis(tmp_path: Path) -> Iterator[RedisServer]:
 async def test_a_redis_outage_pages_once_and_resolves_once(
     tmp_path: Path, redis: RedisServer
 ) -> None:
-    smtp_port = free_port()
+    smtp_port = free_port()  # aiosmtpd's Controller connects to its port to start: not 0
     with (
         running_webhook() as hook,
         running_smtp(tmp_path, smtp_port, "alerts", "smtp-password-123") as box,

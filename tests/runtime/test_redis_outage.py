@@ -14,6 +14,7 @@ from support.users import signed_in_users
 
 
 async def test_an_outage_fails_closed_and_heals(tmp_path: Path) -> None:
+    # A probed port: redis-server cannot report a port-0 bind, and restarts on the same port.
     redis = RedisServer(port=free_port(), directory=tmp_path / "redis")
     redis.start()
     try:
@@ -59,6 +60,7 @@ async def test_an_outage_fails_closed_and_heals(tmp_path: Path) -> None:
 
 async def test_queued_users_whose_entries_are_lost_are_told_to_rejoin(tmp_path: Path) -> None:
     """A failover can lose acknowledged writes; FLUSHALL stands in for that loss here."""
+    # A probed port: redis-server cannot report a port-0 bind.
     redis = RedisServer(port=free_port(), directory=tmp_path / "redis")
     redis.start()
     try:

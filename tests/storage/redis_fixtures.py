@@ -1,8 +1,10 @@
 """Real ``redis-server`` processes for the tests: a standalone server and a 6-node cluster.
 
 Each server runs in its own temp directory with persistence off, on a port the tests pick (never
-the machine's own 6379). A cluster's bus port is its port + 10000, so cluster blocks sit well
-below the ephemeral range: 7000-7005 when free, else the next free block of ten above it.
+the machine's own 6379): redis-server cannot report the port of a port-0 bind, so the port is
+probed, and a restarted server must come back on the same one. A cluster's bus port is its
+port + 10000, so cluster blocks sit well below the ephemeral range: 7000-7005 when free, else
+the next free block of ten above it.
 """
 
 from __future__ import annotations

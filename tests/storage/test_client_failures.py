@@ -15,7 +15,7 @@ from storage.redis_fixtures import free_port
 
 async def test_a_write_on_a_connection_closed_under_it_is_unavailable() -> None:
     # The client's own code path of the leak: a connection whose writer is gone.
-    connection = Connection(port=free_port())
+    connection = Connection(port=free_port())  # nobody listens there: never connected
     with pytest.raises(Unavailable) as caught, unavailable_on_failure():
         await connection._send_packed_command([b"PING\r\n"])
     assert isinstance(caught.value.__cause__, AttributeError)
@@ -23,7 +23,7 @@ async def test_a_write_on_a_connection_closed_under_it_is_unavailable() -> None:
 
 
 async def test_a_refused_connection_is_unavailable() -> None:
-    connection = Connection(port=free_port(), socket_connect_timeout=0.5)
+    connection = Connection(port=free_port(), socket_connect_timeout=0.5)  # nobody listens
     with pytest.raises(Unavailable), unavailable_on_failure():
         await connection.connect()  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
 

@@ -169,7 +169,7 @@ async def test_a_killed_master_fails_over_and_the_same_client_serves_again(
 
 @pytest.fixture
 def own_server(tmp_path: Path) -> Iterator[RedisServer]:
-    server = RedisServer(free_port(), tmp_path / "redis")
+    server = RedisServer(free_port(), tmp_path / "redis")  # redis-server cannot report port 0
     server.start()
     yield server
     server.stop()

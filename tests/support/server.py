@@ -16,11 +16,16 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["RunningServer", "free_port", "running_server"]
+__all__ = ["RunningServer", "bound_ports", "free_port", "running_server"]
 
 
 def free_port() -> int:
-    """A TCP port nobody listens on right now."""
+    """A TCP port nobody listens on right now.
+
+    Only for a process that cannot bind port 0 and report the port it got (redis-server,
+    HAProxy, anvil, prometheus, aiosmtpd) or for a port where nobody must listen; our own
+    servers bind port 0 and print their ports (:func:`running_server`, ``cluster.running``).
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -105,7 +110,7 @@ def running_server(
             cmd, env=server_env(0, data_dir, env), stdout=log, stderr=subprocess.STDOUT
         )
     try:
-        port, ws_port = _bound_ports(process, log_path, startup_timeout)
+        port, ws_port = bound_ports(process, log_path, startup_timeout)
         server = RunningServer(process, port, ws_port, data_dir, log_path)
     except BaseException:
         process.kill()
@@ -118,7 +123,7 @@ def running_server(
         server.stop()
 
 
-def _bound_ports(
+def bound_ports(
     process: subprocess.Popen[bytes], log_path: Path, timeout: float
 ) -> tuple[int, int]:
     """The (HTTP, WebSocket) ports from the server's "serving" line."""

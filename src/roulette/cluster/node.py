@@ -84,6 +84,7 @@ def run_cluster(
         listeners = _bind(config)
     except ConfigError as exc:
         return _refuse(exc)
+    config = config.with_ports(*listeners.ports)  # PORT=0 / WS_PORT=0: the ports bound
     commands: queue.Queue[Command] = queue.Queue(maxsize=COMMAND_QUEUE)
     wake = WakePipe()
     # A fresh directory per run: stale files of an earlier run's pids would be summed in.

@@ -33,7 +33,14 @@ log = logging.getLogger(__name__)
 
 BEAT_SECONDS = 1.0
 TTL_SECONDS = 3.0
-"""A worker silent this long is dead for everyone: peers hear of it within ~4 s."""
+"""A worker silent this long drops out of the registry."""
+
+CONFIRM_SECONDS = TTL_SECONDS
+"""A worker must stay out of the registry this long before its users' peers are told: peers
+hear of a dead worker within ~7 s. A live worker whose beats fail for a few seconds while a
+Redis Cluster fails over lets its key lapse although its sockets are fine (seen once in 34
+master kills); it beats again well inside this window, so nobody is told a false
+``peer-disconnected`` (issue 9, defect 8)."""
 
 RESET_HOLD_SECONDS = TTL_SECONDS + 2 * BEAT_SECONDS
 """No reaping this long after start-up or after the store was found reset: every live worker
@@ -59,6 +66,7 @@ class Membership:
         self._boot_id: str | None = None
         self._hold_until = 0.0
         self._outage = False
+        self._missing_since: dict[str, float] = {}
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -116,17 +124,36 @@ class Membership:
         await self.registry.beat(info, ttl=TTL_SECONDS)
 
     def reap(self, alive: set[str]) -> int:
-        """Tell local users whose peer's worker is gone; returns how many were told."""
+        """Tell local users whose peer's worker is gone for good; returns how many were told.
+
+        A worker counts as gone once it has been missing from ``alive`` for
+        :data:`CONFIRM_SECONDS` in a row; the record of when each went missing holds only
+        workers our own users' peers live on, so it stays as small as the hub.
+        """
+        dead = self._confirmed_dead(alive)
         told = 0
         for conn in self.hub:
             session, peer = conn.session, conn.peer
             if session is None or peer is None or conn.peer_gone:
                 continue
             session = self.hub.route(session)  # the newest route: the peer may have resumed
-            worker = session.worker_of(peer)
-            if worker != self.hub.worker_id and worker not in alive:
+            if session.worker_of(peer) in dead:
                 conn.on_peer_disconnected(session.id, session.epoch)
                 told += 1
         if told:
             log.info("reaped_sessions count=%d at=%.0f", told, time.time())
         return told
+
+    def _confirmed_dead(self, alive: set[str]) -> set[str]:
+        """The peers' workers missing from ``alive`` for at least :data:`CONFIRM_SECONDS`."""
+        now = self.clock()
+        missing: dict[str, float] = {}
+        for conn in self.hub:
+            session, peer = conn.session, conn.peer
+            if session is None or peer is None or conn.peer_gone:
+                continue
+            worker = self.hub.route(session).worker_of(peer)
+            if worker != self.hub.worker_id and worker not in alive:
+                missing[worker] = self._missing_since.get(worker, now)
+        self._missing_since = missing
+        return {w for w, since in missing.items() if now - since >= CONFIRM_SECONDS}
