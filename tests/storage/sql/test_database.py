@@ -278,8 +278,9 @@ async def test_a_session_the_server_terminates_is_unavailable_not_a_crash(
         assert pid is not None, "the sleeping session never showed up"
         async with connect(admin) as connection:
             await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        with pytest.raises(Unavailable):
+        with pytest.raises(Unavailable) as caught:
             await sleeper
+        assert caught.value.code == "database_unavailable"  # the SQL breaker's code too
     finally:
         sleeper.cancel()
         await engine.dispose()
