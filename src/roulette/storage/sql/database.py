@@ -154,16 +154,24 @@ def _translated(error: Exception) -> RouletteError | None:
     return None
 
 
+_OUTAGE_CLASSES = ("08", "53", "57")
+"""SQLSTATE classes (PostgreSQL Appendix A) that mean "retry later": 08 connection exception,
+53 insufficient resources (too many connections), 57 operator intervention (57P01 admin
+shutdown, 57P03 cannot connect now)."""
+
+
 def _is_outage(error: Exception) -> bool:
     # A restarting PostgreSQL ends sessions with SQLSTATE 57P01 ("terminating connection due to
     # administrator command") and refuses new ones with 57P03 ("the database system is starting
-    # up"); asyncpg reports these, and class 08 (connection exception), as a bare DBAPIError.
-    if not isinstance(error, exc.DBAPIError):
-        return False
-    if error.connection_invalidated:
-        return True
-    sqlstate = str(getattr(getattr(error, "orig", None), "sqlstate", None))
-    return sqlstate.startswith(("57", "08"))
+    # up"); asyncpg reports these, and class 08 (connection exception), as a bare DBAPIError,
+    # and one raised while SQLAlchemy is not looking (a pool's connect) as asyncpg's own error.
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        state = getattr(error.orig, "sqlstate", None)
+    else:
+        state = getattr(error, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(_OUTAGE_CLASSES)
 
 
 def _is_bad_value(error: Exception) -> bool:
