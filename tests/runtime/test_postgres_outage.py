@@ -10,20 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
 from support.eventually import eventually
+from support.outage import assert_no_crash, assert_unavailable
 from support.postgres import ThrowawayPostgres, throwaway_postgres
 from support.server import RunningServer, running_server
 from support.users import User, signed_in_users
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-CRASH_LINES = ("request_crashed", "control_crashed", "Traceback")
-"""What the server logs for an exception it did not map (500 / ``internal_error``)."""
 
 TRY_AGAIN_LATER = 1013
 """RFC 6455 §7.4.1 via the IANA registry: the server cannot serve the socket right now."""
@@ -42,19 +40,6 @@ def node(
     data_dir: Path = tmp_path_factory.mktemp("node")
     with running_server(data_dir, {"DATABASE_URL": database.url}) as running:
         yield running
-
-
-def assert_database_unavailable(response: httpx.Response) -> None:
-    what = f"{response.request.method} {response.request.url.path}: {response.text}"
-    assert response.status_code == 503, what
-    assert response.json()["error"]["code"] == "database_unavailable", what
-    assert int(response.headers["Retry-After"]) >= 1, what
-
-
-def assert_no_crash(node: RunningServer) -> None:
-    log = node.log()
-    for line in CRASH_LINES:
-        assert line not in log, f"{line!r} in the server log:\n{log[-4000:]}"
 
 
 async def test_a_postgres_outage_answers_503_never_500(
@@ -77,7 +62,7 @@ async def test_a_postgres_outage_answers_503_never_500(
             ),
         ]
         for answer in answers:
-            assert_database_unavailable(answer)
+            assert_unavailable(answer, "database_unavailable")
         # An operation on a live socket: an error, and the socket stays open.
         await a.send({"type": "join-queue", "chainId": 1})
         assert (await a.expect("error", timeout=10))["code"] == "database_unavailable"

@@ -10,21 +10,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from storage.redis_fixtures import RedisCluster, free_block, running_cluster
 from support.eventually import eventually
-from support.server import RunningServer, running_server
+from support.outage import assert_no_crash, assert_unavailable
+from support.server import running_server
 from support.users import signed_in_users
 
 pytestmark = [pytest.mark.redis, pytest.mark.slow]
 
 STRANGER = "0x000000000000000000000000000000000000dEaD"
 """Someone to block who takes no part in the test's matches."""
-
-CRASH_LINES = ("request_crashed", "control_crashed", "Traceback")
-"""What the server logs for an exception it did not map (500 / ``internal_error``)."""
 
 
 @pytest.fixture
@@ -33,25 +30,10 @@ def cluster(tmp_path: Path) -> Iterator[RedisCluster]:
         yield running
 
 
-def assert_state_unavailable(response: httpx.Response) -> None:
-    what = f"{response.request.method} {response.request.url.path}: {response.text}"
-    assert response.status_code == 503, what
-    assert response.json()["error"]["code"] == "state_unavailable", what
-    assert int(response.headers["Retry-After"]) >= 1, what
-
-
-def assert_no_crash(node: RunningServer) -> None:
-    log = node.log()
-    for line in CRASH_LINES:
-        assert line not in log, f"{line!r} in the server log:\n{log[-4000:]}"
-
-
 async def test_a_stopped_redis_cluster_answers_503_never_500(
     cluster: RedisCluster, tmp_path: Path
 ) -> None:
-    nodes = ",".join(f"{host}:{port}" for host, port in cluster.addresses)
-    env = {"REDIS_CLUSTER_ENABLED": "true", "REDIS_CLUSTER_NODES": nodes}
-    with running_server(tmp_path / "node", env) as node:
+    with running_server(tmp_path / "node", cluster.client_env()) as node:
         a, b = await signed_in_users(node, 2)
         await a.connect()
         for redis_node in cluster.nodes:
@@ -62,7 +44,7 @@ async def test_a_stopped_redis_cluster_answers_503_never_500(
             await a.http.post("/blocks", json={"targetAddr": STRANGER}),
         ]
         for answer in answers:
-            assert_state_unavailable(answer)
+            assert_unavailable(answer, "state_unavailable")
         for _ in range(2):
             await a.send({"type": "join-queue", "chainId": 1})
             error = await a.expect("error", timeout=15)
