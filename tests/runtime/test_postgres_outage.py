@@ -41,7 +41,7 @@ def node(
     # Only the test's requests use the pool: the ban poll (every 0.5 s by default) would meet a
     # dead connection first and have the pool replaced before the first request after a
     # restart, hiding whether a request heals the pool by itself.
-    env = {"DATABASE_URL": database.url, "BAN_POLL_SECONDS": "3600"}
+    env = {"DATABASE_URL": database.url, "BAN_POLL_SECONDS": "3600", "LB_DRAIN_SECONDS": "0.5"}
     with running_server(data_dir, env) as running:
         yield running
 

@@ -33,7 +33,8 @@ def cluster(tmp_path: Path) -> Iterator[RedisCluster]:
 async def test_a_stopped_redis_cluster_answers_503_never_500(
     cluster: RedisCluster, tmp_path: Path
 ) -> None:
-    with running_server(tmp_path / "node", cluster.client_env()) as node:
+    env = {**cluster.client_env(), "LB_DRAIN_SECONDS": "0.5"}  # a short goodbye at the end
+    with running_server(tmp_path / "node", env) as node:
         a, b = await signed_in_users(node, 2)
         await a.connect()
         for redis_node in cluster.nodes:
