@@ -138,6 +138,11 @@ class RedisCluster:
         """Every node as ``(host, port)``: the startup nodes of a client."""
         return tuple(("127.0.0.1", node.port) for node in self.nodes)
 
+    def client_env(self) -> dict[str, str]:
+        """The environment that points a ``roulette`` process at this cluster."""
+        nodes = ",".join(f"{host}:{port}" for host, port in self.addresses)
+        return {"REDIS_CLUSTER_ENABLED": "true", "REDIS_CLUSTER_NODES": nodes}
+
     def node(self, port: int) -> RedisServer:
         """The node listening on ``port``."""
         return next(node for node in self.nodes if node.port == port)

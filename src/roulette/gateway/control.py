@@ -26,6 +26,7 @@ from roulette.errors import (
     RouletteError,
     ServiceError,
     Unauthenticated,
+    Unavailable,
 )
 from roulette.gateway.connection import Connection
 from roulette.gateway.context import GatewayContext
@@ -240,6 +241,8 @@ class Controller:
     async def _remember(self, session: Session, reason: str) -> None:
         try:
             await self.history.record_end(session, ended_at=self.ctx.wall(), reason=reason)
+        except Unavailable as error:  # the database is down: expected, no traceback
+            log.warning("history_write_failed session=%s error=%s", session.id, error)
         except Exception:  # the history is for moderation; the live flow must go on
             log.exception("history_write_failed session=%s", session.id)
 

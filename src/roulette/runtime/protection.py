@@ -15,6 +15,7 @@ from roulette.resilience.breaker import Breaker
 from roulette.resilience.guard import Guard, guarded
 from roulette.resilience.shedding import LoopLag, ShedPolicy, should_shed
 from roulette.storage.ports import Lobby, Moderation, NonceStore, TokenFamilies
+from roulette.storage.sql.database import DATABASE_UNAVAILABLE
 
 __all__ = ["Protected", "protect"]
 
@@ -52,7 +53,7 @@ def protect(
     rule from ``hub``'s socket count."""
     lb = config.lb
     sql = Breaker("sql", lb.breaker_threshold)
-    sql_guard = Guard(sql, SQL_FAILURES, "database_unavailable")
+    sql_guard = Guard(sql, SQL_FAILURES, DATABASE_UNAVAILABLE)
     breakers: tuple[Breaker, ...] = (sql,)
     if redis:
         shared = Breaker("redis", lb.breaker_threshold)

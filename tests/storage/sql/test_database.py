@@ -7,6 +7,7 @@ import io
 import sys
 from pathlib import Path
 
+import asyncpg.exceptions as pg_errors  # type: ignore[import-untyped]  # no stubs
 import pytest
 from alembic import command
 from sqlalchemy import Connection, inspect, make_url, text
@@ -278,9 +279,50 @@ async def test_a_session_the_server_terminates_is_unavailable_not_a_crash(
         assert pid is not None, "the sleeping session never showed up"
         async with connect(admin) as connection:
             await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-        with pytest.raises(Unavailable):
+        with pytest.raises(Unavailable) as caught:
             await sleeper
+        assert caught.value.code == "database_unavailable"  # the SQL breaker's code too
     finally:
         sleeper.cancel()
         await engine.dispose()
         await admin.dispose()
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        pg_errors.AdminShutdownError("terminating connection due to administrator command"),
+        pg_errors.CannotConnectNowError("the database system is starting up"),
+        pg_errors.ConnectionDoesNotExistError("connection was closed in the middle of operation"),
+        pg_errors.TooManyConnectionsError("sorry, too many clients already"),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+async def test_a_driver_outage_error_that_escapes_sqlalchemy_is_database_unavailable(
+    fresh_sqlite_url: str, error: Exception
+) -> None:
+    """asyncpg's own errors of SQLSTATE classes 08, 53 and 57 (a pool's connect raises them
+    unwrapped) are an outage, as their DBAPIError-wrapped forms are: 503, never a 500."""
+    engine = create_engine(fresh_sqlite_url)
+    try:
+        for opened in (begin, connect):
+            with pytest.raises(Unavailable) as caught:
+                async with opened(engine):
+                    raise error
+            assert caught.value.code == "database_unavailable"
+            assert caught.value.__cause__ is error
+    finally:
+        await engine.dispose()
+
+
+async def test_our_own_bug_inside_a_transaction_is_not_masked_as_an_outage(
+    fresh_sqlite_url: str,
+) -> None:
+    engine = create_engine(fresh_sqlite_url)
+    try:
+        for error in (KeyError("ours"), AttributeError("ours"), RuntimeError("ours")):
+            with pytest.raises(type(error)):
+                async with begin(engine):
+                    raise error
+    finally:
+        await engine.dispose()

@@ -1,7 +1,9 @@
 """Engines, migrations and transactions for the durable store (SQLite or PostgreSQL).
 
 Stores open connections through :func:`begin` or :func:`connect`, which turn driver failures
-into the service's errors: an outage is :class:`~roulette.errors.Unavailable` (503).
+into the service's errors: an outage is :class:`~roulette.errors.Unavailable` with code
+``database_unavailable`` (503), the code the SQL breaker uses too, so a client sees one code
+for "the database is down" whether the store or the open breaker refused.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 from roulette.errors import BadRequest, RouletteError, Unavailable
 
 __all__ = [
+    "DATABASE_UNAVAILABLE",
     "MIGRATION_LOCK_KEY",
     "alembic_config",
     "begin",
@@ -41,6 +44,9 @@ SQLITE_BUSY_TIMEOUT_MS = 5000
 """How long a SQLite writer waits for another writer before giving up (``busy_timeout``)."""
 
 _MIGRATIONS = "roulette.storage.sql:migrations"
+
+DATABASE_UNAVAILABLE = "database_unavailable"
+"""The code of every SQL outage, from a store or from the SQL breaker."""
 
 # The failures that mean "the database cannot be reached or is overloaded": retrying later
 # or elsewhere may succeed. Connection refusals surface as OSError, since the drivers raise
@@ -105,7 +111,8 @@ async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection in a transaction, committed on success and rolled back on error.
 
     Raises:
-        Unavailable: the database is unreachable, overloaded or not migrated.
+        Unavailable: ``database_unavailable``, the database is unreachable, overloaded or not
+            migrated.
         BadRequest: a value cannot be stored (too long, or a character PostgreSQL refuses).
     """
     try:
@@ -123,7 +130,8 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A connection for reads; whatever it did is rolled back when the block ends.
 
     Raises:
-        Unavailable: the database is unreachable, overloaded or not migrated.
+        Unavailable: ``database_unavailable``, the database is unreachable, overloaded or not
+            migrated.
         BadRequest: a parameter the database refuses (PostgreSQL: a NUL character).
     """
     try:
@@ -142,20 +150,28 @@ def _translated(error: Exception) -> RouletteError | None:
     if _is_bad_value(error):
         return BadRequest("a value cannot be stored: too long or malformed")
     if isinstance(error, _OUTAGES) or _is_outage(error):
-        return Unavailable("the database is unavailable")
+        return Unavailable("the database is unavailable", code=DATABASE_UNAVAILABLE)
     return None
+
+
+_OUTAGE_CLASSES = ("08", "53", "57")
+"""SQLSTATE classes (PostgreSQL Appendix A) that mean "retry later": 08 connection exception,
+53 insufficient resources (too many connections), 57 operator intervention (57P01 admin
+shutdown, 57P03 cannot connect now)."""
 
 
 def _is_outage(error: Exception) -> bool:
     # A restarting PostgreSQL ends sessions with SQLSTATE 57P01 ("terminating connection due to
     # administrator command") and refuses new ones with 57P03 ("the database system is starting
-    # up"); asyncpg reports these, and class 08 (connection exception), as a bare DBAPIError.
-    if not isinstance(error, exc.DBAPIError):
-        return False
-    if error.connection_invalidated:
-        return True
-    sqlstate = str(getattr(getattr(error, "orig", None), "sqlstate", None))
-    return sqlstate.startswith(("57", "08"))
+    # up"); asyncpg reports these, and class 08 (connection exception), as a bare DBAPIError,
+    # and one raised while SQLAlchemy is not looking (a pool's connect) as asyncpg's own error.
+    if isinstance(error, exc.DBAPIError):
+        if error.connection_invalidated:
+            return True
+        state = getattr(error.orig, "sqlstate", None)
+    else:
+        state = getattr(error, "sqlstate", None)
+    return isinstance(state, str) and state.startswith(_OUTAGE_CLASSES)
 
 
 def _is_bad_value(error: Exception) -> bool:
