@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import pinned
+from _harness import exchange, pinned
 
 from roulette.loadtest.client import ServerInfo, UserError, UserSocket, open_socket, sign_in
 from roulette.loadtest.stats import HEARTBEAT_RTT, Recorder
@@ -183,18 +183,7 @@ class Fleet:
         ]
 
     def _all(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for child, command in zip(self.children, commands, strict=True):
-            assert child.stdin is not None
-            child.stdin.write(json.dumps(command) + "\n")
-            child.stdin.flush()
-        replies = []
-        for child in self.children:
-            assert child.stdout is not None
-            line = child.stdout.readline()
-            if not line:
-                raise RuntimeError("a fleet process died")
-            replies.append(json.loads(line))
-        return replies
+        return exchange(self.children, commands)
 
     def _split(self, total: int) -> list[int]:
         share, extra = divmod(total, len(self.children))

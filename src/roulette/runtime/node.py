@@ -55,6 +55,7 @@ from roulette.storage.sql import (
     upgrade,
 )
 from roulette.storage.sql.history import SqlSessionHistory
+from roulette.storage.sql.lane import Lane, open_lane
 from roulette.supervised import supervised
 
 __all__ = ["Node", "bind", "run"]
@@ -102,6 +103,8 @@ class Node:
     bans: BanWatch | None = None
     presence: Presence | None = None
     lag: LoopLag | None = None
+    lane: Lane | None = None
+    """The direct SQL lane of the sign-in statements (closed with the engine)."""
 
     @classmethod
     async def build(
@@ -126,6 +129,7 @@ class Node:
         else:
             await _require_head(config.sql_url)
         engine = create_engine(config.sql_url)
+        lane = open_lane(config.sql_url)
         state = shared_state(config)
         hub = Hub(worker_id or f"w-{uuid.uuid4().hex[:8]}")
         protected = protect(
@@ -134,7 +138,7 @@ class Node:
             lobby=state.lobby,
             nonces=state.nonces,
             moderation=SqlModeration(engine),
-            families=SqlTokenFamilies(engine),
+            families=SqlTokenFamilies(engine, lane),
             redis=config.redis.enabled,
         )
         history = SqlSessionHistory(engine)
@@ -198,6 +202,7 @@ class Node:
         )
         node.presence = presence
         node.lag = protected.lag
+        node.lane = lane
         return node
 
     async def serve(
@@ -232,6 +237,8 @@ class Node:
         if self.onchain is not None:
             await self.onchain.aclose()
         await self.state.aclose()
+        if self.lane is not None:
+            await self.lane.aclose()
         await self.engine.dispose()
 
     def _background(self, tasks: asyncio.TaskGroup) -> list[asyncio.Task[None]]:
