@@ -236,7 +236,7 @@ async def serve(client: Client) -> None:
             reply = {"done": len(client.access) - before}
         elif op == "refresh":
             await _bounded(len(client.refresh), command["concurrency"], client.rotate)
-            reply = {"done": len(client.refresh)}
+            reply = {"done": len(client.refresh) - sum(client.errors.values())}
         elif op == "storm":
             reply = await storm(client, command["rate"], command["seconds"])
         else:

@@ -10,7 +10,7 @@ heartbeat percentiles before and during, what the storm got (completed, refused,
 and the server's CPU share.
 
 Usage: ``python benchmarks/bench_signin_storm.py [--sockets 10000] [--rate 1000]
-[--seconds 10] [--sample 2000] [--clients 2]``. Prints one JSON object.
+[--seconds 10] [--sample 2000] [--clients 2] [--shed-lag-ms 0]``. Prints one JSON object.
 """
 
 from __future__ import annotations
@@ -69,6 +69,8 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         "AUTH_RATE_PER_SECOND": "1000000",
         "WS_HANDSHAKE_IP_BURST": "1000000",
     }
+    if args.shed_lag_ms:
+        env["SHED_LAG_MS"] = str(args.shed_lag_ms)
     storm_wallets = math.ceil(args.rate * args.seconds * 1.1)
     with roulette_server(env, cpus=server_cpu()) as server:
         pid = server.process.pid
@@ -132,6 +134,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--sample", type=int, default=2000, help="heartbeats per phase")
     parser.add_argument("--clients", type=int, default=2, help="sign-in client processes")
+    parser.add_argument(
+        "--shed-lag-ms", type=int, default=0, help="the node's SHED_LAG_MS (0: its default)"
+    )
     args = parser.parse_args()
     report = {"benchmark": "signin_storm", **vars(args), **measure(args)}
     report.update(machine())
