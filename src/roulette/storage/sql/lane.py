@@ -23,7 +23,6 @@ import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
-import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import make_url
 
 from roulette.errors import BadRequest, InvalidState, Unavailable
@@ -152,8 +151,12 @@ class PostgresLane:
     """A small ``asyncpg`` pool; statements are prepared once per connection."""
 
     def __init__(self, dsn: str) -> None:
+        # Imported here: a SQLite node never loads asyncpg on its start path.
+        import asyncpg  # type: ignore[import-untyped]  # noqa: PLC0415
+
+        self._pg: Any = asyncpg
         self._dsn = dsn
-        self._pool: asyncpg.Pool[Any] | None = None
+        self._pool: Any = None
         self._opening = asyncio.Lock()
 
     async def execute(self, statement: str, *args: object) -> int:
@@ -161,19 +164,19 @@ class PostgresLane:
             pool = self._pool or await self._open()
             async with pool.acquire() as connection:
                 status: str = await connection.execute(statement, *args)
-        except asyncpg.IntegrityConstraintViolationError as error:
+        except self._pg.IntegrityConstraintViolationError as error:
             raise InvalidState(f"constraint violated: {error}") from error
-        except asyncpg.DataError as error:
+        except self._pg.DataError as error:
             raise BadRequest("a value cannot be stored: too long or malformed") from error
-        except (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError) as error:
+        except (self._pg.PostgresError, self._pg.InterfaceError, OSError, TimeoutError) as error:
             raise Unavailable("the database is unavailable") from error
         # The command tag ends with the row count: "INSERT 0 1", "UPDATE 1".
         return int(status.rsplit(" ", 1)[-1])
 
-    async def _open(self) -> asyncpg.Pool[Any]:
+    async def _open(self) -> Any:
         async with self._opening:
             if self._pool is None:
-                self._pool = await asyncpg.create_pool(
+                self._pool = await self._pg.create_pool(
                     self._dsn,
                     min_size=1,
                     max_size=POSTGRES_LANE_CONNECTIONS,
@@ -188,7 +191,7 @@ class PostgresLane:
             await pool.close()
 
 
-async def _keep_session(_connection: asyncpg.Connection[Any]) -> None:
+async def _keep_session(_connection: object) -> None:
     """No reset on release: by default asyncpg resets a connection's session (one more round
     trip, ``RESET ALL`` and friends) each time it returns to the pool; the lane's statements
     are single autocommit statements that leave no session state behind."""
