@@ -25,6 +25,7 @@ from _fleet import Fleet, percentile
 from _harness import client_cpus, cpu_seconds, machine, roulette_server, server_cpu
 from _signin_client import SignInClients, merged_errors
 
+SETUP_ROUNDS = 5
 PER_FLEET_PROCESS = 5_000
 """Sockets per fleet process (a process may open 20,000 files; CPU is the tighter bound)."""
 
@@ -77,7 +78,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         clients = SignInClients(
             server.http_url,
             processes=args.clients,
-            wallets=args.sockets + storm_wallets,
+            wallets=2 * args.sockets + storm_wallets,  # setup retries use fresh wallets
             cpus=client_cpus(),
         )
         fleet = Fleet(
@@ -88,8 +89,14 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         )
         try:
             started = time.monotonic()
-            clients.all({"op": "signin", "count": args.sockets, "concurrency": 64}, "count")
-            fleet.adopt([t for reply in clients.all({"op": "tokens"}) for t in reply["tokens"]])
+            tokens: list[str] = []
+            for _ in range(SETUP_ROUNDS):  # a loaded node sheds some (503): sign in again
+                missing = args.sockets - len(tokens)
+                if missing <= 0:
+                    break
+                clients.all({"op": "signin", "count": missing, "concurrency": 64}, "count")
+                tokens += [t for reply in clients.all({"op": "tokens"}) for t in reply["tokens"]]
+            fleet.adopt(tokens)
             opened, open_errors = fleet.connect()
             setup_seconds = time.monotonic() - started
             rows = {}
