@@ -28,10 +28,13 @@ from sqlalchemy import make_url
 from roulette.errors import BadRequest, InvalidState, Unavailable
 from roulette.storage.sql.database import SQLITE_BUSY_TIMEOUT_MS
 
-__all__ = ["POSTGRES_LANE_CONNECTIONS", "Lane", "open_lane"]
+__all__ = ["POSTGRES_LANE_CONNECTIONS", "POSTGRES_STATEMENT_SECONDS", "Lane", "open_lane"]
 
 POSTGRES_LANE_CONNECTIONS = 4
 """Connections of a node's PostgreSQL lane: one statement each, so a few serve thousands/s."""
+
+POSTGRES_STATEMENT_SECONDS = 10.0
+"""A lane statement not answered by then is an outage (503), not a sign-in waiting forever."""
 
 
 class Lane(Protocol):
@@ -180,7 +183,8 @@ class PostgresLane:
                     self._dsn,
                     min_size=1,
                     max_size=POSTGRES_LANE_CONNECTIONS,
-                    timeout=5,
+                    timeout=5,  # connecting, as the engine's connect_args
+                    command_timeout=POSTGRES_STATEMENT_SECONDS,
                     reset=_keep_session,
                 )
             return self._pool
