@@ -9,6 +9,7 @@ with one JSON line per command on stdin and reads one JSON line back:
   for the Node reference) and wait until each is live;
 - ``{"op": "probe", "sockets": S, "seconds": T}``: heartbeats from S sockets spread over T s,
   returning each heartbeat → heartbeat-ack round trip;
+- ``{"op": "adopt", "tokens": [...]}``: keep access tokens signed in by another client;
 - ``{"op": "quit"}``.
 
 Run as a child: ``python benchmarks/_fleet.py HTTP_URL WS_URL SOURCE SEED``.
@@ -27,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from _harness import pinned
+from _harness import exchange, pinned
 
 from roulette.loadtest.client import ServerInfo, UserError, UserSocket, open_socket, sign_in
 from roulette.loadtest.stats import HEARTBEAT_RTT, Recorder
@@ -140,6 +141,9 @@ async def _serve(child: _Child) -> None:
             reply = await child.login(command["count"])
         elif op == "connect":
             reply = await child.connect(command.get("count", 0))
+        elif op == "adopt":  # tokens signed in elsewhere (bench_signin_storm's cheap client)
+            child.tokens.extend(command["tokens"])
+            reply = {"tokens": len(child.tokens)}
         else:
             reply = await child.probe(command["sockets"], command["seconds"])
         sys.stdout.write(json.dumps(reply) + "\n")
@@ -183,18 +187,7 @@ class Fleet:
         ]
 
     def _all(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        for child, command in zip(self.children, commands, strict=True):
-            assert child.stdin is not None
-            child.stdin.write(json.dumps(command) + "\n")
-            child.stdin.flush()
-        replies = []
-        for child in self.children:
-            assert child.stdout is not None
-            line = child.stdout.readline()
-            if not line:
-                raise RuntimeError("a fleet process died")
-            replies.append(json.loads(line))
-        return replies
+        return exchange(self.children, commands)
 
     def _split(self, total: int) -> list[int]:
         share, extra = divmod(total, len(self.children))
@@ -204,6 +197,17 @@ class Fleet:
         """Sign in ``count`` more wallets; returns (tokens held, errors by kind)."""
         replies = self._all([{"op": "login", "count": n} for n in self._split(count)])
         return sum(r["tokens"] for r in replies), _merged(r["errors"] for r in replies)
+
+    def adopt(self, tokens: list[str]) -> None:
+        """Share out access tokens signed in elsewhere, for the next :meth:`connect`."""
+        shares = self._split(len(tokens))
+        starts = [sum(shares[:n]) for n in range(len(shares))]
+        self._all(
+            [
+                {"op": "adopt", "tokens": tokens[a : a + n]}
+                for a, n in zip(starts, shares, strict=True)
+            ]
+        )
 
     def connect(self, count: int = 0) -> tuple[int, dict[str, int]]:
         """Open sockets for the new tokens (or ``count`` anonymous ones); (open, errors)."""

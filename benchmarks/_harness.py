@@ -183,6 +183,34 @@ def node_server(cpus: set[int] | None = None) -> Iterator[NodeServer]:
             process.wait()
 
 
+def spawn(args: list[str], cpus: set[int] | None) -> subprocess.Popen[str]:
+    """A Python child process on ``cpus`` speaking JSON lines on stdin and stdout."""
+    return subprocess.Popen(
+        pinned([sys.executable, *args], cpus),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def exchange(
+    children: list[subprocess.Popen[str]], commands: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Write one JSON command line to each child process; read one JSON reply line from each."""
+    for child, command in zip(children, commands, strict=True):
+        assert child.stdin is not None
+        child.stdin.write(json.dumps(command) + "\n")
+        child.stdin.flush()
+    replies = []
+    for child in children:
+        assert child.stdout is not None
+        line = child.stdout.readline()
+        if not line:
+            raise RuntimeError(f"benchmark client process {child.pid} died")
+        replies.append(json.loads(line))
+    return replies
+
+
 def settle(seconds: float) -> None:
     """Give a server time to finish work in flight before a reading."""
     time.sleep(seconds)

@@ -52,6 +52,8 @@ PLANNED: dict[str, list[str]] = {
 }
 QUICK: dict[str, list[str]] = {
     "signin": ["--users", "300"],
+    "signin_app": ["--users", "200"],
+    "signin_storm": ["--sockets", "500", "--rate", "100", "--seconds", "3", "--sample", "200"],
     "relay": ["--seconds", "3", "--pairs", "20"],
     "memory": ["--connections", "1000", "--variant", '{"use_aiofastnet": true}'],
     "capacity": ["--step", "500", "--max", "1000", "--sample", "100", "--probe-seconds", "1"],

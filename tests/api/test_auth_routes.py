@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -151,6 +152,26 @@ async def test_a_malformed_body_is_a_4xx_with_the_error_shape(
         )
     assert response.status_code in (400, 422)
     assert set(response.json()["error"]) == {"code", "message"}
+
+
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+async def test_a_verify_body_not_declared_json_is_a_422_and_leaves_the_nonce_usable(
+    server: RunningServer, content_type: str | None
+) -> None:
+    # A cross-site form can send text/plain without a preflight: only JSON media types are
+    # read (FastAPI's strict rule, kept by the lean route), so such a body is never verified.
+    user = new_user(server)
+    message, signature = await user.sign_in_message()
+    body = json.dumps({"message": message, "signature": signature}).encode()
+    headers = {"content-type": content_type} if content_type else {}
+    refused = await user.http.post("/auth/siwe/verify", content=body, headers=headers)
+    assert refused.status_code == 422
+    assert refused.json()["error"]["code"] == "validation_error"
+    accepted = await user.http.post(
+        "/auth/siwe/verify", content=body, headers={"content-type": "application/json"}
+    )
+    assert accepted.status_code == 200
+    await user.close()
 
 
 async def test_garbage_message_text_is_a_401(server: RunningServer) -> None:

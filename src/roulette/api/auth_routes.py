@@ -6,10 +6,12 @@ import secrets
 import time
 from typing import Annotated
 
+import msgspec
 from fastapi import APIRouter, Cookie, Depends, Request, Response
 from pydantic import BaseModel, Field
 
 from roulette.api.deps import CurrentClaims, ServicesDep, limit_auth_by_ip
+from roulette.api.lean import json_body, lean
 from roulette.api.services import Services
 from roulette.auth.credentials import bearer_or_cookie
 from roulette.auth.nonces import new_nonce
@@ -28,14 +30,43 @@ REFRESH_COOKIE_PATH = "/auth"
 """The refresh token is only ever sent to /auth/* (RFC 6265 §5.1.4), never to the API."""
 
 
+MESSAGE_MAX_CHARS = 65_536
+SIGNATURE_MAX_CHARS = 16_384
+"""EIP-6492 signatures carry a deployment: up to 8 KiB, hex-encoded."""
+
+
 class VerifyBody(BaseModel):
     """``POST /auth/siwe/verify`` body (EIP-6492 signatures carry a deployment: up to 8 KiB)."""
 
-    message: str = Field(max_length=65_536)
-    signature: str = Field(max_length=16_384)
+    message: str = Field(max_length=MESSAGE_MAX_CHARS)
+    signature: str = Field(max_length=SIGNATURE_MAX_CHARS)
 
 
-@router.get("/siwe/nonce", dependencies=limited)
+class _VerifyWire(msgspec.Struct):
+    """:class:`VerifyBody` as the lean route decodes it (the same fields and limits)."""
+
+    message: Annotated[str, msgspec.Meta(max_length=MESSAGE_MAX_CHARS)]
+    signature: Annotated[str, msgspec.Meta(max_length=SIGNATURE_MAX_CHARS)]
+
+
+_VERIFY_DECODER = msgspec.json.Decoder(_VerifyWire)
+
+
+async def _bind_nonce(_request: Request, svc: Services, _response: Response) -> dict[str, object]:
+    return {"svc": svc}
+
+
+async def _bind_verify(request: Request, svc: Services, response: Response) -> dict[str, object]:
+    wire = await json_body(request, _VERIFY_DECODER)
+    body = VerifyBody.model_construct(message=wire.message, signature=wire.signature)
+    return {"body": body, "response": response, "svc": svc}
+
+
+async def _bind_refresh(request: Request, svc: Services, response: Response) -> dict[str, object]:
+    return {"response": response, "svc": svc, "refresh_token": request.cookies.get("refreshToken")}
+
+
+@lean(router, "GET", "/siwe/nonce", _bind_nonce, dependencies=limited)
 async def siwe_nonce(svc: ServicesDep) -> dict[str, object]:
     """A fresh nonce for one EIP-4361 message; valid for five minutes, usable once."""
     nonce = new_nonce(secrets.token_bytes)
@@ -44,7 +75,7 @@ async def siwe_nonce(svc: ServicesDep) -> dict[str, object]:
     return {"nonce": nonce, "expiresIn": ttl}
 
 
-@router.post("/siwe/verify", dependencies=limited)
+@lean(router, "POST", "/siwe/verify", _bind_verify, dependencies=limited)
 async def siwe_verify(body: VerifyBody, response: Response, svc: ServicesDep) -> dict[str, object]:
     """Check a signed EIP-4361 message; on success set the access and refresh cookies."""
     limit = svc.config.limits.siwe_max_bytes
@@ -58,18 +89,19 @@ async def siwe_verify(body: VerifyBody, response: Response, svc: ServicesDep) ->
     except RouletteError:
         svc.counters.auth_failure += 1
         raise
-    if await svc.moderation.is_banned(message.address):
-        svc.counters.auth_failure += 1
-        raise Forbidden("this address is banned", code="banned")
     family_id = secrets.token_urlsafe(16)
     refresh_jti = secrets.token_urlsafe(16)
-    await svc.families.create(
+    # One statement: the family starts only if no ban of the wallet is in force.
+    started = await svc.families.start_unless_banned(
         family_id=family_id,
         address=message.address,
         jti=refresh_jti,
         now=now,
         expires_at=now + svc.config.refresh_ttl_seconds,
     )
+    if not started:
+        svc.counters.auth_failure += 1
+        raise Forbidden("this address is banned", code="banned")
     _set_cookies(
         response,
         svc=svc,
@@ -111,7 +143,7 @@ _CONTRACT_WALLET_CANDIDATES = frozenset({"signature_mismatch", "invalid_signatur
 """Recovery failures that a smart-contract wallet's signature would also produce."""
 
 
-@router.post("/refresh", dependencies=limited)
+@lean(router, "POST", "/refresh", _bind_refresh, dependencies=limited)
 async def refresh(
     response: Response,
     svc: ServicesDep,
@@ -122,14 +154,12 @@ async def refresh(
         raise Unauthenticated("no refresh token", code="unauthenticated")
     now = time.time()
     claims = svc.issuer.verify(refresh_token, TokenKind.REFRESH, now=now)
-    if await svc.moderation.is_banned(claims.address):
-        await svc.families.revoke(claims.family_id, now=now)  # a ban written by older code
-        raise Forbidden("this address is banned", code="banned")
     new_jti = secrets.token_urlsafe(16)
-    rotated = await svc.families.rotate(
-        family_id=claims.family_id, old_jti=claims.jti, new_jti=new_jti, now=now
-    )
-    if not rotated:
+    rotation = {"family_id": claims.family_id, "old_jti": claims.jti, "new_jti": new_jti}
+    # The common case is one statement; only a refusal pays for telling a ban from a reuse.
+    if not await svc.families.rotate_unless_banned(**rotation, now=now) and not (
+        await _rotated_after_refusal(svc, claims, rotation, now)
+    ):
         raise Unauthenticated(
             "refresh token reused or revoked; sign in again", code="token_revoked"
         )
@@ -143,6 +173,17 @@ async def refresh(
         now=now,
     )
     return {"address": claims.address, "expiresIn": svc.config.access_ttl_seconds}
+
+
+async def _rotated_after_refusal(
+    svc: Services, claims: TokenClaims, rotation: dict[str, str], now: float
+) -> bool:
+    """Why a one-statement rotation was refused: a ban (the family is revoked, 403), or a
+    reused token, which :meth:`rotate` answers by revoking the family (False)."""
+    if await svc.moderation.is_banned(claims.address):
+        await svc.families.revoke(claims.family_id, now=now)  # a ban written by older code
+        raise Forbidden("this address is banned", code="banned")
+    return await svc.families.rotate(**rotation, now=now)
 
 
 @router.post("/logout")

@@ -25,8 +25,12 @@ __all__ = [
 ]
 
 
-def services(request: Request) -> Services:
-    """The node's services (set on ``app.state`` by the composition root)."""
+async def services(request: Request) -> Services:
+    """The node's services (set on ``app.state`` by the composition root).
+
+    A coroutine: FastAPI runs a plain ``def`` dependency on its thread pool, a thread hop on
+    every request that cost more than the lookup itself.
+    """
     found: Services = request.app.state.services
     return found
 

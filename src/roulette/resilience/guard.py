@@ -72,6 +72,8 @@ class _Proxy:
         async def through_breaker(*args: Any, **kwargs: Any) -> Any:
             return await self._guard.call(value, *args, **kwargs)
 
+        # Kept: __getattr__ runs only for names not found, so the next call skips the wrapping.
+        setattr(self, name, through_breaker)
         return through_breaker
 
 

@@ -54,6 +54,7 @@ from roulette.storage.sql import (
     upgrade,
 )
 from roulette.storage.sql.history import SqlSessionHistory
+from roulette.storage.sql.lane import Lane, open_lane
 from roulette.supervised import supervised
 
 __all__ = ["Node", "bind", "run"]
@@ -101,6 +102,8 @@ class Node:
     bans: BanWatch | None = None
     presence: Presence | None = None
     lag: LoopLag | None = None
+    lane: Lane | None = None
+    """The direct SQL lane of the sign-in statements (closed with the engine)."""
 
     @classmethod
     async def build(
@@ -125,6 +128,7 @@ class Node:
         else:
             await _require_head(config.sql_url)
         engine = create_engine(config.sql_url)
+        lane = open_lane(config.sql_url)
         state = shared_state(config)
         # Several workers share the state: the hub's bridge carries what crosses between them.
         bus = state.bus if state.workers is not None else None
@@ -135,7 +139,7 @@ class Node:
             lobby=state.lobby,
             nonces=state.nonces,
             moderation=SqlModeration(engine),
-            families=SqlTokenFamilies(engine),
+            families=SqlTokenFamilies(engine, lane),
             redis=config.redis.enabled,
         )
         history = SqlSessionHistory(engine)
@@ -197,6 +201,7 @@ class Node:
             bans,
             presence,
             protected.lag,
+            lane,
         )
 
     async def serve(
@@ -231,6 +236,8 @@ class Node:
         if self.onchain is not None:
             await self.onchain.aclose()
         await self.state.aclose()
+        if self.lane is not None:
+            await self.lane.aclose()
         await self.engine.dispose()
 
     def _background(self, tasks: asyncio.TaskGroup) -> list[asyncio.Task[None]]:

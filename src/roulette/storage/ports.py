@@ -331,6 +331,20 @@ class TokenFamilies(Protocol):
         """
         ...
 
+    async def start_unless_banned(
+        self, *, family_id: str, address: Address, jti: str, now: float, expires_at: float
+    ) -> bool:
+        """Start a family as :meth:`create` does unless a ban of ``address`` is in force at
+        ``now``, in one step (the sign-in path); False, writing nothing, when banned."""
+        ...
+
+    async def rotate_unless_banned(
+        self, *, family_id: str, old_jti: str, new_jti: str, now: float
+    ) -> bool:
+        """Swap ``old_jti`` for ``new_jti`` when it is the current id of a live family whose
+        wallet is not banned, in one step (the refresh path). False changes nothing."""
+        ...
+
     async def revoke(self, family_id: str, *, now: float) -> None:
         """Revoke the family: its access and refresh tokens are refused from now on."""
         ...

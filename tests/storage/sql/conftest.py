@@ -152,6 +152,10 @@ def moderation(engine: AsyncEngine) -> SqlModeration:
 
 
 @pytest.fixture
-def tokens(engine: AsyncEngine) -> SqlTokenFamilies:
-    """The token-family store under test."""
-    return SqlTokenFamilies(engine)
+async def tokens(engine: AsyncEngine) -> AsyncIterator[SqlTokenFamilies]:
+    """The token-family store under test (its direct lane closed afterwards)."""
+    store = SqlTokenFamilies(engine)
+    try:
+        yield store
+    finally:
+        await store.aclose()

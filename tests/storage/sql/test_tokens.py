@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from roulette.errors import InvalidState
 from roulette.identity import Address
 from roulette.storage.ports import TokenFamilies
-from roulette.storage.sql import SqlTokenFamilies
+from roulette.storage.sql import SqlModeration, SqlTokenFamilies
 from roulette.storage.sql.schema import token_families
 
 ALICE = Address("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
@@ -164,3 +164,99 @@ async def test_concurrent_families_rotate_independently(tokens: SqlTokenFamilies
 
     assert results == [True] * len(ids)
     assert all([await tokens.is_active(f, now=NOW) for f in ids])
+
+
+# The one-statement sign-in and refresh (issue 15), on the direct lane.
+
+BOB = Address("0x2B5AD5c4795c026514f8317c7a215E218DcCD6cF")
+
+
+async def _ban(
+    moderation: SqlModeration, address: Address = ALICE, expires_at: float | None = None
+) -> None:
+    await moderation.ban(address=address, reason="spam", by="op", now=NOW, expires_at=expires_at)
+
+
+async def _start_unless_banned(
+    tokens: SqlTokenFamilies, family_id: str, address: Address, now: float = NOW
+) -> bool:
+    return await tokens.start_unless_banned(
+        family_id=family_id, address=address, jti="jti-0", now=now, expires_at=NOW + WEEK
+    )
+
+
+async def test_a_family_starts_in_one_step_unless_the_wallet_is_banned(
+    tokens: SqlTokenFamilies, moderation: SqlModeration, engine: AsyncEngine
+) -> None:
+    await _ban(moderation, BOB)
+
+    assert await _start_unless_banned(tokens, "fam-1", ALICE)
+    assert not await _start_unless_banned(tokens, "fam-2", BOB)
+
+    assert await _row(engine) == ("jti-0", None)
+    assert await tokens.is_active("fam-1", now=NOW)
+    assert not await tokens.is_active("fam-2", now=NOW)  # nothing was written
+
+
+async def test_an_expired_ban_does_not_stop_a_start(
+    tokens: SqlTokenFamilies, moderation: SqlModeration
+) -> None:
+    await _ban(moderation, expires_at=NOW + 60)
+
+    assert not await _start_unless_banned(tokens, "fam-1", ALICE, now=NOW + 59)
+    assert await _start_unless_banned(tokens, "fam-1", ALICE, now=NOW + 60)
+
+
+async def test_starting_a_taken_family_in_one_step_is_a_bug(tokens: SqlTokenFamilies) -> None:
+    await _start(tokens)
+
+    with pytest.raises(InvalidState):
+        await tokens.start_unless_banned(
+            family_id="fam-1", address=ALICE, jti="other", now=NOW, expires_at=NOW + WEEK
+        )
+
+
+async def test_a_one_step_rotation_swaps_only_the_current_id_of_a_live_family(
+    tokens: SqlTokenFamilies, engine: AsyncEngine
+) -> None:
+    await _start(tokens)
+
+    assert await tokens.rotate_unless_banned(
+        family_id="fam-1", old_jti="jti-0", new_jti="jti-1", now=NOW
+    )
+    assert not await tokens.rotate_unless_banned(  # a reuse changes nothing here
+        family_id="fam-1", old_jti="jti-0", new_jti="jti-2", now=NOW
+    )
+    assert not await tokens.rotate_unless_banned(  # expired
+        family_id="fam-1", old_jti="jti-1", new_jti="jti-2", now=NOW + WEEK
+    )
+    assert await _row(engine) == ("jti-1", None)
+
+
+async def test_a_one_step_rotation_is_refused_while_a_ban_is_in_force(
+    tokens: SqlTokenFamilies, moderation: SqlModeration, engine: AsyncEngine
+) -> None:
+    await _start(tokens)
+    await _ban(moderation, expires_at=NOW + 60)
+
+    rotation = {"family_id": "fam-1", "old_jti": "jti-0", "new_jti": "jti-1"}
+    assert not await tokens.rotate_unless_banned(**rotation, now=NOW)
+    assert await _row(engine) == ("jti-0", None)
+    assert await tokens.rotate_unless_banned(**rotation, now=NOW + 60)
+
+
+async def test_racing_one_step_rotations_of_one_id_never_both_succeed(
+    tokens: SqlTokenFamilies,
+) -> None:
+    await _start(tokens)
+
+    results = await asyncio.gather(
+        *(
+            tokens.rotate_unless_banned(
+                family_id="fam-1", old_jti="jti-0", new_jti=f"jti-{n}", now=NOW
+            )
+            for n in range(1, 9)
+        )
+    )
+
+    assert sorted(results) == [False] * 7 + [True]

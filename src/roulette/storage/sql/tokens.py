@@ -18,11 +18,32 @@ from roulette.errors import InvalidState
 from roulette.identity import Address
 from roulette.storage.ports import RevokedFamily
 from roulette.storage.sql.database import begin, connect, insert_into
+from roulette.storage.sql.lane import Lane, open_lane
 from roulette.storage.sql.schema import token_families
 
-__all__ = ["SqlTokenFamilies"]
+__all__ = ["ROTATE_UNLESS_BANNED", "START_UNLESS_BANNED", "SqlTokenFamilies"]
 
 _family = token_families.c
+
+# The sign-in and refresh statements (issue 15): one statement each, run on the direct lane,
+# with the ban check inside (a ban in force: no row is written). The casts let PostgreSQL
+# type the parameters; SQLite reads the type names as affinities.
+_IN_FORCE = (
+    "NOT EXISTS (SELECT 1 FROM bans WHERE bans.address = {address}"
+    " AND (bans.expires_at IS NULL OR bans.expires_at > CAST($4 AS DOUBLE PRECISION)))"
+)
+START_UNLESS_BANNED = (
+    "INSERT INTO token_families (id, address, current_jti, created_at, expires_at, revoked_at)"
+    " SELECT CAST($1 AS VARCHAR(64)), CAST($2 AS VARCHAR(42)), CAST($3 AS VARCHAR(64)),"
+    " CAST($4 AS DOUBLE PRECISION), CAST($5 AS DOUBLE PRECISION), NULL"
+    " WHERE " + _IN_FORCE.format(address="CAST($2 AS VARCHAR(42))")
+)
+ROTATE_UNLESS_BANNED = (
+    "UPDATE token_families SET current_jti = CAST($3 AS VARCHAR(64))"
+    " WHERE id = CAST($1 AS VARCHAR(64)) AND current_jti = CAST($2 AS VARCHAR(64))"
+    " AND revoked_at IS NULL AND expires_at > CAST($4 AS DOUBLE PRECISION)"
+    " AND " + _IN_FORCE.format(address="token_families.address")
+)
 
 
 class SqlTokenFamilies:
@@ -33,10 +54,52 @@ class SqlTokenFamilies:
     Args:
         engine: an engine from :func:`roulette.storage.sql.database.create_engine` on a
             migrated database; the caller owns and disposes it.
+        lane: the direct lane of the sign-in statements (default: one opened on the engine's
+            database at first use); closed by :meth:`aclose`.
     """
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, lane: Lane | None = None) -> None:
         self._engine = engine
+        self._lane = lane
+
+    def _direct(self) -> Lane:
+        if self._lane is None:
+            self._lane = open_lane(self._engine.url.render_as_string(hide_password=False))
+        return self._lane
+
+    async def aclose(self) -> None:
+        """Close the direct lane's connections (the engine is the caller's)."""
+        if self._lane is not None:
+            await self._lane.aclose()
+
+    async def start_unless_banned(
+        self, *, family_id: str, address: Address, jti: str, now: float, expires_at: float
+    ) -> bool:
+        """Start a family as :meth:`create` does, unless a ban of ``address`` is in force at
+        ``now``: one statement (the sign-in path). Returns False, writing nothing, when banned.
+
+        Raises:
+            InvalidState: ``family_id`` is taken; ids are random, so this is a bug.
+        """
+        started = await self._direct().execute(
+            START_UNLESS_BANNED, family_id, address, jti, now, expires_at
+        )
+        return started == 1
+
+    async def rotate_unless_banned(
+        self, *, family_id: str, old_jti: str, new_jti: str, now: float
+    ) -> bool:
+        """Swap ``old_jti`` for ``new_jti`` when it is the current id of a live family whose
+        wallet is not banned: one statement (the refresh path).
+
+        Returns:
+            True when swapped. False changes nothing: the caller tells a ban from a reuse
+            (:meth:`rotate` revokes the family of a reused token).
+        """
+        swapped = await self._direct().execute(
+            ROTATE_UNLESS_BANNED, family_id, old_jti, new_jti, now
+        )
+        return swapped == 1
 
     async def create(
         self, *, family_id: str, address: Address, jti: str, now: float, expires_at: float
