@@ -42,8 +42,8 @@ from coincurve import PublicKey
 from roulette.auth import SiweRules, personal_message_hash, verify_sign_in
 from roulette.auth.nonces import new_nonce
 from roulette.auth.tokens import TokenIssuer, TokenKind
-from roulette.loadtest.wallet import Wallet, siwe_message
 from roulette.identity import Address
+from roulette.loadtest.wallet import Wallet, siwe_message
 from roulette.storage.sql import upgrade
 from roulette.storage.sql.tokens import ROTATE_UNLESS_BANNED, START_UNLESS_BANNED
 from support.postgres import psql
