@@ -56,8 +56,15 @@ local function hex(name)
 end
 
 -- The start of every member of one index: hex keeps a name from being a prefix of another's.
+-- Memoised for the script call: a batch meets the same few lanes over and over.
+local prefixes = {}
 local function index_prefix(name)
-  return hex(name) .. ':'
+  local prefix = prefixes[name]
+  if prefix == nil then
+    prefix = hex(name) .. ':'
+    prefixes[name] = prefix
+  end
+  return prefix
 end
 
 -- An entry's member in the index starting with `prefix`: order key (16 hex digits, sorting as
