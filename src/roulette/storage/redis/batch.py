@@ -37,7 +37,11 @@ Arg = str
 """One argument of an operation: the script reads them as strings, as it would ``ARGV``."""
 
 
-@dataclass(frozen=True, slots=True)
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""One encoder: ``json.dumps`` with any option builds a new one per call."""
+
+
+@dataclass(slots=True)
 class _Call:
     operation: str
     args: tuple[Arg, ...]
@@ -147,9 +151,7 @@ class ScriptBatch:
                 self._schedule()
 
     async def _send(self, batch: list[_Call]) -> list[Any]:
-        operations = json.dumps(
-            [[call.operation, *call.args] for call in batch], separators=(",", ":")
-        )
+        operations = _COMPACT.encode([[call.operation, *call.args] for call in batch])
         replies: list[Any] = json.loads(await self._script(self._keys, [*self._common, operations]))
         if len(replies) != len(batch):
             raise InvalidState(f"{len(batch)} operations, {len(replies)} replies")

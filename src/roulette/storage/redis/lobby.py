@@ -200,10 +200,14 @@ class RedisLobby:
         return LobbyStats(queued=queued, active_sessions=int(active))
 
 
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""One encoder: ``json.dumps`` with any option builds a new one per call."""
+
+
 def _encode_entry(entry: QueueEntry) -> str:
     # Short field names: every queued user's entry is stored and decoded by the scripts.
     # Floats go as repr() strings, which round-trip exactly (see lua/lobby.lua).
-    return json.dumps(
+    return _COMPACT.encode(
         {
             "a": entry.address,
             "c": str(entry.chain_id),
@@ -214,7 +218,6 @@ def _encode_entry(entry: QueueEntry) -> str:
             "w": entry.worker,
             "x": sorted(entry.excluded),
         },
-        separators=(",", ":"),
     )
 
 
