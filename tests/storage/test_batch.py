@@ -1,6 +1,7 @@
 """The lobby's batching (issue 15): the operations of one loop turn go as one script call, in
 submission order; every caller gets its own reply or error; the queue of waiting operations
-is bounded; a caller cancelled before the call is not in it.
+is bounded; a caller cancelled before the call is not in it; a batch sent again is not run
+again.
 
 Against a real ``redis-server`` (standalone and the 6-node cluster); the failing round trip is
 a real refused connection. What a batch answers for every mix of operations is the Hypothesis
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 
 import pytest
 from redis.asyncio import RedisCluster
@@ -18,10 +20,12 @@ from redis.asyncio import RedisCluster
 from roulette.config import RedisSettings
 from roulette.errors import Conflict, Unavailable
 from roulette.matchmaking.policy import MatchPolicy
-from roulette.storage.keys import LOBBY
+from roulette.storage.keys import BATCH_REPLY_TTL_MS, LOBBY
 from roulette.storage.memory import MemoryLobby
 from roulette.storage.ports import Lobby, Paired, Queued
 from roulette.storage.redis import RedisClient, RedisLobby, close, connect
+from roulette.storage.redis.lobby import _encode_entry
+from roulette.storage.redis.scripts import lobby_batch_source
 from storage.contract.builders import entry, sid, user
 from storage.redis_fixtures import free_port
 
@@ -164,3 +168,25 @@ async def test_concurrent_callers_over_many_turns_leave_no_one_twice(
     assert len(paired) + len(queued) == len(names)
     assert len({s.id for s in paired}) * 2 == len(paired)
     assert len(queued) <= 1
+
+
+async def test_a_batch_sent_again_is_answered_from_its_first_run(
+    redis_client: RedisClient,
+) -> None:
+    """redis-py resends a call whose reply was lost: the joins must not run twice."""
+    script = redis_client.register_script(lobby_batch_source())
+    keys = [*LOBBY.fixed, LOBBY.reply("retried")]
+    common: list[str | int] = [*LOBBY.templates, 1000, "10.0"]
+    a, b = (_encode_entry(entry(who)) for who in "ab")
+    operations = json.dumps(
+        [["join", a, "0.0", "s-1", "100"], ["join", b, "0.0", "s-2", "100"], ["stats"]]
+    )
+    first = await script(keys=keys, args=[*common, operations, BATCH_REPLY_TTL_MS])
+    again = await script(keys=keys, args=[*common, operations, BATCH_REPLY_TTL_MS])
+    assert again == first
+    replies = json.loads(first)
+    assert [replies[0], replies[1][0]] == [["queued", 1], "paired"]
+    lobby = RedisLobby(redis_client, MatchPolicy())
+    assert (await lobby.stats()).active_sessions == 1
+    ttl = await redis_client.pttl(keys[-1])
+    assert 0 < ttl <= BATCH_REPLY_TTL_MS

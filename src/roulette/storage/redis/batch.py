@@ -13,6 +13,9 @@ a later batch, so an operation a caller submits after awaiting another always se
 in flight at once (``max_in_flight``, each on its own connection) hold only operations that
 were concurrent, whose order nobody could observe before either.
 
+A batch the client sends again (redis-py retries a call whose reply was lost) is answered from
+the reply the first run left under the batch's own key, not run twice (``lua/batch.lua``).
+
 A batch's round trip is a task of its own rather than one caller's: a caller that is cancelled
 (its socket closed) must not cut the round trip of everyone else in the batch. Such a task
 cannot fail: whatever the round trip raises is handed to every caller of the batch, and it
@@ -22,13 +25,16 @@ lives one round trip (bounded by the client's timeouts, about 3 s at worst).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
+import secrets
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from roulette.errors import InvalidState, Unavailable
+from roulette.storage.keys import BATCH_REPLY_TTL_MS, LOBBY
 from roulette.storage.redis.scripts import Script
 
 __all__ = ["Arg", "ScriptBatch"]
@@ -53,7 +59,8 @@ class ScriptBatch:
 
     Args:
         script: the batch script, registered on the client.
-        keys: its ``KEYS`` (the same for every operation).
+        keys: its ``KEYS`` (the same for every operation); each call adds its own reply key
+            (``LOBBY.reply``), so that a call the client retries is not run twice.
         common: the first arguments of every call (``ARGV[1..5]``); the operations are
             ``ARGV[6]``, a JSON list of ``[name, arg...]``.
         max_ops: the most operations in one call (the master runs nothing else meanwhile).
@@ -82,6 +89,8 @@ class ScriptBatch:
         self._in_flight = 0
         self._scheduled = False
         self._rounds: set[asyncio.Task[None]] = set()
+        # Batch ids: unique per process (a random prefix) and per call (a counter).
+        self._ids = map(f"{secrets.token_hex(8)}:{{}}".format, itertools.count())
 
     async def __call__(self, operation: str, *args: Arg) -> Any:
         """Run ``operation`` with its ``args`` in the next batch; its reply.
@@ -152,7 +161,9 @@ class ScriptBatch:
 
     async def _send(self, batch: list[_Call]) -> list[Any]:
         operations = _COMPACT.encode([[call.operation, *call.args] for call in batch])
-        replies: list[Any] = json.loads(await self._script(self._keys, [*self._common, operations]))
+        keys = [*self._keys, LOBBY.reply(next(self._ids))]
+        args = [*self._common, operations, BATCH_REPLY_TTL_MS]
+        replies: list[Any] = json.loads(await self._script(keys, args))
         if len(replies) != len(batch):
             raise InvalidState(f"{len(batch)} operations, {len(replies)} replies")
         return replies

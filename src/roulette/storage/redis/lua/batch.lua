@@ -8,6 +8,13 @@
 -- JSON both ways: one decode and one encode in C instead of a Redis argument and a RESP
 -- reply per value, which cost the client more than the whole operation costs the master.
 -- The caller bounds the number of operations, since the master runs nothing else meanwhile.
+--
+-- KEYS[9] is this batch's own key, ARGV[7] how long to keep its reply there: redis-py sends
+-- a call again when its reply was lost (a timeout, a dropped connection), and a batch run
+-- twice would answer its joiners `already_in_session`; the second arrival gets the first reply.
+local K_REPLY = KEYS[9]
+local replied = redis.call('GET', K_REPLY)
+if replied then return replied end
 local out = {}
 for k, call in ipairs(cjson.decode(ARGV[6])) do
   local args = {ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]}
@@ -21,4 +28,6 @@ for k, call in ipairs(cjson.decode(ARGV[6])) do
   end
   out[k] = result
 end
-return cjson.encode(out)
+local reply = cjson.encode(out)
+redis.call('SET', K_REPLY, reply, 'PX', ARGV[7])
+return reply
