@@ -35,6 +35,22 @@ def test_the_guides_variable_names_work() -> None:
     assert config.lb_algorithm == "least-connections"
 
 
+def test_the_lobby_batching_limits() -> None:
+    assert Config.from_env({}).redis.lobby_batch_ops == 128
+    redis = Config.from_env(
+        {
+            "REDIS_LOBBY_BATCH_OPS": "32",
+            "REDIS_LOBBY_BATCH_PENDING": "500",
+            "REDIS_LOBBY_BATCH_IN_FLIGHT": "1",
+        }
+    ).redis
+    assert (redis.lobby_batch_ops, redis.lobby_batch_pending, redis.lobby_batch_in_flight) == (
+        32,
+        500,
+        1,
+    )
+
+
 def test_ws_port_follows_port_and_origins_follow_the_domain() -> None:
     config = Config.from_env({"PORT": "8000", "SIWE_DOMAIN": "chat.example:443"})
     assert config.ws_port == 8001
@@ -57,6 +73,8 @@ def test_ws_port_follows_port_and_origins_follow_the_domain() -> None:
         ("SESSION_MAX_SECONDS", "0"),
         ("INTEREST_WAIT_SECONDS", "-1"),
         ("LOG_LEVEL", "verbose"),
+        ("REDIS_LOBBY_BATCH_OPS", "0"),
+        ("REDIS_LOBBY_BATCH_IN_FLIGHT", "many"),
     ],
 )
 def test_a_bad_value_names_the_variable_and_the_value(name: str, value: str) -> None:

@@ -64,6 +64,11 @@ class RedisSettings:
     cluster_nodes: tuple[tuple[str, int], ...] = ()
     sentinels: tuple[tuple[str, int], ...] = ()
     sentinel_master: str = "mymaster"
+    # The lobby's batching (storage/redis/batch.py): operations per script call, operations
+    # waiting for one (beyond: 503 state_unavailable), script calls in flight per process.
+    lobby_batch_ops: int = 128
+    lobby_batch_pending: int = 10_000
+    lobby_batch_in_flight: int = 2
 
     @property
     def enabled(self) -> bool:
@@ -245,6 +250,9 @@ class Config:
                 cluster_nodes=e.get("REDIS_CLUSTER_NODES", _hostports, ()),
                 sentinels=e.get("REDIS_SENTINELS", _hostports, ()),
                 sentinel_master=e.get("REDIS_SENTINEL_MASTER", str, "mymaster"),
+                lobby_batch_ops=e.get("REDIS_LOBBY_BATCH_OPS", int_at_least(1), 128),
+                lobby_batch_pending=e.get("REDIS_LOBBY_BATCH_PENDING", int_at_least(1), 10_000),
+                lobby_batch_in_flight=e.get("REDIS_LOBBY_BATCH_IN_FLIGHT", int_at_least(1), 2),
             ),
             cluster_workers=e.get("CLUSTER_WORKERS", int_at_least(0), 0),
             management_port=e.get("MANAGEMENT_PORT", parse_port, 9001),

@@ -4,13 +4,15 @@ the same random operations, bounds included, and must give the same answer to ev
 The memory lobby is checked against ``MatchPolicy`` by the model-based machine of the shared
 contract; this test carries that to both Redis deployments operation by operation, with a
 small ``max_queue`` so the bound is hit often (defect 3: the bound used to be checked before
-pairing on Redis only).
+pairing on Redis only). A burst submits several operations at once, as a busy worker's loop
+turn does: the Redis lobbies run them as one batch, which must answer each exactly as the
+memory lobby answers them one by one in submission order (issue 15).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, ClassVar, TypeVar
 
 import pytest
@@ -34,6 +36,21 @@ POLICY = MatchPolicy(interest_wait_seconds=10.0)
 USERS = tuple(Address(f"0xU{n}") for n in range(5))
 users = st.sampled_from(USERS)
 interest_sets = st.sampled_from(tuple(map(frozenset, ("", "x", "y", "xy"))))
+made_ids = st.integers(1, 30).map(lambda n: SessionId(f"s-{n}"))
+operations = st.one_of(
+    st.tuples(st.just("join"), users, st.sampled_from((1, 1, 2)), interest_sets),
+    st.tuples(st.just("join"), users, st.just(1), st.just(frozenset())),
+    st.tuples(st.just("leave"), users),
+    st.tuples(st.just("exclude"), users, users, st.booleans()).filter(lambda op: op[1] != op[2]),
+    st.tuples(st.just("end"), users, made_ids, st.booleans()),
+    st.tuples(st.just("rebind"), users, made_ids),
+    st.tuples(st.just("read"), users, st.sampled_from(("position", "session_of", "stats"))),
+    st.tuples(st.just("rematch"), st.integers(1, 2)),
+    st.tuples(st.just("expire"), st.sampled_from((5.0, 30.0))),
+)
+"""One operation of a burst: what it is and on whom (session ids guessed among those made)."""
+
+Call = Callable[[Lobby], Awaitable[object]]
 
 
 async def outcome(call: Awaitable[object]) -> object:
@@ -155,6 +172,30 @@ class ThreeLobbies(RuleBasedStateMachine):
             sid = session.id  # type: ignore[attr-defined]
             self.same(lambda lobby: lobby.rebind(sid, who, WorkerId("w2")))
 
+    @rule(burst=st.lists(operations, min_size=2, max_size=8), wait=st.sampled_from((0.0, 4.0)))
+    def burst(self, burst: list[tuple[Any, ...]], wait: float) -> None:
+        self.now += wait
+        calls = [self.call(operation) for operation in burst]
+        one_by_one = self.run(_one_by_one(self.lobbies[0], calls))
+        for name, lobby in zip(("standalone", "cluster"), self.lobbies[1:], strict=True):
+            at_once = self.run(_at_once(lobby, calls))
+            assert at_once == one_by_one, (name, burst, one_by_one, at_once)
+
+    def call(self, operation: tuple[Any, ...]) -> Call:
+        """The call ``operation`` stands for, made the same on every store."""
+        kind, *on = operation
+        now = self.now
+        if kind == "join":
+            entry = QueueEntry(on[0], on[1], on[2], now, WorkerId("w"))
+            session_id = self.new_id()
+            return lambda lobby: lobby.join(entry, now=now, session_id=session_id)
+        if kind == "rematch":
+            ids = [self.new_id() for _ in range(on[0])]
+            return lambda lobby: lobby.rematch(now=now, session_ids=ids)
+        if kind == "expire":
+            return lambda lobby: lobby.expire(now=now, max_age=on[0])
+        return lambda lobby: _user_call(lobby, kind, *on)
+
     @invariant()
     def positions_and_stats_agree_and_the_bound_holds(self) -> None:
         if not self.lobbies:
@@ -163,6 +204,34 @@ class ThreeLobbies(RuleBasedStateMachine):
         assert sum(stats.queued.values()) <= self.max_queue  # type: ignore[attr-defined]
         for who in USERS:
             self.same(lambda lobby, who=who: lobby.position(who))
+
+
+async def _one_by_one(lobby: Lobby, calls: list[Call]) -> list[object]:
+    return [await outcome(call(lobby)) for call in calls]
+
+
+async def _at_once(lobby: Lobby, calls: list[Call]) -> list[object]:
+    # gather starts the calls in order, each submitting before the next starts: one batch.
+    # (A call that itself gathered would submit a turn later, hence in a later batch.)
+    return list(await asyncio.gather(*(outcome(call(lobby)) for call in calls)))
+
+
+async def _user_call(lobby: Lobby, kind: str, *on: Any) -> object:
+    if kind == "leave":
+        return await lobby.leave(on[0])
+    if kind == "exclude":
+        a, b, block = on
+        await (lobby.exclude(a, b) if block else lobby.include(a, b))
+        return None
+    if kind == "end":
+        who, session_id, by_system = on
+        return await lobby.end_session(session_id, by=None if by_system else who)
+    if kind == "rebind":
+        return await lobby.rebind(on[1], on[0], WorkerId("w2"))
+    who, read = on
+    if read == "stats":
+        return await lobby.stats()
+    return await (lobby.position(who) if read == "position" else lobby.session_of(who))
 
 
 TestThreeLobbies = pytest.mark.redis(

@@ -8,7 +8,12 @@ from importlib.resources import files
 
 import pytest
 
-from roulette.storage.redis.scripts import LOBBY_OPERATIONS, lobby_source, source
+from roulette.storage.redis.scripts import (
+    LOBBY_OPERATIONS,
+    lobby_batch_source,
+    lobby_source,
+    source,
+)
 
 CALL = re.compile(r"redis\.call\(\s*'(\w+)'\s*,\s*([^,)]+)")
 DECLARED = re.compile(r"^(K_[A-Z_]+|KEYS\[(\d+|k)\])$")
@@ -30,7 +35,10 @@ def test_the_lobby_prelude_names_its_keys_only_from_keys() -> None:
 
 @pytest.mark.parametrize("name", SCRIPTS)
 def test_every_key_argument_is_declared(name: str) -> None:
-    text = lobby_source(name) if name in LOBBY_OPERATIONS else source(name)
+    if name == "batch":
+        text = lobby_batch_source()
+    else:
+        text = lobby_source(name) if name in LOBBY_OPERATIONS else source(name)
     calls = CALL.findall(text)
     assert calls, f"{name} calls no command"
     for command, key in calls:

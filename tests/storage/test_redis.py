@@ -206,6 +206,21 @@ async def test_a_scan_bound_keeps_a_long_run_of_excluding_users_from_blocking_re
     assert await lobby.join(joiner, now=2.0, session_id=sid("j")) == Queued(22)
 
 
+async def test_past_the_lane_scan_bound_a_joiner_without_interests_still_finds_one_without(
+    redis_client: RedisClient,
+) -> None:
+    """Its lane's scan stops at ``max_scan``; the scan of the lane's flexible users goes on."""
+    lobby = RedisLobby(redis_client, MatchPolicy(), max_scan=16)
+    xs = [f"x{n}" for n in range(20)]
+    for x in xs:
+        e = entry(x, interests=["z"], excluded=[*xs, "j", "flex"])
+        await lobby.join(e, now=0.0, session_id=sid(x))
+    await lobby.join(entry("flex", at=1.0), now=1.0, session_id=sid("flex"))
+    result = await lobby.join(entry("j", at=2.0), now=2.0, session_id=sid("j"))
+    assert isinstance(result, Paired)
+    assert (result.session.initiator, result.session.responder) == (user("flex"), user("j"))
+
+
 async def test_nonces_spread_over_the_shards(redis_client: RedisClient) -> None:
     if not isinstance(redis_client, AsyncRedisCluster):
         pytest.skip("a standalone Redis has one shard")

@@ -70,7 +70,13 @@ def shared_state(config: Config) -> SharedState:
         return await client.ping()
 
     return SharedState(
-        lobby=RedisLobby(client, policy),
+        lobby=RedisLobby(
+            client,
+            policy,
+            batch_ops=config.redis.lobby_batch_ops,
+            batch_pending=config.redis.lobby_batch_pending,
+            batch_in_flight=config.redis.lobby_batch_in_flight,
+        ),
         nonces=RedisNonceStore(client),
         bus=RedisBus(client),
         workers=RedisWorkerRegistry(client),

@@ -17,6 +17,8 @@ Layout and hash tags (Redis Cluster routes a key by the text between its first `
                                        interests) or ``lane:<lane>:i:<interest>``, and
                                        ``order`` is the 16 hex digits of enqueued_at that sort
                                        as the number does (see ``order_key``)
+    rl:{lobby}:reply:<batch>    string  a lobby batch's reply, so a retried call is answered
+                                        from it, not run twice; PX = BATCH_REPLY_TTL
     rl:nonce:<nonce>            string expires_at on the caller's clock; PX = ttl + grace
     rl:{workers}:index          set    worker ids that beat at least once
     rl:{workers}:w:<worker id>  string the worker's last heartbeat (JSON); PX = its ttl
@@ -46,6 +48,7 @@ import struct
 from dataclasses import dataclass
 
 __all__ = [
+    "BATCH_REPLY_TTL_MS",
     "BOOT_KEY",
     "CONTROL_MAX_ENTRIES",
     "CONTROL_TTL_SECONDS",
@@ -67,6 +70,10 @@ __all__ = [
 
 NAMESPACE = "rl"
 """The prefix of every key and channel, so the service can share a Redis with others."""
+
+BATCH_REPLY_TTL_MS = 5000
+"""How long a lobby batch's reply is kept: past the client's whole retry window (about 3 s,
+``storage/redis/client.py``), the only time the same batch can arrive again."""
 
 NONCE_GRACE_SECONDS = 1.0
 """Redis keeps a nonce this long past its TTL: validity is judged on the caller's clock
@@ -105,6 +112,11 @@ class LobbyKeys:
     lane_prefix: str = "lane:"
     flexible_suffix: str = ":flex"
     interest_infix: str = ":i:"
+    reply_prefix: str = _LOBBY + "reply:"
+
+    def reply(self, batch_id: str) -> str:
+        """The key of one batch's reply (the batch script's ``KEYS[9]``)."""
+        return self.reply_prefix + batch_id
 
     @property
     def fixed(self) -> tuple[str, ...]:

@@ -1,10 +1,12 @@
 """The queues and live sessions in Redis: the :class:`~roulette.storage.ports.Lobby` port.
 
-Every method is one Lua script (or one command), so each is one atomic step on the master
+Every method is one Lua operation (or one command), so each is one atomic step on the master
 holding the ``{lobby}`` hash tag, exactly as each ``MemoryLobby`` method is one step on the
-event loop. The scripts implement ``MatchPolicy`` and ``WaitingLine`` over sorted sets; the
-key layout and the one-shard trade-off are described in :mod:`roulette.storage.keys`. Every
-script declares every key it touches (``LOBBY.fixed``): the lane indexes are ranges of one key.
+event loop. The operations callers submit in one loop turn travel together, as one call of the
+batch script (:mod:`roulette.storage.redis.batch`), and run there in submission order. The
+scripts implement ``MatchPolicy`` and ``WaitingLine`` over sorted sets; the key layout and the
+one-shard trade-off are described in :mod:`roulette.storage.keys`. Every script declares every
+key it touches (``LOBBY.fixed``): the lane indexes are ranges of one key.
 """
 
 from __future__ import annotations
@@ -19,10 +21,21 @@ from roulette.matchmaking.policy import MatchPolicy
 from roulette.matchmaking.records import QueueEntry, Session
 from roulette.storage.keys import LOBBY, lane_id, order_key
 from roulette.storage.ports import LobbyStats, Paired, Queued
+from roulette.storage.redis.batch import Arg, ScriptBatch
 from roulette.storage.redis.client import RedisClient, unavailable_on_failure
-from roulette.storage.redis.scripts import LOBBY_OPERATIONS, Script, lobby_source
+from roulette.storage.redis.scripts import Script, lobby_batch_source
 
-__all__ = ["RedisLobby"]
+__all__ = ["BATCH_IN_FLIGHT", "BATCH_OPS", "BATCH_PENDING", "RedisLobby"]
+
+BATCH_OPS = 128
+"""Operations per script call at most: a join costs the master about 20 µs inside a batch, so a
+full batch holds it for a few milliseconds."""
+
+BATCH_PENDING = 10_000
+"""Operations waiting for a script call at most, per process."""
+
+BATCH_IN_FLIGHT = 2
+"""Script calls in flight at once, per process: one runs on the master while the next forms."""
 
 
 class RedisLobby:
@@ -49,6 +62,9 @@ class RedisLobby:
         policy: the matching rules (only ``interest_wait_seconds`` is a parameter).
         max_queue: the most users queued at once, over all lanes (``queue_full`` beyond).
         max_scan: the bound described above.
+        batch_ops: the most operations in one script call (see :class:`ScriptBatch`).
+        batch_pending: the most operations waiting for a call; beyond, ``Unavailable``.
+        batch_in_flight: the most script calls in flight at once.
     """
 
     def __init__(
@@ -58,21 +74,23 @@ class RedisLobby:
         *,
         max_queue: int = 100_000,
         max_scan: int = 1000,
+        batch_ops: int = BATCH_OPS,
+        batch_pending: int = BATCH_PENDING,
+        batch_in_flight: int = BATCH_IN_FLIGHT,
     ) -> None:
         self._client = client
         self._max_queue = max_queue
-        self._keys = list(LOBBY.fixed)
-        self._common: list[str | int | float] = [
-            *LOBBY.templates,
-            max_scan,
-            repr(float(policy.interest_wait_seconds)),
-        ]
-        self._scripts = {
-            name: Script.register(client, lobby_source(name)) for name in LOBBY_OPERATIONS
-        }
+        self._batch = ScriptBatch(
+            Script.register(client, lobby_batch_source()),
+            LOBBY.fixed,
+            [*LOBBY.templates, max_scan, repr(float(policy.interest_wait_seconds))],
+            max_ops=batch_ops,
+            max_pending=batch_pending,
+            max_in_flight=batch_in_flight,
+        )
 
-    async def _run(self, operation: str, *args: str | int | float) -> Any:
-        return await self._scripts[operation](self._keys, [*self._common, *args])
+    async def _run(self, operation: str, *args: Arg) -> Any:
+        return await self._batch(operation, *args)
 
     async def join(
         self, entry: QueueEntry, *, now: float, session_id: SessionId
@@ -94,15 +112,15 @@ class RedisLobby:
             InvalidState: ``session_id`` names a live session.
         """
         outcome, *rest = await self._run(
-            "join", _encode_entry(entry), repr(now), session_id, self._max_queue
+            "join", _encode_entry(entry), repr(now), session_id, str(self._max_queue)
         )
-        if outcome == b"queued":
+        if outcome == "queued":
             return Queued(position=int(rest[0]))
-        if outcome == b"paired":
+        if outcome == "paired":
             return Paired(_decode_session(rest[0]))
-        if outcome == b"in_session":
+        if outcome == "in_session":
             raise Conflict("end the current session before joining", code="already_in_session")
-        if outcome == b"queue_full":
+        if outcome == "queue_full":
             raise Unavailable("the queue is full; try again later", code="queue_full")
         raise _reused_id()
 
@@ -157,7 +175,7 @@ class RedisLobby:
             InvalidState: an id is repeated or names a live session.
         """
         outcome, *made = await self._run("rematch", repr(now), *session_ids)
-        if outcome != b"made":
+        if outcome != "made":
             raise _reused_id()
         return [_decode_session(raw) for raw in made]
 
@@ -172,19 +190,25 @@ class RedisLobby:
     async def position(self, address: Address) -> int | None:
         """1-based position of a queued user in its lane, None when not queued."""
         place = await self._run("position", address)
-        return None if place is None else int(place)
+        return None if place is False else int(place)
 
     async def stats(self) -> LobbyStats:
         """Queue lengths per chain (chains with nobody queued are left out), live sessions."""
         flat, active = await self._run("stats")
+        # An empty Lua table comes back as a JSON object: no chain has anyone queued.
+        flat = flat or []
         queued = {int(flat[k]): int(flat[k + 1]) for k in range(0, len(flat), 2)}
         return LobbyStats(queued=queued, active_sessions=int(active))
+
+
+_COMPACT = json.JSONEncoder(separators=(",", ":"))
+"""One encoder: ``json.dumps`` with any option builds a new one per call."""
 
 
 def _encode_entry(entry: QueueEntry) -> str:
     # Short field names: every queued user's entry is stored and decoded by the scripts.
     # Floats go as repr() strings, which round-trip exactly (see lua/lobby.lua).
-    return json.dumps(
+    return _COMPACT.encode(
         {
             "a": entry.address,
             "c": str(entry.chain_id),
@@ -195,7 +219,6 @@ def _encode_entry(entry: QueueEntry) -> str:
             "w": entry.worker,
             "x": sorted(entry.excluded),
         },
-        separators=(",", ":"),
     )
 
 
@@ -213,8 +236,11 @@ def _decode_session(raw: bytes | str) -> Session:
     )
 
 
-def _maybe_session(raw: bytes | str | None) -> Session | None:
-    return None if raw is None else _decode_session(raw)
+def _maybe_session(raw: bytes | str | bool | None) -> Session | None:
+    # A script's nil comes back as false (see lua/batch.lua), a missing hash field as None.
+    if raw is None or isinstance(raw, bool):
+        return None
+    return _decode_session(raw)
 
 
 def _reused_id() -> InvalidState:

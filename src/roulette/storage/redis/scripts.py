@@ -1,7 +1,9 @@
 """The Lua scripts of the Redis stores, read from ``lua/`` and registered on a client.
 
 Each lobby script is ``lua/lobby.lua`` (the shared prelude: key layout, bookkeeping and the
-matching rules) followed by one operation's file. ``register_script`` sends ``EVALSHA`` and
+matching rules) followed by one operation's file. The lobby runs them through one script,
+:func:`lobby_batch_source`: the prelude, every operation as a function, and ``lua/batch.lua``,
+which runs a list of operations in order in one call. ``register_script`` sends ``EVALSHA`` and
 falls back to loading the source on ``NOSCRIPT``, which also covers a replica promoted by a
 failover (scripts are not replicated).
 """
@@ -18,7 +20,7 @@ from redis.commands.core import AsyncScript
 
 from roulette.storage.redis.client import RedisClient, unavailable_on_failure
 
-__all__ = ["LOBBY_OPERATIONS", "Script", "lobby_source", "source"]
+__all__ = ["LOBBY_OPERATIONS", "Script", "lobby_batch_source", "lobby_source", "source"]
 
 LOBBY_OPERATIONS = (
     "join",
@@ -43,6 +45,19 @@ def source(name: str) -> str:
 def lobby_source(operation: str) -> str:
     """One lobby operation's full script: the prelude, then the operation."""
     return source("lobby") + "\n" + source(operation)
+
+
+@cache
+def lobby_batch_source() -> str:
+    """The batch script: the prelude, each operation as ``OPS[name]``, then ``lua/batch.lua``.
+
+    An operation's file is the body of a function of its own ``ARGV`` (which shadows the
+    script's), so it reads its arguments at ``ARGV[6..]`` and returns, as a script would.
+    """
+    functions = "".join(
+        f"OPS['{name}'] = function(ARGV)\n{source(name)}\nend\n" for name in LOBBY_OPERATIONS
+    )
+    return f"{source('lobby')}\nlocal OPS = {{}}\n{functions}{source('batch')}"
 
 
 @dataclass(frozen=True, slots=True)
