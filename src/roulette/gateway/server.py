@@ -41,6 +41,10 @@ WS_PATHS = frozenset({b"/ws", b"/", b"/ws/"})
 
 WORKER_HEADER = "X-Roulette-Worker"
 
+LISTEN_BACKLOG = 4096
+"""Handshakes the kernel queues for this listener (asyncio would call ``listen(100)``): a
+cluster worker's own socket only listens here, and a reconnect storm must not overflow it."""
+
 DEAD_FACTOR = 2.5
 """A socket silent this many ping intervals (no frame, no pong) is dropped."""
 
@@ -153,6 +157,7 @@ class Gateway:
                 # idle socket for ~2% relay throughput; idle sockets are the common case.
                 use_aiofastnet=False,
                 websocket_handshake_timeout=5,
+                backlog=LISTEN_BACKLOG,
             )
             tasks.create_task(supervised("keepalive", self._keepalive))
             started.set()

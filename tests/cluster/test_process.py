@@ -1,0 +1,147 @@
+"""Each worker's own listening sockets (``SO_REUSEPORT``): the kernel spreads connections evenly.
+
+Linux picks a listener of a ``SO_REUSEPORT`` group by a keyed hash of the connection's 4-tuple
+(``inet_ehashfn`` with a per-boot secret, then ``reciprocal_scale``), so with distinct source
+ports each connection lands on one of the k listeners independently and uniformly: a worker's
+count is Binomial(n, 1/k).
+
+The bound: with n = :data:`CONNECTIONS` = 2,000 connections over k = 4 workers, the fair share
+is 500 and the bound 1.2 × 500 = 600. P(Binomial(2000, 1/4) > 600) = 1.8e-7 (the exact sum,
+z = 5.2), so by the union bound over the 4 workers a round fails falsely with probability at
+most 7.2e-7; the cluster test runs two rounds: at most 1.4e-6 per run. With a few hundred
+connections the same bound would fail falsely about once in 25 runs (400: 4e-2), hence 2,000.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import socket
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cluster.running import RunningCluster, is_settled, ready_pids, running_cluster
+from roulette.cluster.process import PER_WORKER_SOCKETS, Listeners
+
+CONNECTIONS = 2000
+FAIR_SHARE_BOUND = 1.2
+WORKERS = 4
+SOURCES = ("127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5")
+CONCURRENCY = 32
+REQUEST_TIMEOUT = 30.0
+
+needs_reuseport = pytest.mark.skipif(not PER_WORKER_SOCKETS, reason="Linux SO_REUSEPORT")
+
+
+@contextlib.contextmanager
+def bound(per_worker: bool) -> Iterator[Listeners]:
+    listeners = Listeners.bind("127.0.0.1", 0, 0, per_worker=per_worker)
+    try:
+        yield listeners
+    finally:
+        listeners.close()
+
+
+def connect(port: int) -> socket.socket:
+    return socket.create_connection(("127.0.0.1", port), timeout=5.0)
+
+
+@needs_reuseport
+def test_the_parents_sockets_hold_the_ports_but_take_no_connection() -> None:
+    with bound(per_worker=True) as listeners:
+        http_port, ws_port = listeners.ports
+        for port in (http_port, ws_port):
+            with pytest.raises(ConnectionRefusedError):
+                connect(port)
+
+
+@needs_reuseport
+def test_a_workers_sockets_join_the_ports_while_open_and_leave_when_closed() -> None:
+    with bound(per_worker=True) as listeners:
+        with listeners.for_worker() as (http, ws):
+            assert (http.getsockname()[1], ws.getsockname()[1]) == listeners.ports
+            assert (http.fileno(), ws.fileno()) != (listeners.http.fileno(), listeners.ws.fileno())
+            ws.listen()  # what the worker's event loop does once it serves
+            with contextlib.closing(connect(listeners.ports[1])):
+                accepted, _ = ws.accept()
+                accepted.close()
+        # Closed here and in no child: the group is back to the parent's non-listening socket.
+        with pytest.raises(ConnectionRefusedError):
+            connect(listeners.ports[1])
+
+
+def test_without_reuseport_every_worker_shares_the_parents_listening_sockets() -> None:
+    with bound(per_worker=False) as listeners, listeners.for_worker() as (http, ws):
+        assert (http, ws) == (listeners.http, listeners.ws)
+        with contextlib.closing(connect(listeners.ports[0])):
+            accepted, _ = http.accept()
+            accepted.close()
+
+
+async def _worker_of_one_connection(port: int, source: str) -> str:
+    """``GET /health`` on a new connection from ``source``: which worker answered."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
+    try:
+        writer.write(b"GET /health HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
+        response = await reader.read()
+    finally:
+        writer.close()
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), response[:200]
+    worker: str = json.loads(body)["worker"]
+    return worker
+
+
+async def _spread(port: int, count: int) -> Counter[str]:
+    """Connections per answering worker, over ``count`` new connections."""
+    gate = asyncio.Semaphore(CONCURRENCY)
+
+    async def one(n: int) -> str:
+        async with gate:
+            return await _worker_of_one_connection(port, SOURCES[n % len(SOURCES)])
+
+    async with asyncio.timeout(REQUEST_TIMEOUT * count / CONCURRENCY):
+        return Counter(await asyncio.gather(*(one(n) for n in range(count))))
+
+
+def assert_even(spread: Counter[str], workers: set[str]) -> None:
+    assert set(spread) == workers, f"answered by {spread}, workers {workers}"
+    fair = sum(spread.values()) / len(workers)
+    busiest = max(spread.values())
+    assert busiest <= FAIR_SHARE_BOUND * fair, f"{busiest} > {FAIR_SHARE_BOUND} x {fair}: {spread}"
+
+
+def worker_ids(cluster: RunningCluster) -> set[str]:
+    return {w["workerId"] for w in cluster.status()["workers"]}
+
+
+@pytest.fixture
+def four_workers(tmp_path: Path, shared_env: dict[str, str]) -> Iterator[RunningCluster]:
+    env = shared_env | {"CLUSTER_WORKERS": str(WORKERS), "LOG_LEVEL": "warning"}
+    with running_cluster(tmp_path, env, ready=WORKERS) as cluster:
+        yield cluster
+
+
+@pytest.mark.redis
+@pytest.mark.timeout(240)  # four workers boot in 3-40 s on this shared machine, twice
+@needs_reuseport
+def test_connections_spread_evenly_and_a_replaced_worker_takes_its_share(
+    four_workers: RunningCluster,
+) -> None:
+    cluster = four_workers
+    assert_even(asyncio.run(_spread(cluster.port, CONNECTIONS)), worker_ids(cluster))
+    # A SIGKILLed worker's sockets close with it; its replacement binds and listens on its own.
+    victim = ready_pids(cluster.status())[1]
+    os.kill(victim, signal.SIGKILL)
+    status = cluster.wait_for(
+        lambda s: is_settled(s, WORKERS) and victim not in ready_pids(s).values(),
+        "the killed worker replaced",
+    )
+    workers = {w["workerId"] for w in status["workers"]}
+    assert_even(asyncio.run(_spread(cluster.port, CONNECTIONS)), workers)
