@@ -53,7 +53,7 @@ if options.get("tracemalloc"):
         path = f"{options['tracemalloc']}/{next(numbers)}"
         census = collections.defaultdict(lambda: [0, 0])
         for obj in gc.get_objects():
-            entry = census[type(obj).__module__ + "." + type(obj).__qualname__]
+            entry = census[repr(type(obj))]
             entry[0] += 1
             entry[1] += sys.getsizeof(obj)
         with open(path + ".json", "w") as out:
@@ -146,7 +146,7 @@ def roulette_server(
             )
         server = RunningServer(process, port, ws_port, data_dir, log_path)
         try:
-            _wait_healthy(server, 60.0)
+            _wait_healthy(server, 300.0)  # minutes, not seconds, on a loaded shared machine
             yield server
         finally:
             server.stop()
