@@ -20,10 +20,11 @@ reference (benchmarks/node/relay.js; one process, so N ≤ 19,000) in the same r
 
 Usage: ``python benchmarks/bench_capacity.py [--workers 0] [--step 2000] [--max 19000]
 [--target N] [--clients 1] [--sample 500] [--node-reference 0] [--time-budget 0]
-[--past-bound]``. Each step's row also goes to stderr as it completes; ``--time-budget`` starts
-no step that many seconds after the benchmark started, so a long ramp still ends with its
-report; ``--past-bound`` goes on ramping after a step's p99 passes the bound (on a loaded
-machine: how far the sockets go).
+[--past-bound] [--step-seconds 0]``. Each step's row also goes to stderr as it completes.
+``--time-budget`` starts no step that many seconds after the benchmark started, so a long ramp
+still ends with its report; ``--past-bound`` goes on ramping after a step's p99 passes the
+bound (on a loaded machine: how far the sockets go); ``--step-seconds S`` sizes each next step
+to about S seconds of sign-ins at the last step's rate (at most ``--step`` per worker).
 Prints one JSON object.
 """
 
@@ -62,6 +63,8 @@ PER_PROCESS = 10_000
 """Client sockets per fleet process (under the 20,000 open files a process may have)."""
 BOUND_MS = 100.0
 BOOT_SECONDS = 600.0
+MAX_STEPS = 500
+MIN_STEP = 200
 STARTED = time.monotonic()
 """When this benchmark started: ``--time-budget`` counts from here."""
 
@@ -167,16 +170,20 @@ def ramp(node: Node, total: int, step: int, args: argparse.Namespace) -> tuple[l
     pinned = client_cpus() if args.workers == 0 else None
     fleet = Fleet(node.http_url, node.ws_url, processes=processes, cpus=pinned)
     steps: list[dict[str, Any]] = []
+    size = step
     try:
-        for _ in range(math.ceil(total / step) + 2):  # a few more if sign-ins failed
+        for _ in range(MAX_STEPS):
             held = steps[-1]["connections"] if steps else 0
             if held >= total:
                 break
             if args.time_budget and time.monotonic() - STARTED > args.time_budget:
                 return steps, "time"
-            target = min(total, held + step)
+            target = min(total, held + size)
             steps.append(_step(fleet, node, target - held, args))
             print(json.dumps(steps[-1]), file=sys.stderr, flush=True)  # progress, kept if cut
+            if args.step_seconds:  # about that many seconds of sign-ins per step, at most step
+                rate = (steps[-1]["connections"] - held) / max(steps[-1]["login_seconds"], 0.1)
+                size = max(MIN_STEP, min(step, round(rate * args.step_seconds)))
             if not _is_good(steps[-1]) and not args.past_bound:
                 return steps, "latency"
             if steps[-1]["errors"].get("handshake_503"):  # full even after retries
@@ -229,6 +236,7 @@ def main() -> None:
     parser.add_argument("--target", type=int, default=0, help="stop at this many sockets")
     parser.add_argument("--clients", type=int, default=1, help="fewest client processes")
     parser.add_argument("--node-reference", type=int, default=0, help="Node ws idle sockets")
+    parser.add_argument("--step-seconds", type=float, default=0, help="size steps by rate")
     parser.add_argument("--past-bound", action="store_true", help="go on past p99 ≥ 100 ms")
     parser.add_argument("--time-budget", type=float, default=0, help="no step after (s from start)")
     args = parser.parse_args()
