@@ -20,11 +20,14 @@ reference (benchmarks/node/relay.js; one process, so N ≤ 19,000) in the same r
 
 Usage: ``python benchmarks/bench_capacity.py [--workers 0] [--step 2000] [--max 19000]
 [--target N] [--clients 1] [--sample 500] [--node-reference 0] [--time-budget 0]
-[--past-bound] [--step-seconds 0]``. Each step's row also goes to stderr as it completes.
+[--past-bound] [--step-seconds 0] [--postgresql]``. Each step's row also goes to stderr as it
+completes.
 ``--time-budget`` starts no step that many seconds after the benchmark started, so a long ramp
 still ends with its report; ``--past-bound`` goes on ramping after a step's p99 passes the
 bound (on a loaded machine: how far the sockets go); ``--step-seconds S`` sizes each next step
-to about S seconds of sign-ins at the last step's rate (at most ``--step`` per worker).
+to about S seconds of sign-ins at the last step's rate (at most ``--step`` per worker);
+``--postgresql`` gives the cluster a fresh database on the machine's PostgreSQL (six workers
+writing one SQLite file answer some sign-ins with 503 "database unavailable" under load).
 Prints one JSON object.
 """
 
@@ -57,6 +60,7 @@ from bench_memory import measure_node
 
 from cluster.running import RunningCluster, running_cluster
 from storage.redis_fixtures import RedisServer
+from support.postgres import fresh_database
 from support.server import free_port
 
 PER_PROCESS = 10_000
@@ -88,10 +92,15 @@ def single_process(env: dict[str, str]) -> Iterator[Node]:
 
 
 @contextlib.contextmanager
-def cluster(env: dict[str, str], workers: int) -> Iterator[Node]:
-    """``roulette cluster`` with ``workers`` workers on a fresh ``redis-server``."""
+def cluster(env: dict[str, str], workers: int, postgresql: bool = False) -> Iterator[Node]:
+    """``roulette cluster`` with ``workers`` workers on a fresh ``redis-server`` (and a fresh
+    database on the machine's PostgreSQL, else SQLite in the data directory)."""
     shm = Path("/dev/shm")
-    with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as tmp:
+    with contextlib.ExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None))
+        if postgresql:
+            name = stack.enter_context(fresh_database("bench_capacity"))
+            env = env | {"DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"}
         redis = RedisServer(free_port(), Path(tmp) / "redis")
         redis.start()
         try:
@@ -190,7 +199,7 @@ def ramp(node: Node, total: int, step: int, args: argparse.Namespace) -> tuple[l
                 return steps, "refused"
     finally:
         fleet.close()
-    return steps, "cap"
+    return steps, "target" if args.target else "cap"
 
 
 def measure(args: argparse.Namespace) -> dict[str, Any]:
@@ -208,7 +217,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     }
     workers = max(args.workers, 1)
     total, step = min(args.target or args.max * workers, args.max * workers), args.step * workers
-    node = cluster(env, args.workers) if args.workers else single_process(env)
+    node = cluster(env, args.workers, args.postgresql) if args.workers else single_process(env)
     with node as running:
         steps, stop_reason = ramp(running, total, step, args)
     good = [row for row in steps if _is_good(row)]
@@ -236,6 +245,7 @@ def main() -> None:
     parser.add_argument("--target", type=int, default=0, help="stop at this many sockets")
     parser.add_argument("--clients", type=int, default=1, help="fewest client processes")
     parser.add_argument("--node-reference", type=int, default=0, help="Node ws idle sockets")
+    parser.add_argument("--postgresql", action="store_true", help="workers share PostgreSQL")
     parser.add_argument("--step-seconds", type=float, default=0, help="size steps by rate")
     parser.add_argument("--past-bound", action="store_true", help="go on past p99 ≥ 100 ms")
     parser.add_argument("--time-budget", type=float, default=0, help="no step after (s from start)")
