@@ -69,6 +69,7 @@ BOUND_MS = 100.0
 BOOT_SECONDS = 600.0
 MAX_STEPS = 500
 MIN_STEP = 200
+FIRST_STEP = 1000
 STARTED = time.monotonic()
 """When this benchmark started: ``--time-budget`` counts from here."""
 
@@ -179,7 +180,7 @@ def ramp(node: Node, total: int, step: int, args: argparse.Namespace) -> tuple[l
     pinned = client_cpus() if args.workers == 0 else None
     fleet = Fleet(node.http_url, node.ws_url, processes=processes, cpus=pinned)
     steps: list[dict[str, Any]] = []
-    size = step
+    size = min(step, FIRST_STEP) if args.step_seconds else step  # then sized by the rate
     try:
         for _ in range(MAX_STEPS):
             held = steps[-1]["connections"] if steps else 0
