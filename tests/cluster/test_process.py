@@ -136,7 +136,7 @@ def three_workers(tmp_path: Path, shared_env: dict[str, str]) -> Iterator[Runnin
 
 
 @pytest.mark.redis
-@pytest.mark.timeout(600)  # ~25 s at load 4; boots take minutes at load 20 (BOOT_WAIT)
+@pytest.mark.timeout(600)  # 100-300 s at load 15-25, mostly four boots (BOOT_WAIT)
 @needs_reuseport
 def test_connections_spread_evenly_and_a_replaced_worker_takes_its_share(
     three_workers: RunningCluster,
