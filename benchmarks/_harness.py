@@ -34,18 +34,38 @@ from support.server import (  # noqa: E402
 NODE_DIR = ROOT / "benchmarks" / "node"
 
 # Runs `roulette serve` with extra keyword arguments for picows' ws_create_server (argv[1], as
-# JSON): the benchmark-only variants that measure what a gateway setting would change, e.g.
-# {"read_buffer_init_size": 2048} (config has Limits.read_buffer_bytes = 4096) or
-# {"use_aiofastnet": false} (picows uses aiofastnet's transports when it is installed).
+# JSON, key "gateway"): the benchmark-only variants that measure what a gateway setting would
+# change, e.g. {"read_buffer_init_size": 2048} (config has Limits.read_buffer_bytes = 4096) or
+# {"use_aiofastnet": false} (picows uses aiofastnet's transports when it is installed). With key
+# "tracemalloc" (a directory), every SIGUSR1 dumps a tracemalloc snapshot there (0.snap, …)
+# and a census of the live objects the collector tracks, by type (0.json: count, bytes);
+# tracing starts at the first one, so the boot runs at full speed and is not in the figures.
 _GATEWAY_VARIANT = """
-import json, sys
+import collections, gc, itertools, json, os, signal, sys, tracemalloc
 import roulette.gateway.server as gateway
-overrides = json.loads(sys.argv.pop(1))
+options = json.loads(sys.argv.pop(1))
+overrides = options.get("gateway") or {}
 original = gateway.ws_create_server
 async def varied(*args, **kwargs):
     kwargs.update(overrides)
     return await original(*args, **kwargs)
 gateway.ws_create_server = varied
+if options.get("tracemalloc"):
+    numbers = itertools.count()
+    def dump(*_):
+        if not tracemalloc.is_tracing():
+            tracemalloc.start()
+        path = f"{options['tracemalloc']}/{next(numbers)}"
+        census = collections.defaultdict(lambda: [0, 0])
+        for obj in gc.get_objects():
+            entry = census[repr(type(obj))]
+            entry[0] += 1
+            entry[1] += sys.getsizeof(obj)
+        with open(path + ".json", "w") as out:
+            json.dump(census, out)
+        tracemalloc.take_snapshot().dump(path + ".part")
+        os.rename(path + ".part", path + ".snap")  # whole once it has its name
+    signal.signal(signal.SIGUSR1, dump)
 from roulette.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -105,18 +125,21 @@ def roulette_server(
     *,
     gateway: Mapping[str, Any] | None = None,
     cpus: set[int] | None = None,
+    tracemalloc_dir: Path | None = None,
 ) -> Iterator[RunningServer]:
     """A ``roulette serve`` process on ports it binds (port 0, read from its "serving" line),
     healthy on return, stopped on exit.
 
     ``gateway``: keyword arguments forced onto picows' ``ws_create_server`` (a variant).
+    ``tracemalloc_dir``: trace allocations; SIGUSR1 dumps a snapshot there.
     """
     shm = Path("/dev/shm")
     with tempfile.TemporaryDirectory(dir=shm if shm.is_dir() else None) as tmp:
         data_dir = Path(tmp)
         cmd = [sys.executable, "-m", "roulette"]
-        if gateway:
-            cmd = [sys.executable, "-c", _GATEWAY_VARIANT, json.dumps(gateway)]
+        if gateway or tracemalloc_dir:
+            options = {"gateway": gateway, "tracemalloc": tracemalloc_dir and str(tracemalloc_dir)}
+            cmd = [sys.executable, "-c", _GATEWAY_VARIANT, json.dumps(options)]
         cmd += ["serve", "--host", "127.0.0.1", "--port", "0", "--ws-port", "0"]
         log_path = data_dir / "server.log"
         with log_path.open("wb") as log:
@@ -128,8 +151,9 @@ def roulette_server(
             )
         server = RunningServer(process, 0, 0, data_dir, log_path)
         try:
-            server.port, server.ws_port = bound_ports(process, log_path, 60.0)
-            _wait_healthy(server, 60.0)
+            # minutes, not seconds, on a loaded shared machine
+            server.port, server.ws_port = bound_ports(process, log_path, 300.0)
+            _wait_healthy(server, 300.0)
             yield server
         finally:
             server.stop()

@@ -1,7 +1,11 @@
 """One worker child process as the supervisor holds it: its Popen, its heartbeat pipe, its state.
 
-The parent binds the listening sockets once (:class:`Listeners`); every worker inherits the same
-two file descriptors, so the kernel spreads new connections over whoever calls ``accept``.
+The parent binds the ports once (:class:`Listeners`). On Linux each worker then gets sockets of
+its own, bound to the same ports with ``SO_REUSEPORT`` (socket(7)): the kernel hashes each new
+connection's 4-tuple over the listening sockets of the group, so every worker takes an even
+share, where one shared socket woke whichever worker was idle first (the busiest workers took
+the fewest, the spread was uneven). Elsewhere (``SO_REUSEPORT`` on the BSDs and macOS does not
+balance) every worker inherits the same two listening sockets, as before.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +27,7 @@ from roulette.config_handoff import config_file
 
 __all__ = [
     "LISTEN_BACKLOG",
+    "PER_WORKER_SOCKETS",
     "Listeners",
     "WorkerProcess",
     "spawn_worker",
@@ -35,42 +40,95 @@ MAX_HEARTBEAT_BUFFER = 65_536
 """A worker writes ~200-byte lines; anything longer is garbage and is dropped."""
 
 
+PER_WORKER_SOCKETS = sys.platform == "linux" and hasattr(socket, "SO_REUSEPORT")
+"""Linux (3.9+) balances a ``SO_REUSEPORT`` group over its listening sockets."""
+
+
 @dataclass
 class Listeners:
-    """The HTTP and WebSocket listening sockets every worker shares."""
+    """The HTTP and WebSocket ports, and how workers get sockets on them.
+
+    With ``per_worker``, ``http`` and ``ws`` are bound but never listen: they hold the ports
+    (and resolve port 0) so a worker's own sockets can join them, yet the kernel gives them no
+    connection. Without it they are the listening sockets every worker shares.
+    """
 
     http: socket.socket
     ws: socket.socket
+    per_worker: bool = False
 
     @classmethod
-    def bind(cls, host: str, port: int, ws_port: int) -> Listeners:
+    def bind(
+        cls, host: str, port: int, ws_port: int, *, per_worker: bool = PER_WORKER_SOCKETS
+    ) -> Listeners:
         """Bind both ports (0 = any free port).
 
         Raises:
             OSError: a port is taken or the address is not ours.
         """
-        http = _listen(host, port)
+        http = _open(host, port, per_worker=per_worker)
         try:
-            ws = _listen(host, ws_port)
+            ws = _open(host, ws_port, per_worker=per_worker)
         except OSError:
             http.close()
             raise
-        return cls(http, ws)
+        return cls(http, ws, per_worker)
 
     @property
     def ports(self) -> tuple[int, int]:
         """The bound (HTTP, WebSocket) ports."""
         return self.http.getsockname()[1], self.ws.getsockname()[1]
 
+    @contextlib.contextmanager
+    def for_worker(self) -> Iterator[tuple[socket.socket, socket.socket]]:
+        """The (HTTP, WebSocket) sockets to pass to one new worker.
+
+        Per worker, they are fresh sockets on the same ports, bound but not listening: the
+        worker's event loop calls ``listen`` once it serves, so no connection is hashed to a
+        worker still booting. Ours are closed on exit (the child keeps its copies), so a
+        worker's sockets leave the group when it exits.
+
+        Raises:
+            OSError: out of file descriptors, or the ports were released (after a drain).
+        """
+        if not self.per_worker:
+            yield self.http, self.ws
+            return
+        host = self.http.getsockname()[0]
+        http = _open(host, self.ports[0], per_worker=True)
+        try:
+            ws = _open(host, self.ports[1], per_worker=True)
+        except OSError:
+            http.close()
+            raise
+        try:
+            yield http, ws
+        finally:
+            http.close()
+            ws.close()
+
     def close(self) -> None:
-        """Close the parent's copies; workers' copies keep serving until they exit."""
+        """Close the parent's copies (releasing the ports); workers' sockets serve on."""
         self.http.close()
         self.ws.close()
 
 
-def _listen(host: str, port: int) -> socket.socket:
+def _open(host: str, port: int, *, per_worker: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
+    if not per_worker:
+        return socket.create_server((host, port), family=family, backlog=LISTEN_BACKLOG)
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        # As socket.create_server does: rebind at once over connections in TIME_WAIT.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 @dataclass(eq=False)
@@ -202,7 +260,7 @@ def spawn_worker(
     env: Mapping[str, str],
     now: float,
 ) -> WorkerProcess:
-    """Start ``python -m roulette worker`` with the shared sockets, a heartbeat pipe and
+    """Start ``python -m roulette worker`` with its sockets, a heartbeat pipe and
     ``config`` (the worker runs with the parent's settings; it does not read the environment).
 
     Raises:
@@ -215,14 +273,15 @@ def spawn_worker(
         os.close(config_fd)
         raise
     os.set_blocking(read_fd, False)
-    http_fd, ws_fd = listeners.http.fileno(), listeners.ws.fileno()
-    command = [sys.executable, "-m", "roulette", "worker", "--worker-id", worker_id]
-    command += ["--http-fd", str(http_fd), "--ws-fd", str(ws_fd), "--heartbeat-fd", str(write_fd)]
-    command += ["--config-fd", str(config_fd)]
     try:
-        popen = subprocess.Popen(
-            command, env=dict(env), pass_fds=(http_fd, ws_fd, write_fd, config_fd)
-        )
+        with listeners.for_worker() as (http, ws):
+            http_fd, ws_fd = http.fileno(), ws.fileno()
+            command = [sys.executable, "-m", "roulette", "worker", "--worker-id", worker_id]
+            command += ["--http-fd", str(http_fd), "--ws-fd", str(ws_fd)]
+            command += ["--heartbeat-fd", str(write_fd), "--config-fd", str(config_fd)]
+            popen = subprocess.Popen(
+                command, env=dict(env), pass_fds=(http_fd, ws_fd, write_fd, config_fd)
+            )
     except OSError:
         os.close(read_fd)
         raise

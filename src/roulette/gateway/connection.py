@@ -139,6 +139,11 @@ class Connection(WSListener):
 
     def on_ws_connected(self, transport: WSTransport) -> None:
         self.transport = transport
+        # picows keeps the upgrade request and our answer for the socket's life
+        # (WSTransport.request, .response). Every header was read by now (the token, cookies,
+        # Origin, X-Forwarded-For), and a browser's (User-Agent, cookies, ...) weigh ~1 KiB.
+        transport.request.headers.clear()
+        transport.response.headers.clear()
         # A reader that lets this much pile up is too slow: pause_writing() disconnects it.
         transport.underlying_transport.set_write_buffer_limits(
             high=self.ctx.config.limits.outbound_buffer_bytes

@@ -37,9 +37,18 @@ __all__ = ["WORKER_HEADER", "Gateway", "bearer_or_cookie"]
 
 log = logging.getLogger(__name__)
 
+# Handed a Logger, picows builds each connection a child logging.Logger of its own (with its
+# handler and filter lists and level cache: ~0.6 KiB, kept for the socket's life); handed an
+# adapter, it uses it as is. Its few lines (info and debug) still go to "picows.server".
+_PICOWS_LOG = logging.LoggerAdapter(logging.getLogger("picows.server"))
+
 WS_PATHS = frozenset({b"/ws", b"/", b"/ws/"})
 
 WORKER_HEADER = "X-Roulette-Worker"
+
+LISTEN_BACKLOG = 4096
+"""Handshakes the kernel queues for this listener (asyncio would call ``listen(100)``): a
+cluster worker's own socket only listens here, and a reconnect storm must not overflow it."""
 
 DEAD_FACTOR = 2.5
 """A socket silent this many ping intervals (no frame, no pong) is dropped."""
@@ -153,6 +162,8 @@ class Gateway:
                 # idle socket for ~2% relay throughput; idle sockets are the common case.
                 use_aiofastnet=False,
                 websocket_handshake_timeout=5,
+                backlog=LISTEN_BACKLOG,
+                logger_name=_PICOWS_LOG,
             )
             tasks.create_task(supervised("keepalive", self._keepalive))
             started.set()

@@ -1,9 +1,10 @@
 """``roulette worker``: one worker of ``roulette cluster``, serving on sockets it inherits.
 
-The supervisor binds the HTTP and WebSocket listening sockets once and passes their file
-descriptors; the worker writes one heartbeat line per second (JSON: its counts) to the pipe
-``heartbeat_fd`` from its event loop, so a hung loop is visible as silence. A worker that
-cannot boot exits with :data:`EXIT_BOOT_FAILED` so the supervisor can stop a crash loop.
+The supervisor passes the HTTP and WebSocket sockets' file descriptors (on Linux this worker's
+own, bound with ``SO_REUSEPORT``; it listens once it serves); the worker writes one heartbeat
+line per second (JSON: its counts) to the pipe ``heartbeat_fd`` from its event loop, so a
+hung loop is visible as silence. A worker that cannot boot exits with
+:data:`EXIT_BOOT_FAILED` so the supervisor can stop a crash loop.
 """
 
 from __future__ import annotations
