@@ -146,3 +146,23 @@ class MessageLimiter:
         if self._strikes.allow(now):
             return Verdict.REFUSE
         return Verdict.CLOSE
+
+    def debt(self, now: float) -> float:
+        """Seconds until the budget is whole again (0: untouched): what a wallet owes.
+
+        Written to the shared store when a socket ends (and while it spends heavily), so the
+        wallet's next socket, on any worker, starts as far in debt (issue 10, hole 3).
+        """
+        return max(0.0, self._tat - now)
+
+    def inherit(self, debt: float, now: float) -> None:
+        """Owe at least ``debt`` seconds from ``now`` (a previous socket's :meth:`debt`).
+
+        Never lowers what is owed already, so it may be applied late or twice.
+        """
+        if debt > 0.0:
+            self._tat = max(self._tat, now + debt)
+
+    def spent_beyond(self, fraction: float, now: float) -> bool:
+        """True when more than ``fraction`` of the burst is spent (a heavy sender)."""
+        return self._tat - now > fraction * self._span

@@ -155,9 +155,12 @@ class Node:
                 loop="none",
                 # uvicorn would believe X-Forwarded-For from 127.0.0.1; TRUSTED_PROXIES decides.
                 proxy_headers=False,
-                # A request must arrive whole within the deadline (slowloris), and an
-                # unfinished one may not exceed h11's cap (explicit here: 16 KiB).
-                http=with_request_deadline(config.hardening.http_request_seconds),
+                # A request must arrive whole within the deadline (slowloris), only so many
+                # may be unfinished at once, and one may not exceed h11's cap (16 KiB).
+                http=with_request_deadline(
+                    config.hardening.http_request_seconds,
+                    config.hardening.http_max_incomplete_requests,
+                ),
                 h11_max_incomplete_event_size=MAX_INCOMPLETE_REQUEST_BYTES,
             )
         )
