@@ -171,12 +171,13 @@ def test_an_inherited_debt_refuses_what_the_old_socket_would_have() -> None:
     assert new.debt(500.1) == pytest.approx(2.95)
 
 
-def test_a_heavy_sender_is_told_apart_from_a_light_one() -> None:
+def test_a_heavy_senders_debt_is_reported_as_it_grows_a_light_ones_never() -> None:
     limiter = MessageLimiter(burst=60, per_second=20)
-    for _ in range(29):
-        limiter.record(0.0)
-    assert not limiter.spent_beyond(0.5, 0.0)
-    limiter.record(0.0)
-    limiter.record(0.0)
-    assert limiter.spent_beyond(0.5, 0.0)
-    assert not limiter.spent_beyond(0.5, 1.0)
+    due = [limiter.report_due(0.0) for _ in range(60) if limiter.record(0.0) is Verdict.ALLOW]
+    # At half the burst (message 30: 30 × 0.05 s sums a hair over 1.5 s), then a quarter
+    # further (message 46); messages 47-60 add less than another quarter.
+    assert [n for n, report in enumerate(due, 1) if report] == [30, 46]
+    light = MessageLimiter(burst=60, per_second=20)
+    for n in range(600):  # 10 messages a second for a minute: never half spent
+        light.record(n / 10)
+        assert not light.report_due(n / 10)

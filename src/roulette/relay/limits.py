@@ -107,7 +107,7 @@ class MessageLimiter:
         refusal_window: seconds to forgive ``max_refusals`` refusals.
     """
 
-    __slots__ = ("_interval", "_span", "_strikes", "_tat")
+    __slots__ = ("_interval", "_reported", "_span", "_strikes", "_tat")
 
     def __init__(
         self,
@@ -126,6 +126,7 @@ class MessageLimiter:
         self._interval = 1.0 / per_second
         self._span = burst / per_second
         self._tat = -math.inf
+        self._reported = -math.inf
         self._strikes = TokenBucket(max_refusals, max_refusals / refusal_window)
 
     def record(self, now: float, cost: float = 1.0) -> Verdict:
@@ -163,6 +164,15 @@ class MessageLimiter:
         if debt > 0.0:
             self._tat = max(self._tat, now + debt)
 
-    def spent_beyond(self, fraction: float, now: float) -> bool:
-        """True when more than ``fraction`` of the burst is spent (a heavy sender)."""
-        return self._tat - now > fraction * self._span
+    def report_due(self, now: float) -> bool:
+        """True (once) when the debt is worth sharing before the socket ends: more than half
+        the burst is spent and a quarter of it more than when last reported.
+
+        A socket's successor, on another worker, may sign in before this one is seen to close;
+        a heavy sender's debt is therefore written as it grows, a light one's only at the end.
+        """
+        tat = self._tat
+        if tat - now <= 0.5 * self._span or tat - self._reported <= 0.25 * self._span:
+            return False
+        self._reported = tat
+        return True

@@ -87,9 +87,11 @@ class Membership:
             # promoted replica. Let every worker beat again before judging anyone dead.
             self._outage = False
             self._hold_until = self.clock() + RESET_HOLD_SECONDS
+        alive = {w.worker_id for w in await self.registry.alive()}
+        self.hub.workers = frozenset(alive)  # where a signing-in socket's notice goes
         if self.clock() < self._hold_until:
             return 0
-        return self.reap({w.worker_id for w in await self.registry.alive()})
+        return self.reap(alive)
 
     async def check_boot(self) -> bool:
         """True when the store was found reset since the last beat (then reaping waits)."""

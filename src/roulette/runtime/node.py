@@ -31,6 +31,7 @@ from roulette.errors import ConfigError
 from roulette.gateway.bridge import Bridge
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
+from roulette.gateway.debts import DebtCarrier
 from roulette.gateway.hub import Hub
 from roulette.gateway.server import Gateway
 from roulette.observability.monitor import Monitor
@@ -46,6 +47,7 @@ from roulette.runtime.safety import admission, safety_hooks
 from roulette.runtime.services import build_services
 from roulette.runtime.state import SharedState, shared_state
 from roulette.runtime.sweeper import Sweeper
+from roulette.storage.ports import BudgetDebts
 from roulette.storage.sql import (
     SqlModeration,
     SqlTokenFamilies,
@@ -140,7 +142,7 @@ class Node:
         history = SqlSessionHistory(engine)
         onchain = build_onchain(config, engine, protected.lobby, history, hub)
         svc = build_services(config, engine, state, hub, protected=protected, onchain=onchain)
-        gateway, controller = _gateway(svc, hub, history, onchain)
+        gateway, controller = _gateway(svc, hub, history, onchain, state.debts)
         instrument(engine, svc.vitals)
         # Workers of `roulette cluster` share one address: only a standalone node announces.
         presence = _presence(config, svc, state if worker_id is None else None)
@@ -294,7 +296,11 @@ def _presence(config: Config, svc: Services, state: SharedState | None) -> Prese
 
 
 def _gateway(
-    svc: Services, hub: Hub, history: SqlSessionHistory, onchain: OnChain | None
+    svc: Services,
+    hub: Hub,
+    history: SqlSessionHistory,
+    onchain: OnChain | None,
+    debts: BudgetDebts,
 ) -> tuple[Gateway, Controller]:
     gateway_ref: list[Gateway] = []
     ctx = GatewayContext(
@@ -308,6 +314,7 @@ def _gateway(
         named_queues=onchain is not None,
         **safety_hooks(svc.config.safety),
     )
+    ctx.debts = DebtCarrier(debts, wall=ctx.wall, monotonic=ctx.monotonic)
     controller = Controller(
         ctx,
         svc.lobby,
