@@ -7,8 +7,11 @@ Here every socket of a wallet shares one limiter for as long as the wallet is re
 
 The table is per worker (each process remembers its own wallets). Across workers and nodes a
 wallet holds one live socket at a time (the hub's ``REPLACED`` notice), and what it owes its
-budgets travels to its next socket through the shared store (``gateway/debts.py``). It keeps the ``max_wallets`` most recently connected wallets; forgetting one only matters if
-a single worker sees that many distinct wallets between two of its sockets.
+budgets travels to its next socket through the shared store (``gateway/debts.py``).
+
+The table keeps the ``max_wallets`` most recently connected wallets; forgetting one only
+matters if a single worker sees that many distinct wallets between two of its sockets (and
+then the shared store still holds the debt).
 """
 
 from __future__ import annotations
