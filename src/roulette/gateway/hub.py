@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
-from roulette.errors import Replaced
+from roulette.errors import Replaced, closing_code
 from roulette.gateway.bridge import Bridge, Envelope, Kind
 from roulette.matchmaking.records import Address, Session, SessionId, WorkerId
 from roulette.observability.match_wait import MatchWaits
@@ -397,7 +397,8 @@ class Hub:
         # queue place over (its worker left the queue for it) and may resume its session.
         del self._local[address]
         held = conn.session
-        conn.close_for(Replaced("replaced by a newer connection"))
+        replaced = Replaced("replaced by a newer connection")
+        conn.close(closing_code(replaced), replaced.message)
         if held is not None:
             self._tell_peer_gone(held, address)
 
