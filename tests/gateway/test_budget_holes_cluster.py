@@ -26,6 +26,8 @@ from support.users import User, signed_in_users
 BURST, PER_SECOND = 60, 0.05
 """The default burst; a refill so slow (one message per 20 s) that no debt is paid off
 while a test runs, so a fresh budget would show as an answered message."""
+WAIT = 20.0
+"""Seconds a reply or a close may take: generous, the notices cross Redis on a loaded host."""
 TRIES = 16
 """Reconnections at most until both workers took one (each lands on either: 2**-16 to miss)."""
 
@@ -50,14 +52,14 @@ def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningClu
 
 async def one_reply(ws: ClientConnection, message: dict[str, Any]) -> dict[str, Any]:
     await ws.send(json.dumps(message))
-    reply: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), 5.0))
+    reply: dict[str, Any] = json.loads(await asyncio.wait_for(ws.recv(), WAIT))
     return reply
 
 
 async def open_socket(user: User) -> tuple[ClientConnection, str]:
     """Another socket of ``user``'s wallet, authenticated; and the worker that took it."""
     ws = await connect(user.ws_url, additional_headers=user.bearer)
-    assert json.loads(await asyncio.wait_for(ws.recv(), 5.0))["type"] == "connected"
+    assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))["type"] == "connected"
     assert ws.response is not None
     return ws, str(ws.response.headers["X-Roulette-Worker"])
 
@@ -66,7 +68,7 @@ async def refused_codes(ws: ClientConnection, messages: list[dict[str, Any]]) ->
     """Send ``messages`` at once; the error codes among the replies (one reply each)."""
     for message in messages:
         await ws.send(json.dumps(message))
-    replies = [json.loads(await asyncio.wait_for(ws.recv(), 5.0)) for _ in messages]
+    replies = [json.loads(await asyncio.wait_for(ws.recv(), WAIT)) for _ in messages]
     return [r["code"] for r in replies if r["type"] == "error"]
 
 
@@ -126,7 +128,7 @@ async def test_hole3_a_second_socket_of_a_wallet_on_the_other_worker_closes_the_
     try:
         for _ in range(TRIES):
             newer, worker = await open_socket(user)
-            await asyncio.wait_for(older.wait_closed(), 5.0)
+            await asyncio.wait_for(older.wait_closed(), WAIT)
             assert older.close_code == 4002, (where, worker, older.close_code)
             assert older.close_reason == "replaced by a newer connection"
             # The newer socket serves on (nobody closes it in return).
@@ -154,9 +156,9 @@ async def test_hole3_sockets_of_a_wallet_signing_in_at_once_leave_exactly_one(
             )
             survivor = await _one_survivor(sockets)
             await survivor.send(json.dumps({"type": "heartbeat"}))
-            kinds = [json.loads(await asyncio.wait_for(survivor.recv(), 5.0))["type"]]
+            kinds = [json.loads(await asyncio.wait_for(survivor.recv(), WAIT))["type"]]
             if kinds[0] == "connected":
-                kinds.append(json.loads(await asyncio.wait_for(survivor.recv(), 5.0))["type"])
+                kinds.append(json.loads(await asyncio.wait_for(survivor.recv(), WAIT))["type"])
             assert kinds[-1] == "heartbeat-ack", kinds
             await survivor.close()
     finally:
@@ -164,9 +166,9 @@ async def test_hole3_sockets_of_a_wallet_signing_in_at_once_leave_exactly_one(
 
 
 async def _one_survivor(sockets: list[ClientConnection]) -> ClientConnection:
-    """The one socket left open once the others closed (within 5 s), with code 4002."""
+    """The one socket left open once the others closed (within WAIT), with code 4002."""
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + 5.0
+    deadline = loop.time() + WAIT
     while sum(ws.close_code is None for ws in sockets) > 1:
         assert loop.time() < deadline, "more than one socket of the wallet stayed open"
         await asyncio.sleep(0.05)
