@@ -1,10 +1,11 @@
-"""Issue 10, hole 3, fleet-wide: on ``roulette cluster`` (two workers, one real Redis) a
-wallet's spent budgets stay spent on its next socket whichever worker takes it, and a wallet
-holds one live socket in the whole fleet, so it cannot hold N budgets on N workers.
+"""Issue 10, hole 3, fleet-wide: two nodes (``roulette serve`` processes sharing one real
+Redis and one database) stand for any two workers of the fleet. A wallet's spent budgets stay
+spent on its next socket whichever node takes it, and a wallet holds one live socket in the
+whole fleet, so it cannot hold N budgets on N workers.
 
-The kernel spreads sockets over the workers (SO_REUSEPORT); the handshake's
-``X-Roulette-Worker`` says which took each, and the tests reconnect until both cases — the
-same worker and the other one — have been seen.
+Each socket is opened on a chosen node, so "the other worker" and "the same worker" are both
+exercised every run (the kernel's spread over the workers of one ``roulette cluster`` is not
+something a test can choose).
 """
 
 from __future__ import annotations
@@ -12,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
-from pathlib import Path
+from contextlib import ExitStack
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
-from cluster.running import RunningCluster, running_cluster
 from gateway.test_honest_limits import CANDIDATES, candidate, received
+from runtime.test_cross_worker import SECRETS
 from storage.redis_fixtures import running_server as running_redis
+from support.server import RunningServer, running_server
 from support.users import User, signed_in_users
 
 BURST, PER_SECOND = 60, 0.05
@@ -28,26 +30,27 @@ BURST, PER_SECOND = 60, 0.05
 while a test runs, so a fresh budget would show as an answered message."""
 WAIT = 20.0
 """Seconds a reply or a close may take: generous, the notices cross Redis on a loaded host."""
-TRIES = 16
-"""Reconnections at most until both workers took one (each lands on either: 2**-16 to miss)."""
 
 pytestmark = pytest.mark.timeout(300)
 
 
 @pytest.fixture(scope="module")
-def two_workers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningCluster]:
-    base: Path = tmp_path_factory.mktemp("budgets")
-    with running_redis(base / "redis") as redis:
+def nodes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, ...]]:
+    base = tmp_path_factory.mktemp("budgets")
+    with ExitStack() as stack:
+        redis = stack.enter_context(running_redis(base / "redis"))
         env = {
-            "CLUSTER_WORKERS": "2",
+            **SECRETS,
             "REDIS_URL": redis.url,
+            "DATABASE_URL": f"sqlite+aiosqlite:///{base / 'shared.db'}",
             "AUTH_RATE_BURST": "100000",
             "WS_HANDSHAKE_WALLET_BURST": "1000",  # the message budgets are under test here
             "WS_RATE_BURST": str(BURST),
             "WS_RATE_PER_SECOND": str(PER_SECOND),
         }
-        with running_cluster(base, env) as cluster:
-            yield cluster
+        one = stack.enter_context(running_server(base / "one", env))
+        two = stack.enter_context(running_server(base / "two", env))
+        yield one, two
 
 
 async def one_reply(ws: ClientConnection, message: dict[str, Any]) -> dict[str, Any]:
@@ -56,12 +59,11 @@ async def one_reply(ws: ClientConnection, message: dict[str, Any]) -> dict[str, 
     return reply
 
 
-async def open_socket(user: User) -> tuple[ClientConnection, str]:
-    """Another socket of ``user``'s wallet, authenticated; and the worker that took it."""
-    ws = await connect(user.ws_url, additional_headers=user.bearer)
+async def open_socket(user: User, node: RunningServer) -> ClientConnection:
+    """Another socket of ``user``'s wallet on ``node``, authenticated."""
+    ws = await connect(node.ws_url, additional_headers=user.bearer)
     assert json.loads(await asyncio.wait_for(ws.recv(), WAIT))["type"] == "connected"
-    assert ws.response is not None
-    return ws, str(ws.response.headers["X-Roulette-Worker"])
+    return ws
 
 
 async def refused_codes(ws: ClientConnection, messages: list[dict[str, Any]]) -> list[str]:
@@ -73,86 +75,74 @@ async def refused_codes(ws: ClientConnection, messages: list[dict[str, Any]]) ->
 
 
 async def test_hole3_a_spent_message_budget_stays_spent_on_a_new_socket_on_either_worker(
-    two_workers: RunningCluster,
+    nodes: tuple[RunningServer, RunningServer],
 ) -> None:
-    (user,) = await signed_in_users(two_workers, 1)
-    ws, first = await open_socket(user)
+    one, two = nodes
+    (user,) = await signed_in_users(one, 1)
+    ws = await open_socket(user, one)
     codes = await refused_codes(ws, [{"type": "heartbeat"}] * (BURST + 5))
     assert codes == ["rate_limited"] * 5  # the burst, then nothing: the budget is spent
-    workers = {first}
     try:
-        for _ in range(TRIES):
+        for node in (two, one, two):  # the other worker, back, the other again
             await ws.close()
-            ws, worker = await open_socket(user)
-            workers.add(worker)
+            ws = await open_socket(user, node)
             # A fresh budget would answer heartbeat-ack: the debt came along.
             reply = await one_reply(ws, {"type": "heartbeat"})
-            assert reply == {**reply, "type": "error", "code": "rate_limited"}, (worker, first)
-            if len(workers) == 2 and worker == first:
-                break  # seen on the other worker and on the same one
-        assert len(workers) == 2, "every socket landed on one worker"
+            assert reply == {**reply, "type": "error", "code": "rate_limited"}
     finally:
         await ws.close()
         await user.close()
 
 
 async def test_hole3_a_spent_skip_budget_stays_spent_on_the_other_worker(
-    two_workers: RunningCluster,
+    nodes: tuple[RunningServer, RunningServer],
 ) -> None:
-    (user,) = await signed_in_users(two_workers, 1)
-    ws, first = await open_socket(user)
+    one, two = nodes
+    (user,) = await signed_in_users(one, 1)
+    ws = await open_socket(user, one)
     skips = 10  # SKIPS_PER_MINUTE's default
     codes = await refused_codes(ws, [{"type": "next"}] * (skips + 1))
     assert codes.count("skip_limited") == 1
     try:
-        for _ in range(TRIES):
-            await ws.close()
-            ws, worker = await open_socket(user)
-            reply = await one_reply(ws, {"type": "next"})
-            assert reply == {**reply, "type": "error", "code": "skip_limited"}
-            if worker != first:
-                break
-        else:
-            pytest.fail("every socket landed on one worker")
+        await ws.close()
+        ws = await open_socket(user, two)
+        reply = await one_reply(ws, {"type": "next"})
+        assert reply == {**reply, "type": "error", "code": "skip_limited"}
     finally:
         await ws.close()
         await user.close()
 
 
 async def test_hole3_a_second_socket_of_a_wallet_on_the_other_worker_closes_the_first(
-    two_workers: RunningCluster,
+    nodes: tuple[RunningServer, RunningServer],
 ) -> None:
-    (user,) = await signed_in_users(two_workers, 1)
-    older, where = await open_socket(user)
-    crossed = False
+    one, two = nodes
+    (user,) = await signed_in_users(one, 1)
+    older = await open_socket(user, one)
     try:
-        for _ in range(TRIES):
-            newer, worker = await open_socket(user)
+        for node in (two, one, one):  # across workers both ways, then on the same one
+            newer = await open_socket(user, node)
             await asyncio.wait_for(older.wait_closed(), WAIT)
-            assert older.close_code == 4002, (where, worker, older.close_code)
+            assert older.close_code == 4002
             assert older.close_reason == "replaced by a newer connection"
             # The newer socket serves on (nobody closes it in return).
             assert (await one_reply(newer, {"type": "heartbeat"}))["type"] == "heartbeat-ack"
-            crossed |= worker != where
-            older, where = newer, worker
-            if crossed:
-                break
-        assert crossed, "every socket landed on one worker"
+            older = newer
     finally:
         await older.close()
         await user.close()
 
 
 async def test_hole3_sockets_of_a_wallet_signing_in_at_once_leave_exactly_one(
-    two_workers: RunningCluster,
+    nodes: tuple[RunningServer, RunningServer],
 ) -> None:
     """Whatever the order the workers hear of each other's sockets, the newest wins alone
     (a socket replaced while signing in may close before it hears ``connected``)."""
-    (user,) = await signed_in_users(two_workers, 1)
+    (user,) = await signed_in_users(nodes[0], 1)
     try:
         for _ in range(5):
             sockets = await asyncio.gather(
-                *(connect(user.ws_url, additional_headers=user.bearer) for _ in range(4))
+                *(connect(node.ws_url, additional_headers=user.bearer) for node in nodes * 2)
             )
             survivor = await _one_survivor(sockets)
             await survivor.send(json.dumps({"type": "heartbeat"}))
@@ -177,11 +167,13 @@ async def _one_survivor(sockets: list[ClientConnection]) -> ClientConnection:
 
 
 async def test_an_honest_call_with_a_reload_onto_the_other_worker_passes_every_limit(
-    two_workers: RunningCluster,
+    nodes: tuple[RunningServer, RunningServer],
 ) -> None:
     """The budgets carried across workers cost an honest user nothing: ICE bursts, a reload
     that lands on the other worker and resumes, chat."""
-    a, b = await signed_in_users(two_workers, 2)
+    one, two = nodes
+    (a,) = await signed_in_users(one, 1)
+    (b,) = await signed_in_users(two, 1)
     try:
         await a.connect()
         await b.connect()
@@ -195,19 +187,16 @@ async def test_an_honest_call_with_a_reload_onto_the_other_worker_passes_every_l
             await b.send({"type": "ice-candidate", "sessionId": session, "data": candidate(i)})
         assert len(await received(b, "ice-candidate", CANDIDATES)) == CANDIDATES
         assert len(await received(a, "ice-candidate", CANDIDATES)) == CANDIDATES
-        before = a.worker
-        for _ in range(TRIES):  # reload until the new socket is on the other worker
-            assert a.ws is not None
-            await a.ws.close()
-            await received(b, "peer-disconnected", 1)
-            await a.connect()
-            resume = {"type": "reconnect", "sessionId": session}
-            await a.send({**resume, "resumeToken": found["resumeToken"]})
-            await received(a, "session-resumed", 1)
-            await received(b, "session-resumed", 1)
-            if a.worker != before:
-                break
-        assert a.worker != before, "every socket landed on one worker"
+        assert a.ws is not None
+        await a.ws.close()  # the page reloads, and the new socket lands on the other node
+        await received(b, "peer-disconnected", 1)
+        a.ws_url = two.ws_url
+        await a.connect()
+        await a.send(
+            {"type": "reconnect", "sessionId": session, "resumeToken": found["resumeToken"]}
+        )
+        await received(a, "session-resumed", 1)
+        await received(b, "session-resumed", 1)
         for i in range(5):
             await a.send({"type": "chat", "sessionId": session, "text": f"line {i}"})
             await b.send({"type": "chat", "sessionId": session, "text": f"reply {i}"})
