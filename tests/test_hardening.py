@@ -19,9 +19,10 @@ def test_defaults_and_overrides() -> None:
             "WS_HANDSHAKE_IP_PER_SECOND": "2",
             "HTTP_REQUEST_TIMEOUT_SECONDS": "4.5",
             "BAN_POLL_SECONDS": "0.25",
+            "HTTP_MAX_INCOMPLETE_REQUESTS": "64",
         }
     ).hardening
-    assert read == HardeningSettings(3, 0.1, 7, 2.0, 4.5, 0.25)
+    assert read == HardeningSettings(3, 0.1, 7, 2.0, 4.5, 0.25, 64)
 
 
 @pytest.mark.parametrize(
@@ -31,6 +32,7 @@ def test_defaults_and_overrides() -> None:
         ("WS_HANDSHAKE_IP_PER_SECOND", "-1"),
         ("HTTP_REQUEST_TIMEOUT_SECONDS", "soon"),
         ("BAN_POLL_SECONDS", "0"),
+        ("HTTP_MAX_INCOMPLETE_REQUESTS", "0"),
     ],
 )
 def test_a_bad_value_names_the_variable(name: str, value: str) -> None:

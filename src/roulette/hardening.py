@@ -1,4 +1,5 @@
-"""The abuse limits of issue 10: handshake budgets, the HTTP header deadline, ban propagation.
+"""The abuse limits of issue 10: handshake budgets, the HTTP request deadline and cap on
+unfinished requests, ban propagation.
 
 Built once by :meth:`HardeningSettings.from_env` (``config.py`` hands it the environment);
 every error names the variable and its value. Defaults are set so an honest user never meets
@@ -29,6 +30,9 @@ class HardeningSettings:
             gets 408 and is closed (a slowloris client holds a file descriptor for nothing).
         ban_poll_seconds: how often each node reads new bans from SQL (a ban made by the CLI,
             or on another node, closes the banned wallet's sockets within this).
+        http_max_incomplete_requests: connections of one process that may wait for a complete
+            request at once; at the cap the oldest waiting one gets 503 and is closed, so
+            slow clients cannot hold the port (an honest request finishes in milliseconds).
     """
 
     handshake_wallet_burst: int = 10
@@ -37,10 +41,12 @@ class HardeningSettings:
     handshake_ip_per_second: float = 50.0
     http_request_seconds: float = 10.0
     ban_poll_seconds: float = 0.5
+    http_max_incomplete_requests: int = 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HardeningSettings:
-        """Read the ``WS_HANDSHAKE_*``, ``HTTP_REQUEST_TIMEOUT_SECONDS`` and ``BAN_POLL_SECONDS``.
+        """Read ``WS_HANDSHAKE_*``, ``HTTP_REQUEST_TIMEOUT_SECONDS``,
+        ``HTTP_MAX_INCOMPLETE_REQUESTS`` and ``BAN_POLL_SECONDS``.
 
         Raises:
             ConfigError: a value does not parse or is out of range.
@@ -53,4 +59,7 @@ class HardeningSettings:
             handshake_ip_per_second=e.get("WS_HANDSHAKE_IP_PER_SECOND", positive, 50.0),
             http_request_seconds=e.get("HTTP_REQUEST_TIMEOUT_SECONDS", positive, 10.0),
             ban_poll_seconds=e.get("BAN_POLL_SECONDS", positive, 0.5),
+            http_max_incomplete_requests=e.get(
+                "HTTP_MAX_INCOMPLETE_REQUESTS", int_at_least(1), 1024
+            ),
         )

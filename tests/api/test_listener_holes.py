@@ -120,3 +120,40 @@ async def test_hole7_any_other_429_or_503_gets_a_default_retry_after() -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         assert (await http.get("/h")).headers["Retry-After"] == "5"
         assert (await http.get("/p")).headers["Retry-After"] == "7"
+
+
+CAP = 4
+
+
+async def _slow_connection(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection that starts a request head and never finishes it (slowloris)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /health HTTP/1.1\r\nX-Slow: a")
+    await writer.drain()
+    return reader, writer
+
+
+async def test_hole4_unfinished_requests_are_capped_and_an_honest_one_is_served(
+    tmp_path: Path,
+) -> None:
+    env = {"HTTP_MAX_INCOMPLETE_REQUESTS": str(CAP), "HTTP_REQUEST_TIMEOUT_SECONDS": "60"}
+    with running_server(tmp_path, env) as server:
+        first = [await _slow_connection(server.port) for _ in range(CAP)]
+        # The cap is full of slow clients; an honest request is still served (the oldest
+        # slow connection makes room) ...
+        async with httpx.AsyncClient(base_url=server.http_url) as http:
+            assert (await http.get("/health")).status_code == 200
+        seconds, received = await _seconds_until_closed(first[0][0], 5)
+        assert received.startswith(b"HTTP/1.1 503"), received
+        assert b"Retry-After: 1" in received
+        # ... and however many more come, no more than the cap wait at once: each new one
+        # closes the oldest waiting, within milliseconds rather than the 60 s deadline.
+        second = [await _slow_connection(server.port) for _ in range(CAP)]
+        for reader, _ in first[1:]:
+            seconds, received = await _seconds_until_closed(reader, 5)
+            assert received.startswith(b"HTTP/1.1 503")
+            assert seconds < 5
+        for reader, _ in second:
+            assert not reader.at_eof()
+        for _, writer in first + second:
+            writer.close()

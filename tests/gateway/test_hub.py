@@ -32,6 +32,7 @@ class Socket:
     phase: Phase = Phase.QUEUED
     busy: bool = False
     peer_gone: bool = False
+    claimed_us: int = 0
     told: list[tuple[str, Any]] = field(default_factory=list)
 
     @property
@@ -133,3 +134,56 @@ def test_a_relayed_frame_teaches_the_route_of_its_sender() -> None:
     hub.deliver(Envelope(Kind.RELAY, B, SESSION.id, b"ice", "w9", 3))  # A resumed on w9
     assert hub.route(SESSION).worker_of(A) == "w9"
     assert hub.route(SESSION).epoch == 3
+
+
+def _sent_by(hub: Hub) -> list[tuple[str, Envelope]]:
+    sent: list[tuple[str, Envelope]] = []
+    assert hub.bridge is not None
+    hub.bridge.send = lambda inbox, envelope: sent.append((inbox, envelope))  # type: ignore[method-assign]
+    return sent
+
+
+def test_hole3_a_newer_socket_elsewhere_closes_the_older_one_here_once() -> None:
+    """Issue 10, hole 3: one live socket per wallet in the fleet; the peer hears the old
+    socket is gone at the epoch it held (so a resume that overtook this notice wins)."""
+    here = replace(SESSION, epoch=3, responder_worker=WorkerId("w1"))  # both on w1
+    a = Socket(A, session=here, phase=Phase.PAIRED, claimed_us=1_000)
+    b = Socket(B, session=here, phase=Phase.PAIRED)
+    hub = hub_with("w1", a, b)
+    for _ in range(2):  # at least once: a duplicate finds nothing left to close
+        hub.deliver(Envelope(Kind.REPLACED, A, text="w9", number=2_000))
+    assert a.told == [("closed", 4002)]
+    assert hub.get(A) is None  # unregistered: its close frees nothing
+    assert b.told == [("gone", 3)]
+
+
+def test_hole3_an_older_socket_elsewhere_is_told_to_go_instead() -> None:
+    a = Socket(A, claimed_us=5_000)
+    hub = hub_with("w1", a)
+    sent = _sent_by(hub)
+    hub.deliver(Envelope(Kind.REPLACED, A, text="w9", number=4_000))  # clocks skewed, or late
+    assert a.told == [] and hub.get(A) is a  # type: ignore[comparison-overlap]
+    assert [(inbox, e.kind, e.number, e.text) for inbox, e in sent] == [
+        ("w9", Kind.REPLACED, 5_000, "w1")
+    ]
+
+
+def test_hole3_same_stamp_the_larger_worker_id_wins_on_both_sides() -> None:
+    left, right = Socket(A, claimed_us=7), Socket(A, claimed_us=7)
+    on_w1, on_w2 = hub_with("w1", left), hub_with("w2", right)
+    on_w1.deliver(Envelope(Kind.REPLACED, A, text="w2", number=7))
+    on_w2.deliver(Envelope(Kind.REPLACED, A, text="w1", number=7))
+    assert left.told == [("closed", 4002)] and right.told == []
+
+
+def test_hole3_a_sign_in_tells_every_other_live_worker() -> None:
+    a = Socket(A)
+    hub = hub_with("w1", a)
+    hub.workers = frozenset({"w1", "w2", "w3"})
+    sent = _sent_by(hub)
+    hub.claim(a, 42)  # type: ignore[arg-type]
+    assert a.claimed_us == 42
+    assert sorted((inbox, e.kind, e.number, e.text) for inbox, e in sent) == [
+        ("w2", Kind.REPLACED, 42, "w1"),
+        ("w3", Kind.REPLACED, 42, "w1"),
+    ]

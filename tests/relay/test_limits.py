@@ -148,3 +148,36 @@ def test_per_socket_state_is_small() -> None:
     assert per_socket < 500
     assert not hasattr(held[0][0], "__dict__")
     assert not hasattr(held[0][1], "__dict__")
+
+
+def test_a_spent_budget_owes_the_time_until_it_is_whole_again() -> None:
+    limiter = MessageLimiter(burst=60, per_second=20)
+    assert limiter.debt(10.0) == 0.0
+    for _ in range(60):
+        limiter.record(10.0)
+    assert limiter.debt(10.0) == pytest.approx(3.0)
+    assert limiter.debt(11.0) == pytest.approx(2.0)
+    assert limiter.debt(14.0) == 0.0
+
+
+def test_an_inherited_debt_refuses_what_the_old_socket_would_have() -> None:
+    old, new = MessageLimiter(burst=60, per_second=20), MessageLimiter(burst=60, per_second=20)
+    for _ in range(60):
+        assert old.record(0.0) is Verdict.ALLOW
+    new.inherit(old.debt(0.0), 500.0)  # another socket, another worker, another clock
+    assert new.record(500.0) is Verdict.REFUSE
+    assert new.record(500.1) is Verdict.ALLOW  # the sustained rate goes on: 20/s
+    new.inherit(0.5, 500.1)  # a smaller (older) debt lowers nothing
+    assert new.debt(500.1) == pytest.approx(2.95)
+
+
+def test_a_heavy_senders_debt_is_reported_as_it_grows_a_light_ones_never() -> None:
+    limiter = MessageLimiter(burst=60, per_second=20)
+    due = [limiter.report_due(0.0) for _ in range(60) if limiter.record(0.0) is Verdict.ALLOW]
+    # At half the burst (message 30: 30 × 0.05 s sums a hair over 1.5 s), then a quarter
+    # further (message 46); messages 47-60 add less than another quarter.
+    assert [n for n, report in enumerate(due, 1) if report] == [30, 46]
+    light = MessageLimiter(burst=60, per_second=20)
+    for n in range(600):  # 10 messages a second for a minute: never half spent
+        light.record(n / 10)
+        assert not light.report_due(n / 10)

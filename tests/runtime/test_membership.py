@@ -11,6 +11,7 @@ from roulette.matchmaking.lifecycle import Phase
 from roulette.matchmaking.records import Session
 from roulette.runtime.membership import (
     CONFIRM_SECONDS,
+    NOTICE_SECONDS,
     RESET_HOLD_SECONDS,
     TTL_SECONDS,
     Membership,
@@ -88,3 +89,18 @@ async def test_a_store_found_empty_holds_reaping_until_everyone_beat_again() -> 
     await registry.beat(info("there"), ttl=TTL_SECONDS)  # it noticed too, and beats again
     assert await membership.beat_once() == 0
     assert a.told == []  # no false peer-disconnected
+
+
+async def test_sign_in_notices_go_to_every_worker_seen_lately_even_one_that_missed_beats() -> None:
+    """Issue 10, hole 3: a worker that missed a beat or two (a loaded host) must still hear that
+    a wallet signed in elsewhere, or it would keep the wallet's older socket open."""
+    membership, registry, _, clock = setup()
+    await registry.beat(info("there"), ttl=TTL_SECONDS)
+    await membership.beat_once()
+    assert membership.hub.workers == {"here", "there"}
+    clock.now += TTL_SECONDS + 1.0  # "there" missed its beats: no longer alive ...
+    await membership.beat_once()
+    assert membership.hub.workers == {"here", "there"}  # ... but still told
+    clock.now += NOTICE_SECONDS
+    await membership.beat_once()
+    assert membership.hub.workers == {"here"}  # gone for a minute: forgotten

@@ -50,6 +50,9 @@ class Kind(enum.IntEnum):
     """``body`` is the msgpack session after a resume (new worker, new epoch)."""
     KICK = 5
     """Close ``address``'s socket: ``number`` is the close code, ``text`` the reason."""
+    REPLACED = 6
+    """A socket of ``address`` signed in on worker ``text`` at ``number`` (µs, wall clock):
+    an older one here closes with 4002 (one live socket per wallet, fleet-wide)."""
 
 
 class Envelope(msgspec.Struct, array_like=True, frozen=True):

@@ -76,6 +76,7 @@ class Connection(WSListener):
         "_fragments",
         "_timers",
         "address",
+        "claimed_us",
         "claims",
         "ctx",
         "last_seen",
@@ -99,6 +100,8 @@ class Connection(WSListener):
         # At most two timers (idle, grace); created on first use to keep idle sockets small.
         self._timers: dict[str, asyncio.TimerHandle] | None = None
         self.last_seen = ctx.monotonic()
+        self.claimed_us = 0
+        """When this socket became its wallet's one (µs, wall clock); 0: not yet."""
         # The handshake's X-Forwarded-For, read once at connect (believed only from
         # TRUSTED_PROXIES) so that the per-IP handshake budget counts the client, not HAProxy.
         self._forwarded = forwarded_for
@@ -213,6 +216,8 @@ class Connection(WSListener):
         if verdict is not Verdict.ALLOW:
             self._on_rate_limited(verdict)
             return
+        if self.ctx.debts is not None and self.limiter.report_due(now):
+            self.note_debts()  # a heavy sender: its next socket may sign in before this ends
         try:
             msg = m.decode_client(payload)
         except PeerError as exc:
@@ -232,7 +237,17 @@ class Connection(WSListener):
 
     def _skip_allowed(self, now: float) -> bool:
         skips = self.ctx.skips  # per wallet, so a new socket does not get a new budget
-        return skips is None or skips.allow(self.address, now)
+        if skips is None:
+            return True
+        if not skips.allow(self.address, now):
+            return False
+        self.note_debts()
+        return True
+
+    def note_debts(self) -> None:
+        """Share what this wallet owes its budgets now (written behind our back)."""
+        if self.ctx.debts is not None:
+            self.ctx.debts.note(self.address, self.limiter, self.ctx.skips)
 
     def _on_rate_limited(self, verdict: Verdict) -> None:
         self.ctx.metrics.rate_limited += 1

@@ -26,6 +26,7 @@ from roulette.relay.turn import TurnIssuer
 
 if TYPE_CHECKING:
     from roulette.gateway.connection import Connection
+    from roulette.gateway.debts import DebtCarrier
 
 __all__ = ["GatewayContext", "IceFilter"]
 
@@ -61,6 +62,9 @@ class GatewayContext:
     """``ICE_RELAY_ONLY``: rewrites a signal's data, or drops it (None); unset, no cost."""
     skips: KeyedLimiter | None = None
     """``next`` per wallet beyond the 2 s rule (``SKIPS_PER_MINUTE``); None: off."""
+    debts: DebtCarrier | None = None
+    """Carries the budgets' debts to the wallet's next socket on any worker; None: this
+    worker's memory only (tests of one gateway)."""
 
     def __post_init__(self) -> None:
         config = self.config

@@ -157,14 +157,29 @@ class Controller:
             raise Unauthenticated("token revoked")
         if await self.moderation.is_banned(conn.address):
             raise Forbidden("banned")
+        if self.ctx.debts is not None:  # start as far in debt as the wallet's last socket
+            await self.ctx.debts.inherit(conn.address, conn.limiter, self.ctx.skips)
         if machine.phase is not Phase.AUTHENTICATING:
             return machine.answered(op)  # closed while we were checking
         previous = self.ctx.hub.register(conn)
+        self.ctx.hub.claim(conn, int(self.ctx.wall() * 1_000_000))
         if previous is not None:
             previous.close_for(Replaced("replaced by a newer connection"))
             await self._release(conn.address, previous.session_id)
+        elif self.ctx.hub.bridge is not None:
+            # An older socket on another worker is closed without freeing anything (it cannot
+            # know what this one does next): its queue entry goes now, before this client
+            # may join again; its session waits for a resume (its worker tells the peer).
+            await self._leave_quietly(conn.address)
         HANDSHAKE_DURATION.observe(self.ctx.monotonic() - started)
         return machine.authenticated(self.ctx.wall()) + machine.answered(op)
+
+    async def _leave_quietly(self, address: Address) -> None:
+        """Best effort: a store outage must not refuse a sign-in (a join would fail anyway)."""
+        try:
+            await self.lobby.leave(address)
+        except ServiceError as exc:
+            log.warning("sign_in_leave_failed address=%s error=%s", address, exc)
 
     async def _join(self, conn: Connection, join: m.JoinQueue) -> JoinOutcome:
         """Queue the user, or pair them at once with a waiting candidate."""
@@ -282,6 +297,8 @@ class Controller:
 
     async def _closed(self, conn: Connection, op: Release) -> None:
         was_current = self.ctx.hub.unregister(conn)
+        if op.authenticated:
+            conn.note_debts()  # the wallet's next socket, on any worker, starts in this debt
         if was_current and op.authenticated:
             await self._release(conn.address, op.session_id)
 

@@ -10,6 +10,10 @@ Two things make the cross-worker path safe under faults (issue 9):
 * Control notices arrive at least once (see :mod:`~roulette.gateway.bridge`), so each is
   applied once: a notice is known by (kind, address, session id, epoch), and one already
   applied — or a match or resume for a session that already ended here — is ignored.
+* A wallet has one live socket in the whole fleet (issue 10, hole 3): a socket that signs in
+  tells every other worker, stamped with when it did, and an older socket of the wallet
+  there closes with 4002 as a replaced one does here; an envelope from an older socket is
+  answered with the newer one's stamp, so whatever the order of arrival the newest wins.
 * The route to a peer is the newest one by epoch (defect 7): a session's copy held by a
   socket may predate the peer's resume on another worker (both users resuming at once), so
   the hub remembers the newest route it has seen per session — from a resume, a match, or
@@ -26,6 +30,7 @@ from typing import TYPE_CHECKING, Final
 
 import msgspec
 
+from roulette.errors import Replaced, closing_code
 from roulette.gateway.bridge import Bridge, Envelope, Kind
 from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.records import Session
@@ -77,6 +82,7 @@ class Hub:
         "relayed",
         "waits",
         "worker_id",
+        "workers",
     )
 
     def __init__(
@@ -101,6 +107,8 @@ class Hub:
         self._tick = 0
         self.latency = RelayLatency()  # issue 12: 1 relayed message in 64 is timed
         self.waits = MatchWaits()  # issue 12: time to match of this worker's users
+        self.workers: frozenset[str] = frozenset()
+        """Every live worker as of the last heartbeat (membership keeps it current)."""
 
     def __len__(self) -> int:
         return len(self._local)
@@ -117,6 +125,18 @@ class Hub:
         previous = self._local.get(conn.address)
         self._local[conn.address] = conn
         return previous if previous is not conn else None
+
+    def claim(self, conn: Connection, stamp_us: int) -> None:
+        """Make ``conn`` (registered here) its wallet's only socket in the fleet: an older one
+        on another worker closes with 4002. ``stamp_us``: when it signed in (µs, wall clock)."""
+        conn.claimed_us = stamp_us
+        bridge = self.bridge
+        if bridge is None:
+            return
+        envelope = Envelope(Kind.REPLACED, conn.address, text=self.worker_id, number=stamp_us)
+        for worker in self.workers:
+            if worker != self.worker_id:
+                bridge.send(worker, envelope)
 
     def unregister(self, conn: Connection) -> bool:
         """Forget ``conn``; False when a newer socket of the same address replaced it."""
@@ -270,6 +290,8 @@ class Hub:
             self._relay_in(address, envelope)
         elif kind is Kind.KICK:
             self._kick_here(address, envelope.number, envelope.text)
+        elif kind is Kind.REPLACED:
+            self._replaced_here(address, envelope.number, envelope.text)
         else:
             self._control_in(address, envelope)
 
@@ -364,3 +386,40 @@ class Hub:
         conn = self._local.get(address)
         if conn is not None:
             conn.close(code, reason)
+
+    def _replaced_here(self, address: Address, stamp_us: int, worker: str) -> None:
+        """A socket of ``address`` signed in on ``worker`` at ``stamp_us``: the older goes.
+
+        Idempotent (a notice may arrive twice; a closed socket is no longer here), and ordered
+        by (stamp, worker), the same on every worker, so exactly one socket survives.
+        """
+        conn = self._local.get(address)
+        if conn is None:
+            return
+        if (conn.claimed_us, self.worker_id) > (stamp_us, worker):
+            bridge = self.bridge  # ours is newer: the other must go (clocks skewed, or late)
+            if bridge is not None:
+                envelope = Envelope(
+                    Kind.REPLACED, address, text=self.worker_id, number=conn.claimed_us
+                )
+                bridge.send(worker, envelope)
+            return
+        # Unregistered first, so its close frees nothing: the newer socket took the wallet's
+        # queue place over (its worker left the queue for it) and may resume its session.
+        del self._local[address]
+        held = conn.session
+        replaced = Replaced("replaced by a newer connection")
+        conn.close(closing_code(replaced), replaced.message)
+        if held is not None:
+            self._tell_peer_gone(held, address)
+
+    def _tell_peer_gone(self, held: Session, gone: Address) -> None:
+        """``peer-disconnected`` for the session as ``gone``'s socket held it: at its epoch,
+        so the peer ignores it if the newer socket resumed the session meanwhile."""
+        peer = held.peer_of(gone)
+        worker = self.route(held).worker_of(peer)
+        bridge = self._away(worker)
+        if bridge is None:
+            self._gone_here(peer, held.id, held.epoch)
+        else:
+            bridge.send(worker, Envelope(Kind.PEER_GONE, peer, held.id, number=held.epoch))

@@ -166,11 +166,15 @@ class Gateway:
                 logger_name=_PICOWS_LOG,
             )
             tasks.create_task(supervised("keepalive", self._keepalive))
+            if self.ctx.debts is not None:
+                tasks.create_task(supervised("debts", self.ctx.debts.run))
             started.set()
             try:
                 await self._stop.wait()
             finally:
                 self._server.close()
+                if self.ctx.debts is not None:
+                    self.ctx.debts.stop()  # writes what is pending, then ends
         # Leaving the TaskGroup waited for the last control tasks (the sockets' Closed ops).
         self._tasks = None
 

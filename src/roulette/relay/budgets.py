@@ -5,10 +5,13 @@ client that opened a socket, sent ``reconnect`` and a burst, closed, and did it 
 fresh burst each time (issue 10: ~2,100 messages/s to its peer against a promised 60 + 20/s).
 Here every socket of a wallet shares one limiter for as long as the wallet is remembered.
 
-The table is per worker (each process remembers its own wallets): a wallet spreading sockets
-over N workers gets at most N budgets, which is bounded and far from the reconnect loop.
-It keeps the ``max_wallets`` most recently connected wallets; forgetting one only matters if
-a single worker sees that many distinct wallets between two of its sockets.
+The table is per worker (each process remembers its own wallets). Across workers and nodes a
+wallet holds one live socket at a time (the hub's ``REPLACED`` notice), and what it owes its
+budgets travels to its next socket through the shared store (``gateway/debts.py``).
+
+The table keeps the ``max_wallets`` most recently connected wallets; forgetting one only
+matters if a single worker sees that many distinct wallets between two of its sockets (and
+then the shared store still holds the debt).
 """
 
 from __future__ import annotations

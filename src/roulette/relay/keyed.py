@@ -54,5 +54,20 @@ class KeyedLimiter:
             return 0.0
         return max(0.0, tat - self._tolerance - now)
 
+    def debt(self, key: str, now: float) -> float:
+        """Seconds until ``key``'s bucket is full again (0: untouched or forgotten)."""
+        return max(0.0, self._tat.get(key, now) - now)
+
+    def inherit(self, key: str, debt: float, now: float) -> None:
+        """``key`` owes at least ``debt`` seconds from ``now`` (carried from another worker).
+
+        Never lowers what is owed already, so it may be applied late or twice.
+        """
+        if debt <= 0.0:
+            return
+        self._tat[key] = max(self._tat.pop(key, now), now + debt)
+        while len(self._tat) > self._max_keys:
+            self._tat.popitem(last=False)
+
     def __len__(self) -> int:
         return len(self._tat)

@@ -107,7 +107,7 @@ class MessageLimiter:
         refusal_window: seconds to forgive ``max_refusals`` refusals.
     """
 
-    __slots__ = ("_interval", "_span", "_strikes", "_tat")
+    __slots__ = ("_interval", "_reported", "_span", "_strikes", "_tat")
 
     def __init__(
         self,
@@ -126,6 +126,7 @@ class MessageLimiter:
         self._interval = 1.0 / per_second
         self._span = burst / per_second
         self._tat = -math.inf
+        self._reported = -math.inf
         self._strikes = TokenBucket(max_refusals, max_refusals / refusal_window)
 
     def record(self, now: float, cost: float = 1.0) -> Verdict:
@@ -146,3 +147,32 @@ class MessageLimiter:
         if self._strikes.allow(now):
             return Verdict.REFUSE
         return Verdict.CLOSE
+
+    def debt(self, now: float) -> float:
+        """Seconds until the budget is whole again (0: untouched): what a wallet owes.
+
+        Written to the shared store when a socket ends (and while it spends heavily), so the
+        wallet's next socket, on any worker, starts as far in debt (issue 10, hole 3).
+        """
+        return max(0.0, self._tat - now)
+
+    def inherit(self, debt: float, now: float) -> None:
+        """Owe at least ``debt`` seconds from ``now`` (a previous socket's :meth:`debt`).
+
+        Never lowers what is owed already, so it may be applied late or twice.
+        """
+        if debt > 0.0:
+            self._tat = max(self._tat, now + debt)
+
+    def report_due(self, now: float) -> bool:
+        """True (once) when the debt is worth sharing before the socket ends: more than half
+        the burst is spent and a quarter of it more than when last reported.
+
+        A socket's successor, on another worker, may sign in before this one is seen to close;
+        a heavy sender's debt is therefore written as it grows, a light one's only at the end.
+        """
+        tat = self._tat
+        if tat - now <= 0.5 * self._span or tat - self._reported <= 0.25 * self._span:
+            return False
+        self._reported = tat
+        return True

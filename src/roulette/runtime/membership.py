@@ -42,6 +42,11 @@ Redis Cluster fails over lets its key lapse although its sockets are fine (seen 
 master kills); it beats again well inside this window, so nobody is told a false
 ``peer-disconnected`` (issue 9, defect 8)."""
 
+NOTICE_SECONDS = 60.0
+"""A worker seen alive this recently still hears of sign-ins (``Hub.workers``): one that missed
+a beat or two under load must still close an older socket; telling a dead one costs nothing
+(its control stream expires)."""
+
 RESET_HOLD_SECONDS = TTL_SECONDS + 2 * BEAT_SECONDS
 """No reaping this long after start-up or after the store was found reset: every live worker
 reads the boot id on each beat, so by then each has noticed and registered again."""
@@ -64,6 +69,7 @@ class Membership:
         self.clock = clock
         self.resets = 0
         self._boot_id: str | None = None
+        self._seen: dict[str, float] = {}
         self._hold_until = 0.0
         self._outage = False
         self._missing_since: dict[str, float] = {}
@@ -95,9 +101,18 @@ class Membership:
             # promoted replica. Let every worker beat again before judging anyone dead.
             self._outage = False
             self._hold_until = self.clock() + RESET_HOLD_SECONDS
+        alive = {w.worker_id for w in await self.registry.alive()}
+        self._remember(alive)
         if self.clock() < self._hold_until:
             return 0
-        return self.reap({w.worker_id for w in await self.registry.alive()})
+        return self.reap(alive)
+
+    def _remember(self, alive: set[str]) -> None:
+        """Tell the hub where a signing-in socket's notice goes: every worker seen lately."""
+        now = self.clock()
+        self._seen.update(dict.fromkeys(alive, now))
+        self._seen = {w: at for w, at in self._seen.items() if now - at <= NOTICE_SECONDS}
+        self.hub.workers = frozenset(self._seen)
 
     async def check_boot(self) -> bool:
         """True when the store was found reset since the last beat (then reaping waits)."""

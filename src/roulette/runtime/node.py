@@ -30,6 +30,7 @@ from roulette.config import Config
 from roulette.errors import ConfigError
 from roulette.gateway.context import GatewayContext
 from roulette.gateway.control import Controller
+from roulette.gateway.debts import DebtCarrier
 from roulette.gateway.hub import Hub
 from roulette.gateway.server import Gateway
 from roulette.observability.monitor import Monitor
@@ -45,6 +46,7 @@ from roulette.runtime.safety import admission, safety_hooks
 from roulette.runtime.services import build_services
 from roulette.runtime.state import SharedState, shared_state
 from roulette.runtime.sweeper import Sweeper
+from roulette.storage.ports import BudgetDebts
 from roulette.storage.sql import (
     SqlModeration,
     SqlTokenFamilies,
@@ -145,7 +147,7 @@ class Node:
         history = SqlSessionHistory(engine)
         onchain = build_onchain(config, engine, protected.lobby, history, hub)
         svc = build_services(config, engine, state, hub, protected=protected, onchain=onchain)
-        gateway, controller = _gateway(svc, hub, history, onchain)
+        gateway, controller = _gateway(svc, hub, history, onchain, state.debts)
         instrument(engine, svc.vitals)
         # Workers of `roulette cluster` share one address: only a standalone node announces.
         presence = _presence(config, svc, state if worker_id is None else None)
@@ -160,9 +162,12 @@ class Node:
                 loop="none",
                 # uvicorn would believe X-Forwarded-For from 127.0.0.1; TRUSTED_PROXIES decides.
                 proxy_headers=False,
-                # A request must arrive whole within the deadline (slowloris), and an
-                # unfinished one may not exceed h11's cap (explicit here: 16 KiB).
-                http=with_request_deadline(config.hardening.http_request_seconds),
+                # A request must arrive whole within the deadline (slowloris), only so many
+                # may be unfinished at once, and one may not exceed h11's cap (16 KiB).
+                http=with_request_deadline(
+                    config.hardening.http_request_seconds,
+                    config.hardening.http_max_incomplete_requests,
+                ),
                 h11_max_incomplete_event_size=MAX_INCOMPLETE_REQUEST_BYTES,
             )
         )
@@ -297,7 +302,11 @@ def _presence(config: Config, svc: Services, state: SharedState | None) -> Prese
 
 
 def _gateway(
-    svc: Services, hub: Hub, history: SqlSessionHistory, onchain: OnChain | None
+    svc: Services,
+    hub: Hub,
+    history: SqlSessionHistory,
+    onchain: OnChain | None,
+    debts: BudgetDebts,
 ) -> tuple[Gateway, Controller]:
     gateway_ref: list[Gateway] = []
     ctx = GatewayContext(
@@ -312,6 +321,7 @@ def _gateway(
         **safety_hooks(svc.config.safety),
     )
     gate = onchain.service.check_gate if onchain is not None else None
+    ctx.debts = DebtCarrier(debts, wall=ctx.wall, monotonic=ctx.monotonic)
     controller = Controller(
         ctx,
         svc.lobby,

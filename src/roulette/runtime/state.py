@@ -5,14 +5,15 @@ Redis Cluster), chosen by the configuration — the one place that picks an impl
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from roulette.config import Config
 from roulette.matchmaking.policy import MatchPolicy
 from roulette.observability.redis_timing import time_calls
 from roulette.storage.memory import MemoryLobby, MemoryNonceStore
-from roulette.storage.ports import Bus, ControlLog, Lobby, NonceStore, WorkerRegistry
+from roulette.storage.memory_debts import MemoryBudgetDebts
+from roulette.storage.ports import BudgetDebts, Bus, ControlLog, Lobby, NonceStore, WorkerRegistry
 
 if TYPE_CHECKING:  # redis-py costs ~0.3 s of start-up: imported only when Redis is configured
     from roulette.balancing.registry import NodeRegistry
@@ -38,6 +39,8 @@ class SharedState:
     aclose: Callable[[], Awaitable[None]] = _nothing
     ping: Callable[[], Awaitable[object]] | None = None
     """One round trip to Redis (PING; in cluster mode ``CLUSTER INFO`` state ok), for probes."""
+    debts: BudgetDebts = field(default_factory=MemoryBudgetDebts)
+    """What wallets owe their message and skip budgets, carried to their next socket."""
 
 
 def shared_state(config: Config) -> SharedState:
@@ -49,6 +52,7 @@ def shared_state(config: Config) -> SharedState:
 
     from roulette.balancing.registry import NodeRegistry  # noqa: PLC0415
     from roulette.storage.redis import (  # noqa: PLC0415 - redis only when configured
+        RedisBudgetDebts,
         RedisBus,
         RedisControlLog,
         RedisLobby,
@@ -84,4 +88,5 @@ def shared_state(config: Config) -> SharedState:
         control=RedisControlLog(client),
         aclose=aclose,
         ping=ping,
+        debts=RedisBudgetDebts(client),
     )

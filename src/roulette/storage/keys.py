@@ -28,6 +28,8 @@ Layout and hash tags (Redis Cluster routes a key by the text between its first `
     rl:inbox:{<worker id>}      sharded pub/sub channel: the worker's inbox (relayed frames)
     rl:control:{<worker id>}    stream  the worker's control notices; MAXLEN ~, PX = CONTROL_TTL
     rl:{boot}:id                string  the store's boot id: it vanishes if Redis comes back empty
+    rl:debt:{<address>}         string  a wallet's budget debts, "<messages until> <skips until>"
+                                        on the caller's clock; PX = the longer debt + grace
 
 The lobby is a fixed set of keys, so every script declares every key it touches in ``KEYS``
 (Redis's scripting contract; a key built inside a script is undefined behaviour on a cluster).
@@ -52,6 +54,7 @@ __all__ = [
     "BOOT_KEY",
     "CONTROL_MAX_ENTRIES",
     "CONTROL_TTL_SECONDS",
+    "DEBT_GRACE_SECONDS",
     "LB_NODES",
     "LOBBY",
     "NAMESPACE",
@@ -62,6 +65,7 @@ __all__ = [
     "ScalingKeys",
     "WorkerKeys",
     "control",
+    "debt",
     "inbox",
     "lane_id",
     "nonce",
@@ -235,3 +239,13 @@ def control(worker_id: str) -> str:
 BOOT_KEY = f"{NAMESPACE}:{{boot}}:id"
 """Written once by the first worker to find it missing; no TTL. Its absence means Redis lost
 its data (restarted empty, or a failover to a replica that never had it)."""
+
+
+DEBT_GRACE_SECONDS = 1.0
+"""Redis keeps a wallet's debt this long past the debt itself: what is owed is judged on the
+caller's clock (the value stored), the expiry only collects garbage and must not fire first."""
+
+
+def debt(address: str) -> str:
+    """The key of a wallet's budget debts (tagged by address: wallets spread over the shards)."""
+    return f"{NAMESPACE}:debt:{{{address}}}"

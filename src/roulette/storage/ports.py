@@ -19,7 +19,9 @@ __all__ = [
     "AuditLog",
     "BanRecord",
     "BlockRecord",
+    "BudgetDebts",
     "Bus",
+    "Debts",
     "EndedSession",
     "Lobby",
     "LobbyStats",
@@ -209,6 +211,34 @@ class WorkerRegistry(Protocol):
         A worker remembers the id it first saw; a different one later means the store lost
         its data (Redis restarted empty), and every worker's membership with it.
         """
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Debts:
+    """How far a wallet's budgets are spent, in seconds until each is whole again."""
+
+    messages: float = 0.0
+    """The message budget (``WS_RATE_BURST`` / ``WS_RATE_PER_SECOND``)."""
+    skips: float = 0.0
+    """The skip budget (``SKIPS_PER_MINUTE``)."""
+
+    @property
+    def longest(self) -> float:
+        """The larger of the two: how long the debt is worth remembering."""
+        return max(self.messages, self.skips)
+
+
+class BudgetDebts(Protocol):
+    """What a wallet owes its budgets, carried from one socket to its next, on any worker
+    (issue 10, hole 3): a reconnect or a second socket does not refill a spent budget."""
+
+    async def carry(self, address: Address, debts: Debts, *, now: float) -> None:
+        """Remember ``debts`` as of ``now`` until the longest is paid off (then forget)."""
+        ...
+
+    async def owed(self, address: Address, *, now: float) -> Debts:
+        """What ``address`` still owes at ``now`` (zeros when nothing is remembered)."""
         ...
 
 

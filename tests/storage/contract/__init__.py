@@ -13,8 +13,15 @@ the state machine::
     TestRedisLobbyMachine = lobby_machine_test(RedisLobbyMachine)
 """
 
+from .debts_contract import BudgetDebtsContract
 from .lobby_contract import LobbyContract
 from .lobby_machine import LobbyMachine, lobby_machine_test
 from .nonce_contract import NonceStoreContract
 
-__all__ = ["LobbyContract", "LobbyMachine", "NonceStoreContract", "lobby_machine_test"]
+__all__ = [
+    "BudgetDebtsContract",
+    "LobbyContract",
+    "LobbyMachine",
+    "NonceStoreContract",
+    "lobby_machine_test",
+]

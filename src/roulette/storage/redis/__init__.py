@@ -14,11 +14,13 @@ Every Redis failure surfaces as ``Unavailable(code="state_unavailable")``.
 from roulette.storage.redis.bus import RedisBus
 from roulette.storage.redis.client import RedisClient, close, connect
 from roulette.storage.redis.control import RedisControlLog
+from roulette.storage.redis.debts import RedisBudgetDebts
 from roulette.storage.redis.lobby import RedisLobby
 from roulette.storage.redis.nonces import RedisNonceStore
 from roulette.storage.redis.workers import RedisWorkerRegistry
 
 __all__ = [
+    "RedisBudgetDebts",
     "RedisBus",
     "RedisClient",
     "RedisControlLog",
