@@ -8,7 +8,7 @@ import time
 
 from roulette.config import RedisSettings
 from roulette.gateway.debts import READ_SECONDS, DebtCarrier
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.relay.keyed import KeyedLimiter
 from roulette.relay.limits import MessageLimiter, Verdict
 from roulette.storage.memory_debts import MemoryBudgetDebts

@@ -15,7 +15,7 @@ import logging
 from collections.abc import Callable
 from typing import Final
 
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.relay.keyed import KeyedLimiter
 from roulette.relay.limits import MessageLimiter
 from roulette.storage.ports import BudgetDebts, Debts

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.storage.ports import Debts
 
 __all__ = ["MemoryBudgetDebts"]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.storage.ports import BudgetDebts, Debts
 
 __all__ = ["BudgetDebtsContract"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from roulette.matchmaking.records import Address
+from roulette.identity import Address
 from roulette.storage import keys
 from roulette.storage.ports import Debts
 from roulette.storage.redis.client import RedisClient, unavailable_on_failure
