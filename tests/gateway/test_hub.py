@@ -187,3 +187,15 @@ def test_hole3_a_sign_in_tells_every_other_live_worker() -> None:
         ("w2", Kind.REPLACED, 42, "w1"),
         ("w3", Kind.REPLACED, 42, "w1"),
     ]
+
+
+def test_hole3_a_worker_learned_late_hears_of_the_recent_sign_ins() -> None:
+    """A worker that joined a moment ago was not among ``workers`` when a socket here signed
+    in: once learned of, it is told of the recent claims only (an older socket there goes)."""
+    recent, old = Socket(A, claimed_us=9_000), Socket(B, claimed_us=1_000)
+    hub = hub_with("w1", recent, old)
+    sent = _sent_by(hub)
+    assert hub.announce(frozenset({"w1", "w7"}), since_us=5_000) == 1
+    assert [(inbox, e.kind, e.number, e.text) for inbox, e in sent] == [
+        ("w7", Kind.REPLACED, 9_000, "w1")
+    ]

@@ -138,6 +138,27 @@ class Hub:
             if worker != self.worker_id:
                 bridge.send(worker, envelope)
 
+    def announce(self, workers: frozenset[str], since_us: int) -> int:
+        """Send the claims made here since ``since_us`` to ``workers``, just learned of.
+
+        A worker that joined a moment ago was not yet among :attr:`workers` when a socket here
+        claimed its wallet, so an older socket it holds would live on; returns how many sent.
+        """
+        bridge = self.bridge
+        if bridge is None:
+            return 0
+        sent = 0
+        for conn in self._local.values():
+            if conn.claimed_us < since_us:
+                continue
+            envelope = Envelope(
+                Kind.REPLACED, conn.address, text=self.worker_id, number=conn.claimed_us
+            )
+            for worker in workers - {self.worker_id}:
+                bridge.send(worker, envelope)
+                sent += 1
+        return sent
+
     def unregister(self, conn: Connection) -> bool:
         """Forget ``conn``; False when a newer socket of the same address replaced it."""
         if self._local.get(conn.address) is conn:

@@ -47,6 +47,9 @@ NOTICE_SECONDS = 60.0
 a beat or two under load must still close an older socket; telling a dead one costs nothing
 (its control stream expires)."""
 
+ANNOUNCE_SECONDS = 10.0
+"""How far back the claims sent to a newly seen worker go: it joined at most a few beats ago."""
+
 RESET_HOLD_SECONDS = TTL_SECONDS + 2 * BEAT_SECONDS
 """No reaping this long after start-up or after the store was found reset: every live worker
 reads the boot id on each beat, so by then each has noticed and registered again."""
@@ -92,6 +95,19 @@ class Membership:
         with contextlib.suppress(Exception):
             await self.registry.leave(self.hub.worker_id)
 
+    async def join(self) -> None:
+        """Beat once and learn the live workers before the node takes sockets.
+
+        A socket that signs in the moment the node serves must already know which workers may
+        hold its wallet's older socket (``Hub.workers``), or that one is never replaced. A store
+        that does not answer does not stop the start: the loop keeps trying.
+        """
+        try:
+            await self.beat_once()
+        except ServiceError as exc:
+            self._outage = True
+            log.warning("membership_failed error=%s", exc)
+
     async def beat_once(self) -> int:
         """Check the store's boot id, beat, and reap unless on hold; returns how many told."""
         await self.check_boot()
@@ -108,11 +124,18 @@ class Membership:
         return self.reap(alive)
 
     def _remember(self, alive: set[str]) -> None:
-        """Tell the hub where a signing-in socket's notice goes: every worker seen lately."""
+        """Tell the hub where a signing-in socket's notice goes: every worker seen lately.
+
+        A worker seen for the first time also hears of the claims made here while we did not
+        know it yet (up to :data:`ANNOUNCE_SECONDS` back).
+        """
         now = self.clock()
+        new = frozenset(alive - self._seen.keys())
         self._seen.update(dict.fromkeys(alive, now))
         self._seen = {w: at for w, at in self._seen.items() if now - at <= NOTICE_SECONDS}
         self.hub.workers = frozenset(self._seen)
+        if new:
+            self.hub.announce(new, int((time.time() - ANNOUNCE_SECONDS) * 1_000_000))
 
     async def check_boot(self) -> bool:
         """True when the store was found reset since the last beat (then reaping waits)."""

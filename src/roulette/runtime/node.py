@@ -219,6 +219,8 @@ class Node:
     ) -> None:
         """Serve until ``stop`` is set, then shut down in order."""
         gateway_up = asyncio.Event()
+        if self.membership is not None:
+            await self.membership.join()  # known to the fleet before the first socket
         async with asyncio.TaskGroup() as tasks:
             tasks.create_task(self.http.serve(sockets=[http_sock]))
             tasks.create_task(self.gateway.serve(ws_sock, gateway_up))
