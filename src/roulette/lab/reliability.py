@@ -29,7 +29,7 @@ from roulette.lab import chaos, durable, topology
 from roulette.lab.invariants import check
 from roulette.lab.lifecycle import base_env
 from roulette.lab.probe import ProbeUser, canary_round
-from roulette.lab.report import FaultRow, render_table
+from roulette.lab.report import FaultRow, merge_document, render_table
 from roulette.lab.state import LabState, load, save
 from roulette.loadtest.client import ServerInfo, discover
 from roulette.loadtest.wallet import Wallet
@@ -78,13 +78,15 @@ def run_reliability(
         say(f"   {row.summary()}")
         rows.append(row)
         save(state)
-    text = render_table(rows, state, load_average=os.getloadavg())
+    faults = render_table(rows, state, load_average=os.getloadavg()) if rows else None
+    soak = None
     if args.soak > 0:
         from roulette.lab.soak import render_soak, run_soak  # noqa: PLC0415
 
-        text += render_soak(run_soak(state, args.soak, args.users, say))
+        soak = render_soak(run_soak(state, args.soak, args.users, say))
     output = Path(args.output)
-    output.write_text(text + NOT_MEASURED)
+    old = output.read_text() if output.exists() else ""
+    output.write_text(merge_document(old, faults, soak, NOT_MEASURED))
     say(f"wrote {output}")
     return 0 if all(row.passed for row in rows) else 1
 

@@ -9,7 +9,10 @@ from dataclasses import dataclass, field
 from roulette.lab.invariants import Verdict
 from roulette.lab.state import LabState
 
-__all__ = ["FaultRow", "render_table"]
+__all__ = ["SOAK_HEADING", "FaultRow", "merge_document", "render_table"]
+
+SOAK_HEADING = "\n## Soak"
+NOT_MEASURED_HEADING = "\n## Not measured"
 
 
 @dataclass
@@ -116,3 +119,17 @@ def _row(row: FaultRow) -> str:
         f"{load.get('logins', '?')} / {load.get('matches', '?')} / {errors}{detail}",
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def merge_document(old: str, faults: str | None, soak: str | None, tail: str) -> str:
+    """``docs/reliability.md`` with the sections this run produced replacing the old ones.
+
+    A run of faults only keeps the previous soak section and a soak-only run keeps the previous
+    fault table, so each part stays the output of the command that measured it.
+    """
+    body = old.split(NOT_MEASURED_HEADING, 1)[0]
+    old_faults, _, old_soak = body.partition(SOAK_HEADING)
+    kept_soak = SOAK_HEADING + old_soak if old_soak else ""
+    text = faults if faults is not None else old_faults.rstrip("\n") + "\n"
+    text += soak if soak is not None else kept_soak.rstrip("\n") + ("\n" if kept_soak else "")
+    return text + tail
