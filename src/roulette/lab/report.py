@@ -7,6 +7,7 @@ import time
 from dataclasses import dataclass, field
 
 from roulette.lab.invariants import Verdict
+from roulette.lab.pinned import PinnedSummary
 from roulette.lab.state import LabState
 
 __all__ = ["SOAK_HEADING", "FaultRow", "merge_document", "render_table"]
@@ -30,6 +31,8 @@ class FaultRow:
     load: dict[str, object] = field(default_factory=dict)
     canary_failures: int = 0
     skipped_because: str = ""
+    pinned: list[PinnedSummary] = field(default_factory=list)
+    """partition-node: the users pinned to the cut node and to another one."""
 
     @classmethod
     def skipped(cls, fault: str, reason: str) -> FaultRow:
@@ -42,6 +45,7 @@ class FaultRow:
         if self.skipped_because:
             return True
         ok = self.verdict is not None and self.verdict.ok
+        ok = ok and all(summary.ok for summary in self.pinned)
         return ok and not self.lost and self.recovery is not None and self.healed is not None
 
     def summary(self) -> str:
@@ -53,6 +57,7 @@ class FaultRow:
         return (
             f"recovery {_seconds(self.recovery)}, healed {_seconds(self.healed)}, "
             f"violations {broken}, lost {self.lost or 'nothing'}, load {self.load}"
+            + "".join(f"; pinned {summary.render()}" for summary in self.pinned)
         )
 
 
@@ -108,7 +113,7 @@ def _row(row: FaultRow) -> str:
     detail = f" ({', '.join(f'{k} {n}' for k, n in dict(kinds).items())})" if kinds else ""  # type: ignore[call-overload]
     cells = [
         row.fault,
-        row.description,
+        "<br>".join([row.description, *(f"pinned {p.render()}" for p in row.pinned)]),
         _seconds(row.recovery),
         _seconds(row.healed),
         str(row.canary_failures),
