@@ -4,7 +4,6 @@ and removed by name even after a "crash" left a process running inside."""
 from __future__ import annotations
 
 import contextlib
-import shutil
 import socket
 import subprocess
 from collections.abc import Iterator
@@ -12,25 +11,13 @@ from pathlib import Path
 
 import pytest
 from tests.support.eventually import eventually_sync
+from tests.support.netns import netns_unavailable
 
 from roulette.errors import ConfigError
 from roulette.lab import netns
 from roulette.lab.processes import is_alive, spawn, wait_gone
 
-
-def _netns_permitted() -> str:
-    """Why namespaces cannot be made here ("" when they can)."""
-    if not shutil.which("ip"):
-        return "iproute2 (`ip`) is not installed"
-    probe = f"rlab-probe-{id(object()):x}"[:30]
-    done = subprocess.run(["ip", "netns", "add", probe], capture_output=True, check=False)
-    if done.returncode != 0:
-        return f"`ip netns add` is not permitted here: {done.stderr.decode().strip()}"
-    subprocess.run(["ip", "netns", "del", probe], capture_output=True, check=False)
-    return ""
-
-
-WHY_NOT = _netns_permitted()
+WHY_NOT = netns_unavailable()
 pytestmark = pytest.mark.skipif(bool(WHY_NOT), reason=WHY_NOT)
 
 

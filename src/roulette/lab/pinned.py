@@ -41,10 +41,12 @@ class PinnedSummary:
         node: the node.
         partitioned: whether it was the node cut off.
         sessions: sessions they had.
-        during: sessions started while the fault was in place.
-        after: sessions started after it was undone.
-        dropped: sockets that went away mid-session.
-        cut_short: lines not delivered because the receiver was told the session was over.
+        during: sessions that overlapped the fault (from the injection until the lab was whole).
+        during_hurt: of those, sessions cut short or whose socket dropped.
+        after: sessions started after the lab was whole again.
+        dropped: sockets that went away mid-session, over the whole run.
+        cut_short: lines not delivered because the receiver was told the session was over
+            (allowed by the invariants), over the whole run.
         violations: broken invariants among their sessions.
     """
 
@@ -52,6 +54,7 @@ class PinnedSummary:
     partitioned: bool
     sessions: int
     during: int
+    during_hurt: int
     after: int
     dropped: int
     cut_short: int
@@ -59,20 +62,20 @@ class PinnedSummary:
 
     @property
     def ok(self) -> bool:
-        """Unaffected (another node), or told and meeting again (the partitioned node)."""
+        """Unaffected by the fault (another node), or meeting again after it (the cut node)."""
         if self.violations:
             return False
         if self.partitioned:
             return self.after > 0
-        return self.dropped == 0 and self.cut_short == 0 and self.during > 0
+        return self.during > 0 and self.during_hurt == 0
 
     def render(self) -> str:
         """One line for the table and the console."""
         role = "cut off" if self.partitioned else "other node"
         return (
-            f"{self.node} ({role}): {self.sessions} sessions, {self.during} during / "
-            f"{self.after} after, sockets dropped {self.dropped}, cut short {self.cut_short}, "
-            f"violations {self.violations}"
+            f"{self.node} ({role}): {self.sessions} sessions; {self.during} during the fault "
+            f"({self.during_hurt} hurt), {self.after} after; over the run: sockets dropped "
+            f"{self.dropped}, cut short {self.cut_short}, violations {self.violations}"
         )
 
 
@@ -83,11 +86,17 @@ def summarize(
     logs = [log for probe in probes for log in probe.logs]
     verdict = check(logs, [v for probe in probes for v in probe.violations])
     start, end = window
+    overlapping = {
+        log.session for log in logs if log.started < end and (not log.ended or log.ended > start)
+    }
+    during = [log for log in logs if log.session in overlapping]
+    in_window = check(during, [])
     return PinnedSummary(
         node=node,
         partitioned=partitioned,
         sessions=verdict.sessions,
-        during=len({log.session for log in logs if start <= log.started < end}),
+        during=in_window.sessions,
+        during_hurt=in_window.cut_short_told + sum(log.closed for log in during),
         after=len({log.session for log in logs if log.started >= end}),
         dropped=sum(log.closed for log in logs),
         cut_short=verdict.cut_short_told,
