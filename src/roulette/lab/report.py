@@ -85,7 +85,11 @@ def render_table(rows: list[FaultRow], state: LabState, load_average: tuple[floa
         "probe sessions and numbered chat lines delivered; "
         "*cut short*: lines missing where the receiver was told the session was over (allowed). "
         "*Violations*: two sessions at once, a line duplicated, reordered or lost without the "
-        "peer being told. *Lost*: ban, block, report or token revocation missing afterwards.",
+        "peer being told. *Lost*: ban, block, report or token revocation missing afterwards. "
+        "*partition-node* (a `--netns` lab) also pins a pair of users to the cut node and a "
+        "pair to another node (their WebSocket on that node, their own chain): the other "
+        "node's must not notice (no session that overlapped the fault cut short, no socket "
+        "dropped), the cut node's must be told or get every line, and meet again once healed.",
         "",
         "| fault | what was done | recovery | healed | failed canaries | sessions / lines "
         "| cut short | violations | lost | load: logins / matches / errors |",
