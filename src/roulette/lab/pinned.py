@@ -41,7 +41,7 @@ class PinnedSummary:
         node: the node.
         partitioned: whether it was the node cut off.
         sessions: sessions they had.
-        during: sessions that overlapped the fault (from the injection until the lab was whole).
+        during: sessions that overlapped the fault (from the injection until it was undone).
         during_hurt: of those, sessions cut short or whose socket dropped.
         after: sessions started after the lab was whole again.
         dropped: sockets that went away mid-session, over the whole run.
@@ -80,12 +80,13 @@ class PinnedSummary:
 
 
 def summarize(
-    node: str, partitioned: bool, probes: list[ProbeUser], window: tuple[float, float]
+    node: str, partitioned: bool, probes: list[ProbeUser], window: tuple[float, float, float]
 ) -> PinnedSummary:
-    """Summarize the pinned users of ``node``; ``window`` is (injected, healed) wall time."""
+    """Summarize the pinned users of ``node``; ``window`` is the wall time of the injection, of
+    the heal (the link back up) and of the whole lab being healthy again."""
     logs = [log for probe in probes for log in probe.logs]
     verdict = check(logs, [v for probe in probes for v in probe.violations])
-    start, end = window
+    start, end, healthy = window
     overlapping = {
         log.session for log in logs if log.started < end and (not log.ended or log.ended > start)
     }
@@ -97,7 +98,7 @@ def summarize(
         sessions=verdict.sessions,
         during=in_window.sessions,
         during_hurt=in_window.cut_short_told + sum(log.closed for log in during),
-        after=len({log.session for log in logs if log.started >= end}),
+        after=len({log.session for log in logs if log.started >= healthy}),
         dropped=sum(log.closed for log in logs),
         cut_short=verdict.cut_short_told,
         violations=len(verdict.violations),

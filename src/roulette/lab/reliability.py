@@ -95,8 +95,10 @@ class _Run:
     pinned: dict[str, list[ProbeUser]] = field(default_factory=dict)
     """Node name → users pinned to it (partition-node: the cut node first)."""
     injected_at: float = 0.0
+    undone_at: float = 0.0
     healed_at: float = 0.0
-    """Wall-clock times of the injection and of the whole lab being healthy again."""
+    """Wall-clock times of the injection, of its undoing (a partition healed) and of the whole
+    lab being healthy again."""
 
 
 async def run_fault(
@@ -147,7 +149,7 @@ async def run_fault(
     logs = [log for probe in _all(run) for log in probe.logs]
     row.verdict = check(logs, [v for probe in _all(run) for v in probe.violations])
     row.canary_failures = run.canary_failures
-    window = (run.injected_at, run.healed_at)
+    window = (run.injected_at, run.undone_at or run.healed_at, run.healed_at)
     row.pinned = [
         summarize(name, index == 0, probes, window)
         for index, (name, probes) in enumerate(run.pinned.items())
@@ -183,6 +185,7 @@ async def _inject_and_recover(
         """Seconds from the fault until the whole lab is healthy again."""
         if injected.heal is not None:  # restart what was stopped after the hold
             time.sleep(HOLD_SECONDS)
+        run.undone_at = time.time()  # heal_and_wait undoes the fault first, then waits
         chaos.heal_and_wait(state, injected)
         run.healed_at = time.time()
         return time.monotonic() - started
