@@ -15,6 +15,7 @@ from tests.support.netns import netns_unavailable
 
 from roulette.errors import ConfigError
 from roulette.lab import netns
+from roulette.lab.lifecycle import down
 from roulette.lab.processes import is_alive, spawn, wait_gone
 
 WHY_NOT = netns_unavailable()
@@ -96,3 +97,20 @@ def test_layouts_of_two_labs_never_share_names_or_a_subnet(tmp_path: Path) -> No
 def test_a_failing_ip_command_is_a_clear_error(names: netns.NetnsLayout) -> None:
     with pytest.raises(ConfigError, match="ip link set rlv"):
         netns.partition(names.veth(9))  # no such link
+
+
+def test_lab_down_without_a_state_file_still_removes_what_a_crashed_lab_left(
+    tmp_path: Path,
+) -> None:
+    lab = tmp_path / "lab"
+    names = netns.layout(lab)
+    try:
+        netns.create_node(names, "node1", 1, netns.create_bridge(names))
+        said: list[str] = []
+        assert down(lab, {}, say=said.append) == []
+        assert netns.leftovers(names) == []
+        assert names.namespace("node1") in said[0]
+        with pytest.raises(ConfigError, match="no lab in"):  # nothing left: the usual error
+            down(lab, {}, say=said.append)
+    finally:
+        netns.cleanup(names)
