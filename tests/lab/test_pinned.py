@@ -80,3 +80,13 @@ def test_lines_lost_without_being_told_are_a_violation_anywhere() -> None:
     _session(pair, "after", 125.0, got=7, told=False)
     summary = summarize("node2", False, list(pair), WINDOW)
     assert summary.violations == 1 and not summary.ok
+
+
+def test_a_session_hurt_after_the_heal_is_counted_apart() -> None:
+    pair = _pair()
+    _session(pair, "during", 104.0)
+    _session(pair, "spans-the-heal", 109.0, got=7)  # ends at 111, after the heal at 110
+    summary = summarize("node2", False, list(pair), WINDOW)
+    assert (summary.during, summary.during_hurt, summary.hurt_after_heal) == (2, 0, 1)
+    assert summary.ok
+    assert "0 hurt while it lasted, 1 after the heal" in summary.render()

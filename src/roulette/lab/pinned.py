@@ -7,9 +7,10 @@ once it is healed. :func:`summarize` is pure."""
 from __future__ import annotations
 
 import random
+from collections import defaultdict
 from dataclasses import dataclass
 
-from roulette.lab.invariants import check
+from roulette.lab.invariants import SessionLog, check
 from roulette.lab.probe import ProbeUser
 from roulette.lab.state import LabState
 from roulette.lab.topology import pinned_chain_id
@@ -42,7 +43,9 @@ class PinnedSummary:
         partitioned: whether it was the node cut off.
         sessions: sessions they had.
         during: sessions that overlapped the fault (from the injection until it was undone).
-        during_hurt: of those, sessions cut short or whose socket dropped.
+        during_hurt: of those, sessions cut short or whose socket dropped while the fault was
+            in place (they ended before it was undone).
+        hurt_after_heal: sessions that overlapped the fault but were hurt after it was undone.
         after: sessions started after the lab was whole again.
         dropped: sockets that went away mid-session, over the whole run.
         cut_short: lines not delivered because the receiver was told the session was over
@@ -55,6 +58,7 @@ class PinnedSummary:
     sessions: int
     during: int
     during_hurt: int
+    hurt_after_heal: int
     after: int
     dropped: int
     cut_short: int
@@ -74,7 +78,8 @@ class PinnedSummary:
         role = "cut off" if self.partitioned else "other node"
         return (
             f"{self.node} ({role}): {self.sessions} sessions; {self.during} during the fault "
-            f"({self.during_hurt} hurt), {self.after} after; over the run: sockets dropped "
+            f"({self.during_hurt} hurt while it lasted, {self.hurt_after_heal} after the heal), "
+            f"{self.after} after; over the run: sockets dropped "
             f"{self.dropped}, cut short {self.cut_short}, violations {self.violations}"
         )
 
@@ -87,19 +92,31 @@ def summarize(
     logs = [log for probe in probes for log in probe.logs]
     verdict = check(logs, [v for probe in probes for v in probe.violations])
     start, end, healthy = window
-    overlapping = {
-        log.session for log in logs if log.started < end and (not log.ended or log.ended > start)
-    }
-    during = [log for log in logs if log.session in overlapping]
-    in_window = check(during, [])
+    by_session: dict[str, list[SessionLog]] = defaultdict(list)
+    for log in logs:
+        by_session[log.session].append(log)
+    overlapping = [
+        views
+        for views in by_session.values()
+        if min(v.started for v in views) < end
+        and any(not v.ended or v.ended > start for v in views)
+    ]
+    # When a session was hurt is when it ended: before the heal, the partition did it.
+    hurt = [min(v.ended for v in views) for views in overlapping if _hurt(views)]
     return PinnedSummary(
         node=node,
         partitioned=partitioned,
         sessions=verdict.sessions,
-        during=in_window.sessions,
-        during_hurt=in_window.cut_short_told + sum(log.closed for log in during),
+        during=len(overlapping),
+        during_hurt=sum(when < end for when in hurt),
+        hurt_after_heal=sum(when >= end for when in hurt),
         after=len({log.session for log in logs if log.started >= healthy}),
         dropped=sum(log.closed for log in logs),
         cut_short=verdict.cut_short_told,
         violations=len(verdict.violations),
     )
+
+
+def _hurt(views: list[SessionLog]) -> bool:
+    """A socket dropped, or lines cut short, in this session."""
+    return any(v.closed for v in views) or check(views, []).cut_short_told > 0

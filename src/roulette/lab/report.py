@@ -88,8 +88,9 @@ def render_table(rows: list[FaultRow], state: LabState, load_average: tuple[floa
         "peer being told. *Lost*: ban, block, report or token revocation missing afterwards. "
         "*partition-node* (a `--netns` lab) also pins a pair of users to the cut node and a "
         "pair to another node (their WebSocket on that node, their own chain): the other "
-        "node's must not notice (no session that overlapped the fault cut short, no socket "
-        "dropped), the cut node's must be told or get every line, and meet again once healed.",
+        "node's must not notice (no session cut short, no socket dropped while the node is "
+        "cut off; what happens after the heal is counted apart), the cut node's must be told "
+        "or get every line, and meet again once healed.",
         "",
         "| fault | what was done | recovery | healed | failed canaries | sessions / lines "
         "| cut short | violations | lost | load: logins / matches / errors |",
