@@ -5,6 +5,7 @@ kill-worker        SIGKILL one worker of a node              heal: its superviso
 kill-redis-master  SIGKILL one Redis master                  heal: start it (rejoins as replica)
 stop-redis         stop all six Redis nodes                  heal: start them again
 restart-postgres   fast-restart the lab's throwaway cluster  (refused for the machine's server)
+partition-node     cut a node off the network (``lab up --netns``)  heal: ``chaos heal``
 """
 
 from __future__ import annotations
@@ -17,12 +18,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from roulette.errors import ConfigError, Unavailable
-from roulette.lab import health, postgres, redis_cluster
+from roulette.lab import health, netns, postgres, redis_cluster
 from roulette.lab.lifecycle import WAIT_SECONDS, base_env, start_node
 from roulette.lab.processes import group_members, signal_group, stop_group, wait_gone
-from roulette.lab.state import LabState, load, save
+from roulette.lab.state import LabNode, LabState, load, save
 
-__all__ = ["Injected", "heal_and_wait", "inject", "inject_fault"]
+__all__ = ["NEEDS_NETNS", "Injected", "heal_and_wait", "heal_partitions", "inject", "inject_fault"]
+
+NEEDS_NETNS = (
+    "partition-node needs a lab whose nodes run in their own network namespaces: this one "
+    "runs them in the root namespace on 127.0.0.1, where there is no link to cut. Start it "
+    "with `roulette lab down && roulette lab up --netns` (root, iproute2 and a throwaway "
+    "PostgreSQL; everything stays on this machine)"
+)
 
 
 @dataclass
@@ -43,6 +51,13 @@ def inject(
 ) -> str:
     """Inject ``fault`` into the lab in ``directory``; heal it after ``heal_after`` seconds."""
     state = load(directory.resolve())
+    if fault == "heal":
+        healed = heal_partitions(state, node)
+        save(state)
+        if not healed:
+            return "nothing to heal: no node is partitioned"
+        heal_and_wait(state, Injected("", None))
+        return f"healed {', '.join(healed)}; every part healthy again"
     injected = inject_fault(state, base_env(environment), fault, node)
     save(state)
     if heal_after is None or injected.heal is None:
@@ -78,10 +93,40 @@ def inject_fault(state: LabState, env: Mapping[str, str], fault: str, node: str 
         return _kill_redis_master(state, env)
     if fault == "stop-redis":
         return _stop_redis(state, env)
+    if fault == "partition-node":
+        return _partition(state, target)
     if fault == "restart-postgres":
         postgres.restart(state.postgres, env, down_seconds=2.0)
         return Injected(f"restarted the throwaway PostgreSQL on {state.postgres.port}", None)
     raise ConfigError(f"unknown fault {fault!r}")
+
+
+def _partition(state: LabState, target: LabNode) -> Injected:
+    if not state.bridge_address or not target.veth:
+        raise ConfigError(NEEDS_NETNS)
+    netns.partition(target.veth)
+    if target.name not in state.partitioned:
+        state.partitioned.append(target.name)
+
+    def reconnect() -> None:
+        heal_partitions(state, target.name)
+
+    description = f"cut {target.name} ({target.host}) off: its veth {target.veth} down"
+    return Injected(description, reconnect)
+
+
+def heal_partitions(state: LabState, node: str | None) -> list[str]:
+    """Reconnect ``node`` (default: every partitioned node); returns the nodes reconnected."""
+    names = [node] if node else list(state.partitioned)
+    healed = []
+    for name in names:
+        target = state.node(name)
+        if target.veth and netns.is_partitioned(target.veth):
+            netns.heal(target.veth)
+            healed.append(name)
+        if name in state.partitioned:
+            state.partitioned.remove(name)
+    return healed
 
 
 def _group(pgid: int) -> list[int]:
@@ -98,7 +143,9 @@ def _kill_redis_master(state: LabState, env: Mapping[str, str]) -> Injected:
     wait_gone([pid], 10.0)
 
     def restart() -> None:
-        state.pids[f"redis-{port}"] = redis_cluster.start_node(state.path, port, env)
+        state.pids[f"redis-{port}"] = redis_cluster.start_node(
+            state.path, port, env, state.bridge_address
+        )
 
     return Injected(f"killed the Redis master on {port} (pid {pid})", restart)
 
@@ -109,7 +156,9 @@ def _stop_redis(state: LabState, env: Mapping[str, str]) -> Injected:
 
     def restart() -> None:
         for port in state.redis_ports:
-            state.pids[f"redis-{port}"] = redis_cluster.start_node(state.path, port, env)
+            state.pids[f"redis-{port}"] = redis_cluster.start_node(
+                state.path, port, env, state.bridge_address
+            )
 
     return Injected("stopped all six Redis nodes", restart)
 

@@ -16,8 +16,9 @@ FAULTS = (
     "kill-redis-master",
     "stop-redis",
     "restart-postgres",
+    "partition-node",
 )
-"""``partition-node`` is not implemented (see docs/reliability.md, "Not measured")."""
+"""The faults ``roulette lab reliability`` runs (``partition-node`` only on a ``--netns`` lab)."""
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -35,10 +36,17 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="auto",
         help="the machine's server on :5432 (auto when it answers) or an initdb cluster",
     )
+    up.add_argument(
+        "--netns",
+        action="store_true",
+        help="each node in its own network namespace (root; needed by chaos partition-node)",
+    )
     lab_sub.add_parser("status", help="every part of the running lab and its health")
     lab_sub.add_parser("down", help="stop everything the lab started")
     chaos = lab_sub.add_parser("chaos", help="inject one fault into the running lab")
-    chaos.add_argument("fault", choices=FAULTS)
+    chaos.add_argument(
+        "fault", choices=(*FAULTS, "heal"), help="a fault, or heal: reconnect partitioned nodes"
+    )
     chaos.add_argument("--node", help="the node to hit (default: the first)")
     chaos.add_argument(
         "--heal-after",
@@ -100,6 +108,7 @@ def _up(args: argparse.Namespace, config: Config) -> int:
         workers=args.workers,
         pg_mode=args.postgres,
         say=print,
+        use_netns=args.netns,
     )
     print(f"\nthe lab is up in {time.monotonic() - started:.1f} s (state: {state.path}/lab.json)")
     print(f"  app         {state.app_url}/  (WebSocket {state.app_url.replace('http', 'ws')}/ws)")
@@ -108,8 +117,8 @@ def _up(args: argparse.Namespace, config: Config) -> int:
     print(f"  lb metrics  {stats}/metrics")
     for node in state.nodes:
         print(
-            f"  {node.name:<11} http://127.0.0.1:{node.port}/metrics  management "
-            f"http://127.0.0.1:{node.management_port}/cluster/status"
+            f"  {node.name:<11} http://{node.host}:{node.port}/metrics  management "
+            f"http://{node.host}:{node.management_port}/cluster/status"
         )
     if state.prometheus_port:
         print(f"  prometheus  http://127.0.0.1:{state.prometheus_port}/")

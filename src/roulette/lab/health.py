@@ -42,7 +42,7 @@ def http_ok(url: str, auth: tuple[str, str] | None = None) -> bool:
 def node_status(state: LabState, node: LabNode) -> dict[str, Any]:
     """The node's ``GET /cluster/status`` (management API)."""
     headers = {"Authorization": f"Bearer {state.secrets['management']}"}
-    url = f"http://127.0.0.1:{node.management_port}/cluster/status"
+    url = f"http://{node.host}:{node.management_port}/cluster/status"
     response = httpx.get(url, headers=headers, timeout=TIMEOUT)
     response.raise_for_status()
     status: dict[str, Any] = response.json()
@@ -57,7 +57,7 @@ def node_ready(state: LabState, node: LabNode) -> bool:
         return False
     workers = status["workers"]
     ready = len(workers) == state.workers and all(w["state"] == "ready" for w in workers)
-    return ready and http_ok(f"http://127.0.0.1:{node.port}/health")
+    return ready and http_ok(f"http://{node.host}:{node.port}/health")
 
 
 def worker_pids(state: LabState, node: LabNode) -> list[int]:
@@ -116,7 +116,9 @@ def part_health(state: LabState) -> list[tuple[str, str, bool]]:
     rows.append(("postgres", f"{state.postgres.mode} :{state.postgres.port}", _pg(state)))
     for node in state.nodes:
         ok = is_alive(node.pid) and node_ready(state, node)
-        rows.append((node.name, f"pid {node.pid} http :{node.port} ws :{node.ws_port}", ok))
+        cut = " (partitioned: `roulette lab chaos heal`)" if node.name in state.partitioned else ""
+        detail = f"pid {node.pid} {node.host} http :{node.port} ws :{node.ws_port}{cut}"
+        rows.append((node.name, detail, ok))
     lb_ok = is_alive(state.pids.get("lb", 0))
     with contextlib.suppress(OSError, IndexError):
         lb_ok = lb_ok and balancer_ready(state, len(state.nodes))

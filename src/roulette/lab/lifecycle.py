@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from roulette.errors import ConfigError, Unavailable
-from roulette.lab import health, postgres, redis_cluster, topology
+from roulette.lab import health, netns, postgres, redis_cluster, topology
 from roulette.lab.ports import free_block, free_port
 from roulette.lab.processes import is_alive, spawn, stop_group
 from roulette.lab.state import STATE_FILE, LabNode, LabPostgres, LabState, load, save
@@ -47,8 +47,15 @@ def up(
     workers: int,
     pg_mode: str,
     say: Say,
+    use_netns: bool = False,
+    monitoring: bool = True,
 ) -> LabState:
     """Bring the whole lab up and wait until every part is healthy.
+
+    ``use_netns``: each node in its own network namespace (see :mod:`roulette.lab.netns`), so
+    ``chaos partition-node`` can cut it off; PostgreSQL is then a throwaway cluster (the
+    machine's listens on loopback only, which a namespace cannot reach). ``monitoring``:
+    start Prometheus and Alertmanager when they are installed.
 
     Raises:
         ConfigError: a lab already runs in ``directory``, or a part cannot be set up.
@@ -56,6 +63,11 @@ def up(
     """
     directory = directory.resolve()
     _refuse_running(directory)
+    if use_netns and pg_mode == "machine":
+        raise ConfigError(
+            "--netns needs a throwaway PostgreSQL (--postgres throwaway or auto): the "
+            "machine's listens on loopback only, which the nodes' namespaces cannot reach"
+        )
     env = base_env(environment)
     first = free_block(FIRST_REDIS_PORT, 6)
     state = LabState(
@@ -74,6 +86,9 @@ def up(
         started_at=time.time(),
     )
     save(state)
+    if use_netns:
+        _make_namespaces(state, say)
+        pg_mode = "throwaway"
     _start_redis(state, env, say)
     _start_postgres(state, env, pg_mode, say)
     say("applying migrations")
@@ -89,9 +104,22 @@ def up(
     )
     save(state)
     _wait(lambda: health.balancer_ready(state, len(state.nodes)), "load balancer", say)
-    _start_monitoring(state, env, say)
+    if monitoring:
+        _start_monitoring(state, env, say)
     save(state)
     return state
+
+
+def _make_namespaces(state: LabState, say: Say) -> None:
+    names = netns.layout(state.path)
+    netns.cleanup(names)  # what a crashed lab in this directory left behind
+    state.bridge_address = netns.create_bridge(names)
+    save(state)
+    for index, node in enumerate(state.nodes, start=1):
+        node.netns, node.veth = names.namespace(node.name), names.veth(index)
+        node.host = netns.create_node(names, node.name, index, state.bridge_address)
+        save(state)
+    say(f"namespaces: bridge {names.bridge} {state.bridge_address}/24, one per node")
 
 
 def _refuse_running(directory: Path) -> None:
@@ -123,9 +151,11 @@ def _start_redis(state: LabState, env: Mapping[str, str], say: Say) -> None:
     root = state.path
     shutil.rmtree(root / "redis", ignore_errors=True)  # a fresh cluster: no stale nodes.conf
     for port in state.redis_ports:
-        state.pids[f"redis-{port}"] = redis_cluster.start_node(root, port, env)
+        state.pids[f"redis-{port}"] = redis_cluster.start_node(
+            root, port, env, state.bridge_address
+        )
         save(state)
-    redis_cluster.create_cluster(state.redis_ports)
+    redis_cluster.create_cluster(state.redis_ports, state.service_host)
     _wait(lambda: redis_cluster.wait_healthy(state.redis_ports, 1.0), "Redis Cluster", say)
 
 
@@ -138,10 +168,10 @@ def _start_postgres(state: LabState, env: Mapping[str, str], mode: str, say: Say
     else:
         directory = state.path / "postgres"
         port = free_port()
-        postgres.start_throwaway(directory, port, env)
+        postgres.start_throwaway(directory, port, env, state.bridge_address)
         state.postgres = LabPostgres("throwaway", "", "", "", port, str(directory))
         save(state)
-        state.postgres = postgres.create(port, "throwaway", str(directory), env)
+        state.postgres = postgres.create(port, "throwaway", str(directory), env, state.service_host)
     save(state)
     say(f"PostgreSQL: {state.postgres.mode}, database {state.postgres.database}")
 
@@ -158,7 +188,8 @@ def _migrate(state: LabState, env: Mapping[str, str]) -> None:
 def start_node(state: LabState, node: LabNode, env: Mapping[str, str]) -> None:
     """Start (or start again) ``roulette cluster`` for ``node``; does not wait."""
     node_env = topology.node_env(env, state, node)
-    node.pid = spawn(_roulette("cluster"), node_env, _log(state, node.name))
+    inside = netns.exec_prefix(node.netns) if node.netns else []
+    node.pid = spawn([*inside, *_roulette("cluster")], node_env, _log(state, node.name))
 
 
 def _start_monitoring(state: LabState, env: Mapping[str, str], say: Say) -> None:
@@ -202,10 +233,23 @@ def rule_files() -> list[Path]:
 def down(directory: Path, environment: Mapping[str, str], say: Say) -> list[str]:
     """Stop every process of the lab and drop its database.
 
+    Also removes the lab's network namespaces and links (by their name prefix, so even what a
+    crashed lab left behind); without a state file that is all it does.
+
     Returns:
         The names of processes still alive afterwards (empty when all went).
+
+    Raises:
+        ConfigError: no lab state in ``directory`` and nothing of a lab left to remove.
     """
-    state = load(directory.resolve())
+    try:
+        state = load(directory.resolve())
+    except ConfigError:
+        removed = _remove_namespaces(directory)
+        if not removed:
+            raise
+        say(f"no lab state; removed what a lab left behind: {', '.join(removed)}")
+        return []
     env = base_env(environment)
     order = ["lb", *(n.name for n in state.nodes), "prometheus", "alertmanager"]
     order += [name for name in state.pids if name.startswith("redis-")]
@@ -215,12 +259,23 @@ def down(directory: Path, environment: Mapping[str, str], say: Say) -> list[str]
             stop_group(pids[name])
             say(f"stopped {name}")
     _stop_postgres(state.postgres, env, say)
+    removed = _remove_namespaces(directory)
+    if removed:
+        say(f"removed {', '.join(removed)}")
     survivors = [name for name, pid in pids.items() if is_alive(pid)]
+    if shutil.which("ip"):
+        survivors += netns.leftovers(netns.layout(directory))
     if state.postgres.mode == "throwaway" and postgres.server_pid(state.postgres):
         survivors.append("postgres")
     if not survivors:
         (state.path / STATE_FILE).unlink()
     return survivors
+
+
+def _remove_namespaces(directory: Path) -> list[str]:
+    if not shutil.which("ip"):  # no iproute2: the lab never made a namespace
+        return []
+    return netns.cleanup(netns.layout(directory))
 
 
 def _stop_postgres(pg: LabPostgres, env: Mapping[str, str], say: Say) -> None:

@@ -6,6 +6,7 @@ lab; :func:`restart` refuses anything else.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import shutil
@@ -61,13 +62,17 @@ def _psql(admin_url: str, sql: str, env: Mapping[str, str]) -> None:
         raise ConfigError(f"psql failed ({sql}): {done.stderr.decode(errors='replace').strip()}")
 
 
-def create(port: int, mode: str, data_dir: str, env: Mapping[str, str]) -> LabPostgres:
-    """Create the lab's database (``roulette_lab_<random>``) in the server on ``port``."""
+def create(
+    port: int, mode: str, data_dir: str, env: Mapping[str, str], host: str = "127.0.0.1"
+) -> LabPostgres:
+    """Create the lab's database (``roulette_lab_<random>``) in the server on ``port``; the
+    nodes reach it on ``host`` (the lab bridge's address with ``--netns``)."""
     database = f"roulette_lab_{secrets.token_hex(4)}"
     admin_url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
     _psql(admin_url, f"CREATE DATABASE {database}", env)
-    url = f"postgresql+asyncpg://postgres@127.0.0.1:{port}/{database}"
-    return LabPostgres(mode, url, admin_url, database, port, data_dir)
+    url = f"postgresql+asyncpg://postgres@{host}:{port}/{database}"
+    listen = "127.0.0.1" if host == "127.0.0.1" else f"127.0.0.1,{host}"
+    return LabPostgres(mode, url, admin_url, database, port, data_dir, listen)
 
 
 def drop(postgres: LabPostgres, env: Mapping[str, str]) -> None:
@@ -75,8 +80,13 @@ def drop(postgres: LabPostgres, env: Mapping[str, str]) -> None:
     _psql(postgres.admin_url, f"DROP DATABASE IF EXISTS {postgres.database} WITH (FORCE)", env)
 
 
-def start_throwaway(directory: Path, port: int, env: Mapping[str, str]) -> None:
+def start_throwaway(
+    directory: Path, port: int, env: Mapping[str, str], bridge_address: str = ""
+) -> None:
     """``initdb`` a cluster in ``directory`` (trust auth, loopback only) and start it on ``port``.
+
+    ``bridge_address``: also listen on the lab bridge (``--netns``) and trust its /24, the
+    namespaces of this lab's nodes and nothing else.
 
     Raises:
         ConfigError: ``initdb`` or ``pg_ctl`` is missing or failed.
@@ -87,11 +97,18 @@ def start_throwaway(directory: Path, port: int, env: Mapping[str, str]) -> None:
             shutil.chown(directory, "postgres", "postgres")
         argv = [_tool("initdb"), "-D", str(directory), "-U", "postgres", "-A", "trust"]
         _run(_as_owner([*argv, "--no-sync"]), env)
-    _pg_ctl(directory, port, "start", env)
+        if bridge_address:
+            subnet = ipaddress.ip_network(f"{bridge_address}/24", strict=False)
+            with (directory / "pg_hba.conf").open("a") as hba:
+                hba.write(f"host all all {subnet} trust\n")
+    listen = f"127.0.0.1,{bridge_address}" if bridge_address else "127.0.0.1"
+    _pg_ctl(directory, port, "start", env, listen)
 
 
-def _pg_ctl(directory: Path, port: int, action: str, env: Mapping[str, str]) -> None:
-    options = f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=on"
+def _pg_ctl(
+    directory: Path, port: int, action: str, env: Mapping[str, str], listen: str = "127.0.0.1"
+) -> None:
+    options = f"-p {port} -k {directory} -c listen_addresses={listen} -c fsync=on"
     argv = [_tool("pg_ctl"), "-D", str(directory), "-l", str(directory / "server.log")]
     argv += ["-o", options, "-w", "-t", str(int(STARTUP_SECONDS)), "-m", "fast", action]
     _run(_as_owner(argv), env)
@@ -135,4 +152,4 @@ def restart(postgres: LabPostgres, env: Mapping[str, str], down_seconds: float =
         )
     stop_throwaway(directory, env)
     time.sleep(down_seconds)
-    _pg_ctl(directory, postgres.port, "start", env)
+    _pg_ctl(directory, postgres.port, "start", env, postgres.listen)

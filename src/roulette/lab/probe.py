@@ -87,7 +87,7 @@ async def connect_user(
     """
     token = await sign_in(http, info, wallet)
     try:
-        _, listener = await ws_connect(
+        transport, listener = await ws_connect(
             ProbeSocket,
             info.ws_url,
             extra_headers={"Authorization": f"Bearer {token}"},
@@ -95,7 +95,11 @@ async def connect_user(
         )
     except Exception as exc:  # picows raises handshake, timeout and OS errors alike
         raise UserError(f"handshake_{type(exc).__name__}") from exc
-    assert isinstance(listener, ProbeSocket)
+    if not isinstance(listener, ProbeSocket):  # seen while a node was cut off: a failed
+        # handshake must send the probe round again, not end the whole reliability run
+        with contextlib.suppress(Exception):  # and leaves no socket open behind it
+            transport.disconnect()
+        raise UserError("handshake_no_listener")
     return token, listener
 
 

@@ -40,8 +40,11 @@ def node_dir(root: Path, port: int) -> Path:
     return root / "redis" / str(port)
 
 
-def start_node(root: Path, port: int, env: Mapping[str, str]) -> int:
+def start_node(root: Path, port: int, env: Mapping[str, str], announce: str = "") -> int:
     """Start (or start again) the cluster node on ``port``; waits for PING. Returns its pid.
+
+    ``announce``: the lab bridge's address (``--netns``): the node listens there too and
+    announces it to the cluster, so redirections point where namespaced nodes can connect.
 
     Raises:
         RuntimeError: it did not answer within the start-up allowance.
@@ -49,6 +52,12 @@ def start_node(root: Path, port: int, env: Mapping[str, str]) -> int:
     directory = node_dir(root, port)
     directory.mkdir(parents=True, exist_ok=True)
     argv = [_binary("redis-server"), "--port", str(port), "--bind", "127.0.0.1"]
+    if announce:
+        argv.append(announce)  # `--bind` takes several addresses
+        argv += ["--cluster-announce-ip", announce]
+        # Protected mode accepts loopback clients only; the bridge is private to this machine
+        # (no route leaves it), so the lab's namespaced nodes may connect without a password.
+        argv += ["--protected-mode", "no"]
     argv += ["--save", "", "--appendonly", "no", "--dir", str(directory)]
     argv += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
     argv += ["--cluster-node-timeout", str(NODE_TIMEOUT_MS), "--repl-diskless-sync-delay", "0"]
@@ -74,14 +83,14 @@ def _answers(port: int) -> bool:
             return False
 
 
-def create_cluster(ports: list[int]) -> None:
+def create_cluster(ports: list[int], host: str = "127.0.0.1") -> None:
     """Join the fresh nodes on ``ports`` into one cluster, one replica per master.
 
     Raises:
         RuntimeError: ``redis-cli --cluster create`` failed.
     """
     argv = [_binary("redis-cli"), "--cluster", "create"]
-    argv += [f"127.0.0.1:{port}" for port in ports]
+    argv += [f"{host}:{port}" for port in ports]
     argv += ["--cluster-replicas", "1", "--cluster-yes"]
     done = subprocess.run(argv, capture_output=True, timeout=60, check=False)
     if done.returncode != 0:

@@ -28,8 +28,9 @@ import httpx
 from roulette.lab import chaos, durable, topology
 from roulette.lab.invariants import check
 from roulette.lab.lifecycle import base_env
+from roulette.lab.pinned import pinned_probes, summarize
 from roulette.lab.probe import ProbeUser, canary_round
-from roulette.lab.report import FaultRow, render_table
+from roulette.lab.report import FaultRow, merge_document, render_table
 from roulette.lab.state import LabState, load, save
 from roulette.loadtest.client import ServerInfo, discover
 from roulette.loadtest.wallet import Wallet
@@ -51,14 +52,10 @@ Say = Callable[[str], None]
 NOT_MEASURED = """
 ## Not measured
 
-- **partition-node** (a node cut off from Redis, PostgreSQL and the balancer by a network
-  namespace) is not implemented: a node moved into its own namespace reaches the host only
-  through a veth pair with private addresses, but the Redis Cluster advertises its nodes as
-  127.0.0.1 (so the node's cluster client would be redirected to its own loopback), and the
-  machine's PostgreSQL listens on loopback only; it needs DNAT of those addresses inside the
-  namespace (`route_localnet`) or a Redis Cluster announced on the veth address.
-- The soak (`roulette lab reliability --soak 30`) is not run in CI; its table appears above
-  only when it was run.
+- **partition-node** runs only on a lab started with `roulette lab up --netns` (each node in its
+  own network namespace); on any other lab its row says it was skipped.
+- The soak (`roulette lab reliability --faults '' --soak 30`) is not run in CI; its section
+  above is the output of its last run (a run of the faults alone keeps it, and vice versa).
 """
 
 
@@ -78,13 +75,15 @@ def run_reliability(
         say(f"   {row.summary()}")
         rows.append(row)
         save(state)
-    text = render_table(rows, state, load_average=os.getloadavg())
+    faults = render_table(rows, state, load_average=os.getloadavg()) if rows else None
+    soak = None
     if args.soak > 0:
         from roulette.lab.soak import render_soak, run_soak  # noqa: PLC0415
 
-        text += render_soak(run_soak(state, args.soak, args.users, say))
+        soak = render_soak(run_soak(state, args.soak, args.users, say))
     output = Path(args.output)
-    output.write_text(text + NOT_MEASURED)
+    old = output.read_text() if output.exists() else ""
+    output.write_text(merge_document(old, faults, soak, NOT_MEASURED))
     say(f"wrote {output}")
     return 0 if all(row.passed for row in rows) else 1
 
@@ -93,6 +92,13 @@ def run_reliability(
 class _Run:
     probes: list[ProbeUser] = field(default_factory=list)
     canary_failures: int = 0
+    pinned: dict[str, list[ProbeUser]] = field(default_factory=dict)
+    """Node name → users pinned to it (partition-node: the cut node first)."""
+    injected_at: float = 0.0
+    undone_at: float = 0.0
+    healed_at: float = 0.0
+    """Wall-clock times of the injection, of its undoing (a partition healed) and of the whole
+    lab being healthy again."""
 
 
 async def run_fault(
@@ -107,6 +113,8 @@ async def run_fault(
     """One fault under load; returns its row of the table."""
     if fault == "restart-postgres" and state.postgres.mode != "throwaway":
         return FaultRow.skipped(fault, "the lab uses the machine's PostgreSQL, never restarted")
+    if fault == "partition-node" and not state.bridge_address:
+        return FaultRow.skipped(fault, "the lab runs without --netns: no namespace to cut off")
     url = state.app_url
     rng = random.Random(fault)
     run = _Run()
@@ -123,25 +131,53 @@ async def run_fault(
                 probe = ProbeUser(probe_info, Wallet.generate(rng))
                 run.probes.append(probe)
                 tasks.create_task(probe.run(http))
+            if fault == "partition-node":  # node1 is cut off; node2's users must not notice
+                for node in state.nodes[:2]:
+                    run.pinned[node.name] = pinned_probes(state, probe_info, node.name, rng)
+                    for probe in run.pinned[node.name]:
+                        tasks.create_task(probe.run(http))
             await asyncio.sleep(WARMUP_SECONDS)
             row = await _inject_and_recover(state, env, fault, run, say=say)
             await asyncio.sleep(AFTER_SECONDS)
-            for probe in run.probes:
+            await _after_heal(run)
+            for probe in _all(run):
                 probe.stop.set()
         row.lost = await durable.verify(url, state.secrets["admin"], state.postgres.url, seeded)
     finally:
         row_load = await _finish_load(load_proc, load_seconds, report)
     row.load = row_load
-    logs = [log for probe in run.probes for log in probe.logs]
-    row.verdict = check(logs, [v for probe in run.probes for v in probe.violations])
+    logs = [log for probe in _all(run) for log in probe.logs]
+    row.verdict = check(logs, [v for probe in _all(run) for v in probe.violations])
     row.canary_failures = run.canary_failures
+    window = (run.injected_at, run.undone_at or run.healed_at, run.healed_at)
+    row.pinned = [
+        summarize(name, index == 0, probes, window)
+        for index, (name, probes) in enumerate(run.pinned.items())
+    ]
     return row
+
+
+def _all(run: _Run) -> list[ProbeUser]:
+    return [*run.probes, *(p for probes in run.pinned.values() for p in probes)]
+
+
+async def _after_heal(run: _Run) -> None:
+    """Let the probes go on for :data:`AFTER_SECONDS`; users pinned to a partitioned node get
+    up to :data:`RECOVERY_LIMIT` to meet again (their sockets may have to reconnect)."""
+    await asyncio.sleep(AFTER_SECONDS)
+    cut = next(iter(run.pinned.values()), [])
+    deadline = time.monotonic() + RECOVERY_LIMIT
+    while cut and time.monotonic() < deadline:
+        if any(log.started >= run.healed_at for probe in cut for log in probe.logs):
+            return
+        await asyncio.sleep(0.5)
 
 
 async def _inject_and_recover(
     state: LabState, env: Mapping[str, str], fault: str, run: _Run, *, say: Say
 ) -> FaultRow:
     started = time.monotonic()
+    run.injected_at = time.time()
     injected = await asyncio.to_thread(chaos.inject_fault, state, env, fault, None)
     say(f"   {injected.description}")
 
@@ -149,7 +185,9 @@ async def _inject_and_recover(
         """Seconds from the fault until the whole lab is healthy again."""
         if injected.heal is not None:  # restart what was stopped after the hold
             time.sleep(HOLD_SECONDS)
+        run.undone_at = time.time()  # heal_and_wait undoes the fault first, then waits
         chaos.heal_and_wait(state, injected)
+        run.healed_at = time.time()
         return time.monotonic() - started
 
     healing = asyncio.create_task(asyncio.to_thread(undo))

@@ -7,9 +7,13 @@ import time
 from dataclasses import dataclass, field
 
 from roulette.lab.invariants import Verdict
+from roulette.lab.pinned import PinnedSummary
 from roulette.lab.state import LabState
 
-__all__ = ["FaultRow", "render_table"]
+__all__ = ["SOAK_HEADING", "FaultRow", "merge_document", "render_table"]
+
+SOAK_HEADING = "\n## Soak"
+NOT_MEASURED_HEADING = "\n## Not measured"
 
 
 @dataclass
@@ -27,6 +31,8 @@ class FaultRow:
     load: dict[str, object] = field(default_factory=dict)
     canary_failures: int = 0
     skipped_because: str = ""
+    pinned: list[PinnedSummary] = field(default_factory=list)
+    """partition-node: the users pinned to the cut node and to another one."""
 
     @classmethod
     def skipped(cls, fault: str, reason: str) -> FaultRow:
@@ -39,6 +45,7 @@ class FaultRow:
         if self.skipped_because:
             return True
         ok = self.verdict is not None and self.verdict.ok
+        ok = ok and all(summary.ok for summary in self.pinned)
         return ok and not self.lost and self.recovery is not None and self.healed is not None
 
     def summary(self) -> str:
@@ -50,6 +57,7 @@ class FaultRow:
         return (
             f"recovery {_seconds(self.recovery)}, healed {_seconds(self.healed)}, "
             f"violations {broken}, lost {self.lost or 'nothing'}, load {self.load}"
+            + "".join(f"; pinned {summary.render()}" for summary in self.pinned)
         )
 
 
@@ -77,7 +85,12 @@ def render_table(rows: list[FaultRow], state: LabState, load_average: tuple[floa
         "probe sessions and numbered chat lines delivered; "
         "*cut short*: lines missing where the receiver was told the session was over (allowed). "
         "*Violations*: two sessions at once, a line duplicated, reordered or lost without the "
-        "peer being told. *Lost*: ban, block, report or token revocation missing afterwards.",
+        "peer being told. *Lost*: ban, block, report or token revocation missing afterwards. "
+        "*partition-node* (a `--netns` lab) also pins a pair of users to the cut node and a "
+        "pair to another node (their WebSocket on that node, their own chain): the other "
+        "node's must not notice (no session cut short, no socket dropped while the node is "
+        "cut off; what happens after the heal is counted apart), the cut node's must be told "
+        "or get every line, and meet again once healed.",
         "",
         "| fault | what was done | recovery | healed | failed canaries | sessions / lines "
         "| cut short | violations | lost | load: logins / matches / errors |",
@@ -105,7 +118,7 @@ def _row(row: FaultRow) -> str:
     detail = f" ({', '.join(f'{k} {n}' for k, n in dict(kinds).items())})" if kinds else ""  # type: ignore[call-overload]
     cells = [
         row.fault,
-        row.description,
+        "<br>".join([row.description, *(f"pinned {p.render()}" for p in row.pinned)]),
         _seconds(row.recovery),
         _seconds(row.healed),
         str(row.canary_failures),
@@ -116,3 +129,17 @@ def _row(row: FaultRow) -> str:
         f"{load.get('logins', '?')} / {load.get('matches', '?')} / {errors}{detail}",
     ]
     return "| " + " | ".join(cells) + " |"
+
+
+def merge_document(old: str, faults: str | None, soak: str | None, tail: str) -> str:
+    """``docs/reliability.md`` with the sections this run produced replacing the old ones.
+
+    A run of faults only keeps the previous soak section and a soak-only run keeps the previous
+    fault table, so each part stays the output of the command that measured it.
+    """
+    body = old.split(NOT_MEASURED_HEADING, 1)[0]
+    old_faults, _, old_soak = body.partition(SOAK_HEADING)
+    kept_soak = SOAK_HEADING + old_soak if old_soak else ""
+    text = faults if faults is not None else old_faults.rstrip("\n") + "\n"
+    text += soak if soak is not None else kept_soak.rstrip("\n") + ("\n" if kept_soak else "")
+    return text + tail

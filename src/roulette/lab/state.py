@@ -30,6 +30,12 @@ class LabNode:
     agent_port: int = 0
     """Where the node's supervisor answers HAProxy's agent check (``LB_AGENT_PORT``)."""
     pid: int = 0
+    host: str = "127.0.0.1"
+    """Where the node listens: 127.0.0.1, or its namespace's address (``lab up --netns``)."""
+    netns: str = ""
+    """Its network namespace (empty: the root namespace)."""
+    veth: str = ""
+    """The bridge-side end of its veth pair (``chaos partition-node`` sets it down)."""
 
 
 @dataclass
@@ -44,6 +50,7 @@ class LabPostgres:
         database: the lab's database name.
         port: the server's port.
         data_dir: the throwaway cluster's directory (empty for ``machine``).
+        listen: a throwaway cluster's ``listen_addresses``.
     """
 
     mode: str
@@ -52,6 +59,8 @@ class LabPostgres:
     database: str
     port: int
     data_dir: str = ""
+    listen: str = "127.0.0.1"
+    """A throwaway cluster's ``listen_addresses`` (the bridge too with ``--netns``)."""
 
 
 @dataclass
@@ -71,6 +80,15 @@ class LabState:
     prometheus_port: int = 0
     alertmanager_port: int = 0
     started_at: float = 0.0
+    bridge_address: str = ""
+    """The lab bridge's address when the nodes run in namespaces (``--netns``), else empty."""
+    partitioned: list[str] = field(default_factory=list)
+    """Nodes cut off by ``chaos partition-node`` and not yet healed."""
+
+    @property
+    def service_host(self) -> str:
+        """Where the nodes reach Redis and PostgreSQL: the bridge, or loopback."""
+        return self.bridge_address or "127.0.0.1"
 
     @property
     def path(self) -> Path:

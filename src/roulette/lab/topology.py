@@ -16,10 +16,12 @@ from roulette.lab.state import LabNode, LabState
 __all__ = [
     "CANARY_CHAIN_ID",
     "CHECK_INTERVAL_MS",
+    "PINNED_CHAIN_BASE",
     "PROBE_CHAIN_ID",
     "alertmanager_config",
     "balancer_env",
     "node_env",
+    "pinned_chain_id",
     "prometheus_config",
 ]
 
@@ -29,13 +31,24 @@ PROBE_CHAIN_ID = 31337
 """The chain the reliability probes queue on, apart from the load (which uses chain 1)."""
 CANARY_CHAIN_ID = 31338
 """The chain of the canary rounds that measure recovery, apart from the probes."""
+PINNED_CHAIN_BASE = 31340
+"""Users pinned to node N (connected to it directly, not through HAProxy) queue on chain
+``PINNED_CHAIN_BASE + N``, so they only ever meet users of the same node."""
 _GENEROUS = "1000000"
 """Per-IP limits in the lab: every simulated user comes from a handful of loopback addresses."""
 
 
+def pinned_chain_id(index: int) -> int:
+    """The chain of the users pinned to the ``index``-th (1-based) node."""
+    return PINNED_CHAIN_BASE + index
+
+
 def _shared(state: LabState) -> dict[str, str]:
     domain = f"127.0.0.1:{state.lb_port}"
-    nodes = ",".join(f"127.0.0.1:{port}" for port in state.redis_ports)
+    nodes = ",".join(f"{state.service_host}:{port}" for port in state.redis_ports)
+    pinned = "".join(f",{pinned_chain_id(i)}" for i in range(1, len(state.nodes) + 1))
+    # HAProxy reaches namespaced nodes from the bridge's address.
+    proxies = "127.0.0.1/32" + (f",{state.bridge_address}/32" if state.bridge_address else "")
     return {
         "REDIS_CLUSTER_ENABLED": "true",
         "REDIS_CLUSTER_NODES": nodes,
@@ -48,12 +61,12 @@ def _shared(state: LabState) -> dict[str, str]:
         # Clients open their WebSocket through HAProxy, not on the node that served /config.
         "PUBLIC_WS_URL": f"ws://{domain}/ws",
         "ALLOWED_ORIGINS": f"http://{domain}",
-        "CHAIN_IDS": f"1,{PROBE_CHAIN_ID},{CANARY_CHAIN_ID}",
+        "CHAIN_IDS": f"1,{PROBE_CHAIN_ID},{CANARY_CHAIN_ID}{pinned}",
         "INTEREST_WAIT_SECONDS": "0",
         "RECONNECT_GRACE_SECONDS": "10",
         "AUTH_RATE_BURST": _GENEROUS,
         "AUTH_RATE_PER_SECOND": _GENEROUS,
-        "TRUSTED_PROXIES": "127.0.0.1/32",
+        "TRUSTED_PROXIES": proxies,
         "LB_CHECK_INTERVAL_MS": str(CHECK_INTERVAL_MS),
         "LB_CHECK_RISE": "1",
         "LB_NODE_TTL_SECONDS": "6",
@@ -68,13 +81,13 @@ def node_env(base: Mapping[str, str], state: LabState, node: LabNode) -> dict[st
     return {
         **base,
         **_shared(state),
-        "HOST": "127.0.0.1",
+        "HOST": node.host,
         "PORT": str(node.port),
         "WS_PORT": str(node.ws_port),
         "MANAGEMENT_PORT": str(node.management_port),
         "CLUSTER_WORKERS": str(state.workers),
         "DATA_DIR": str(state.path / node.name),
-        "LB_ADVERTISE_HOST": "127.0.0.1",
+        "LB_ADVERTISE_HOST": node.host,
         # Each node announces itself to the balancer and answers its agent check here.
         "LB_AGENT_PORT": str(node.agent_port),
     }
@@ -106,7 +119,9 @@ def prometheus_config(state: LabState, rule_files: list[Path]) -> str:
         "scrape_configs": [
             {
                 "job_name": "roulette",
-                "static_configs": [{"targets": [f"127.0.0.1:{node.port}" for node in state.nodes]}],
+                "static_configs": [
+                    {"targets": [f"{node.host}:{node.port}" for node in state.nodes]}
+                ],
             },
             {
                 "job_name": "haproxy",
