@@ -10,13 +10,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.support.eventually import eventually_sync
-from tests.support.netns import netns_unavailable
 
 from roulette.errors import ConfigError
 from roulette.lab import netns
 from roulette.lab.lifecycle import down
 from roulette.lab.processes import is_alive, spawn, wait_gone
+from support.eventually import eventually_sync
+from support.netns import netns_unavailable
 
 WHY_NOT = netns_unavailable()
 pytestmark = pytest.mark.skipif(bool(WHY_NOT), reason=WHY_NOT)
