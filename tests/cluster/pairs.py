@@ -119,7 +119,7 @@ async def next_of(user: User, kind: str, timeout: float) -> dict[str, object]:
 
 async def resume(user: User, found: dict[str, object]) -> None:
     """A new socket (any worker) takes the session back with the resume token."""
-    await user.connect()
+    await user.connect_after_a_crash()
     session_id, token = found["sessionId"], found["resumeToken"]
     await user.send({"type": "reconnect", "sessionId": session_id, "resumeToken": token})
     # The first session-resumed is our own: the peer's resume is only told to a bound socket.

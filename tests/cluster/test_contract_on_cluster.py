@@ -115,7 +115,7 @@ async def test_a_sigkilled_worker_is_survived_by_resuming(node: RunningCluster) 
         # Membership: the key lapses after TTL_SECONDS, then CONFIRM_SECONDS more, ~7 s.
         assert told_after < 12.0, f"peers told {told_after:.1f}s after the kill"
         for a, b, found_a, _ in pairs:
-            await a.connect()  # lands on the surviving worker
+            await a.connect_after_a_crash()  # lands on the surviving worker
             await a.send(
                 {
                     "type": "reconnect",

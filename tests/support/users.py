@@ -12,6 +12,7 @@ import httpx
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidMessage
 
 from auth.siwe_wallet import build_message, sign
 
@@ -76,6 +77,22 @@ class User:
         connected = await self.expect("connected")
         assert connected["address"] == self.address
         return self.ws
+
+    async def connect_after_a_crash(self, timeout: float = 20.0) -> ClientConnection:
+        """:meth:`connect`, retried while the connection itself fails, as a real client does.
+
+        Each ``roulette cluster`` worker listens on its own ``SO_REUSEPORT`` socket: a connect
+        the kernel queued on a worker that was just killed is reset (docs/cluster.md), and
+        the client's reconnect loop tries again; a refusal by the service is not retried.
+        """
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            try:
+                return await self.connect()
+            except (OSError, InvalidMessage, ConnectionClosed, EOFError):
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
 
     @property
     def worker(self) -> str:
