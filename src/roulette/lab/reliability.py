@@ -52,6 +52,9 @@ Say = Callable[[str], None]
 NOT_MEASURED = """
 ## Not measured
 
+- The live partition test (`LAB_PARTITION_TEST=1 pytest tests/lab/test_partition_live.py`) is
+  opt-in: it failed in its first full-suite run (a node2 socket dropped while node1 was cut
+  off in 2 of ~17 earlier runs; the lab's probe sometimes leaks a socket cut mid-handshake).
 - **partition-node** runs only on a lab started with `roulette lab up --netns` (each node in its
   own network namespace); on any other lab its row says it was skipped.
 - The soak (`roulette lab reliability --faults '' --soak 30`) is not run in CI; its section
