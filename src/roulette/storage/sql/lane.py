@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from sqlalchemy import make_url
 
 from roulette.errors import BadRequest, InvalidState, Unavailable
-from roulette.storage.sql.database import SQLITE_BUSY_TIMEOUT_MS
+from roulette.storage.sql.database import DATABASE_UNAVAILABLE, SQLITE_BUSY_TIMEOUT_MS
 
 __all__ = ["POSTGRES_LANE_CONNECTIONS", "POSTGRES_STATEMENT_SECONDS", "Lane", "open_lane"]
 
@@ -105,7 +105,7 @@ class SqliteLane:
         except sqlite3.DataError as error:
             raise BadRequest("a value cannot be stored: too long or malformed") from error
         except (sqlite3.OperationalError, sqlite3.InterfaceError, OSError) as error:
-            raise Unavailable("the database is unavailable") from error
+            raise Unavailable("the database is unavailable", code=DATABASE_UNAVAILABLE) from error
         return changed
 
     def _on_thread(self, statement: str, args: tuple[object, ...]) -> int:
@@ -172,7 +172,7 @@ class PostgresLane:
         except self._pg.DataError as error:
             raise BadRequest("a value cannot be stored: too long or malformed") from error
         except (self._pg.PostgresError, self._pg.InterfaceError, OSError, TimeoutError) as error:
-            raise Unavailable("the database is unavailable") from error
+            raise Unavailable("the database is unavailable", code=DATABASE_UNAVAILABLE) from error
         # The command tag ends with the row count: "INSERT 0 1", "UPDATE 1".
         return int(status.rsplit(" ", 1)[-1])
 
@@ -181,7 +181,9 @@ class PostgresLane:
             if self._pool is None:
                 self._pool = await self._pg.create_pool(
                     self._dsn,
-                    min_size=1,
+                    # No floor to keep: asyncpg would re-open it in the background after a
+                    # restart and log a traceback per try; connections open on demand.
+                    min_size=0,
                     max_size=POSTGRES_LANE_CONNECTIONS,
                     timeout=5,  # connecting, as the engine's connect_args
                     command_timeout=POSTGRES_STATEMENT_SECONDS,
