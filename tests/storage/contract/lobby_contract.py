@@ -86,6 +86,16 @@ class LobbyContract:
         assert isinstance(result, Paired)
         assert (result.session.initiator, result.session.responder) == (user("b"), user("a"))
 
+    async def test_interests_outside_ascii_match_as_written(self, lobby: Lobby) -> None:
+        # The Redis lobby sends entries as UTF-8 JSON (not \u escapes): the scripts must
+        # still see "café" as one interest, distinct from "cafe", and "ß" as itself.
+        await lobby.join(entry("a", at=0.0, interests=["café", "ß"]), now=0.0, session_id=sid(1))
+        near = entry("b", at=1.0, interests=["cafe"])
+        assert await lobby.join(near, now=1.0, session_id=sid(2)) == Queued(position=2)
+        result = await lobby.join(entry("c", at=2.0, interests=["ß"]), now=2.0, session_id=sid(3))
+        assert isinstance(result, Paired)
+        assert (result.session.initiator, result.session.responder) == (user("a"), user("c"))
+
     @pytest.mark.parametrize(
         ("lane_a", "lane_b"),
         [((1, None), (137, None)), ((1, None), (1, "holders"))],

@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
 import secrets
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from roulette.errors import InvalidState, Unavailable
 from roulette.storage.keys import BATCH_REPLY_TTL_MS, LOBBY
@@ -43,8 +44,9 @@ Arg = str
 """One argument of an operation: the script reads them as strings, as it would ``ARGV``."""
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
-"""One encoder: ``json.dumps`` with any option builds a new one per call."""
+_ENCODE = msgspec.json.Encoder().encode
+"""Compact JSON (what ``lua/batch.lua`` decodes with cjson), ~10× cheaper than ``json``'s."""
+_DECODE = msgspec.json.decode
 
 
 @dataclass(slots=True)
@@ -160,10 +162,10 @@ class ScriptBatch:
                 self._schedule()
 
     async def _send(self, batch: list[_Call]) -> list[Any]:
-        operations = _COMPACT.encode([[call.operation, *call.args] for call in batch])
+        operations = _ENCODE([[call.operation, *call.args] for call in batch])
         keys = [*self._keys, LOBBY.reply(next(self._ids))]
         args = [*self._common, operations, BATCH_REPLY_TTL_MS]
-        replies: list[Any] = json.loads(await self._script(keys, args))
+        replies: list[Any] = _DECODE(await self._script(keys, args))
         if len(replies) != len(batch):
             raise InvalidState(f"{len(batch)} operations, {len(replies)} replies")
         return replies

@@ -11,9 +11,10 @@ key it touches (``LOBBY.fixed``): the lane indexes are ranges of one key.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
+
+import msgspec
 
 from roulette.errors import Conflict, InvalidState, Unavailable
 from roulette.identity import Address, SessionId, WorkerId
@@ -201,14 +202,14 @@ class RedisLobby:
         return LobbyStats(queued=queued, active_sessions=int(active))
 
 
-_COMPACT = json.JSONEncoder(separators=(",", ":"))
-"""One encoder: ``json.dumps`` with any option builds a new one per call."""
+_ENCODE = msgspec.json.Encoder().encode
+"""Compact JSON, as the scripts decode it (cjson); ~10× cheaper than ``json``'s encoder."""
 
 
 def _encode_entry(entry: QueueEntry) -> str:
     # Short field names: every queued user's entry is stored and decoded by the scripts.
     # Floats go as repr() strings, which round-trip exactly (see lua/lobby.lua).
-    return _COMPACT.encode(
+    return _ENCODE(
         {
             "a": entry.address,
             "c": str(entry.chain_id),
@@ -219,11 +220,11 @@ def _encode_entry(entry: QueueEntry) -> str:
             "w": entry.worker,
             "x": sorted(entry.excluded),
         },
-    )
+    ).decode()
 
 
 def _decode_session(raw: bytes | str) -> Session:
-    fields = json.loads(raw)
+    fields = msgspec.json.decode(raw)
     return Session(
         id=SessionId(fields["id"]),
         chain_id=int(fields["c"]),

@@ -71,7 +71,7 @@ class Script:
         """Register ``text`` on ``client`` (no round trip: it is loaded on first use)."""
         return cls(client.register_script(text))
 
-    async def __call__(self, keys: Sequence[str], args: Sequence[str | int | float]) -> Any:
+    async def __call__(self, keys: Sequence[str], args: Sequence[str | bytes | int | float]) -> Any:
         """Run the script.
 
         Raises:
