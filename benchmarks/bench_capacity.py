@@ -20,14 +20,17 @@ reference (benchmarks/node/relay.js; one process, so N ≤ 19,000) in the same r
 
 Usage: ``python benchmarks/bench_capacity.py [--workers 0] [--step 2000] [--max 19000]
 [--target N] [--clients 1] [--sample 500] [--node-reference 0] [--time-budget 0]
-[--past-bound] [--step-seconds 0] [--postgresql]``. Each step's row also goes to stderr as it
-completes.
+[--past-bound] [--step-seconds 0] [--postgresql] [--signers 0]``. Each step's row also goes to
+stderr as it completes.
 ``--time-budget`` starts no step that many seconds after the benchmark started, so a long ramp
 still ends with its report; ``--past-bound`` goes on ramping after a step's p99 passes the
 bound (on a loaded machine: how far the sockets go); ``--step-seconds S`` sizes each next step
 to about S seconds of sign-ins at the last step's rate (at most ``--step`` per worker);
 ``--postgresql`` gives the cluster a fresh database on the machine's PostgreSQL (six workers
 writing one SQLite file answer some sign-ins with 503 "database unavailable" under load).
+``--signers N`` signs the wallets in from N processes of the cheap raw-HTTP client of the
+sign-in benchmarks (``_signin_client.py``, ~0.5 ms of client CPU per sign-in) instead of the
+fleet's httpx (~7 ms): 100,000 sign-ins then fit the machine's two cores in minutes.
 Prints one JSON object.
 """
 
@@ -56,6 +59,7 @@ from _harness import (
     server_cpu,
     settle,
 )
+from _signin_client import SignInClients, merged_errors
 from bench_memory import measure_node
 
 from cluster.running import RunningCluster, running_cluster
@@ -131,11 +135,23 @@ def _spread(held: list[int]) -> float | None:
     return round(max(held) / (total / len(held)), 3) if total else None
 
 
-def _step(fleet: Fleet, node: Node, count: int, args: argparse.Namespace) -> dict[str, Any]:
+def _login(fleet: Fleet, signers: SignInClients | None, count: int) -> dict[str, int]:
+    """Sign in ``count`` wallets for the fleet's next connects: by the fleet itself (httpx,
+    ~7 ms of client CPU each) or by the cheap raw-HTTP signers, whose tokens it adopts."""
+    if signers is None:
+        return fleet.login(count)[1]
+    replies = signers.all({"op": "signin", "count": count, "concurrency": 64}, "count")
+    fleet.adopt([t for reply in signers.all({"op": "tokens"}) for t in reply["tokens"]])
+    return merged_errors(replies)
+
+
+def _step(
+    fleet: Fleet, signers: SignInClients | None, node: Node, count: int, args: argparse.Namespace
+) -> dict[str, Any]:
     """Add ``count`` sockets, then probe; one row of the report (``rss_delta`` = the bytes the
     servers grew by while the step's sockets opened)."""
     started = time.monotonic()
-    _, login_errors = fleet.login(count)
+    login_errors = _login(fleet, signers, count)
     login_seconds = time.monotonic() - started
     settle(2.0)  # the sign-ins' garbage is collected before the reading
     pids = node.pids()
@@ -179,6 +195,10 @@ def ramp(node: Node, total: int, step: int, args: argparse.Namespace) -> tuple[l
     processes = max(args.clients, math.ceil(total / PER_PROCESS))
     pinned = client_cpus() if args.workers == 0 else None
     fleet = Fleet(node.http_url, node.ws_url, processes=processes, cpus=pinned)
+    signers = None
+    if args.signers:  # wallets for every step, with room for failed sign-ins
+        wallets = math.ceil(total * 1.2) + 1000
+        signers = SignInClients(node.http_url, processes=args.signers, wallets=wallets, cpus=pinned)
     steps: list[dict[str, Any]] = []
     size = min(step, FIRST_STEP) if args.step_seconds else step  # then sized by the rate
     try:
@@ -189,7 +209,7 @@ def ramp(node: Node, total: int, step: int, args: argparse.Namespace) -> tuple[l
             if args.time_budget and time.monotonic() - STARTED > args.time_budget:
                 return steps, "time"
             target = min(total, held + size)
-            steps.append(_step(fleet, node, target - held, args))
+            steps.append(_step(fleet, signers, node, target - held, args))
             print(json.dumps(steps[-1]), file=sys.stderr, flush=True)  # progress, kept if cut
             if args.step_seconds:  # about that many seconds of sign-ins per step, at most step
                 rate = (steps[-1]["connections"] - held) / max(steps[-1]["login_seconds"], 0.1)
@@ -200,6 +220,8 @@ def ramp(node: Node, total: int, step: int, args: argparse.Namespace) -> tuple[l
                 return steps, "refused"
     finally:
         fleet.close()
+        if signers is not None:
+            signers.close()
     return steps, "target" if args.target else "cap"
 
 
@@ -249,6 +271,7 @@ def main() -> None:
     parser.add_argument("--postgresql", action="store_true", help="workers share PostgreSQL")
     parser.add_argument("--step-seconds", type=float, default=0, help="size steps by rate")
     parser.add_argument("--past-bound", action="store_true", help="go on past p99 ≥ 100 ms")
+    parser.add_argument("--signers", type=int, default=0, help="cheap sign-in processes")
     parser.add_argument("--time-budget", type=float, default=0, help="no step after (s from start)")
     args = parser.parse_args()
     report: dict[str, Any] = {"benchmark": "capacity", "bound_p99_ms": BOUND_MS}
