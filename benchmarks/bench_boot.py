@@ -31,7 +31,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _harness import ROOT, cpu_seconds, free_port, machine, server_env
+from _harness import ROOT, cpu_seconds, machine
+
+from support.server import free_port, server_env
 
 TIMEOUT_SECONDS = 60.0
 POLL_SECONDS = 0.005
