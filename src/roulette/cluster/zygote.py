@@ -36,7 +36,7 @@ from roulette.errors import RouletteError
 from roulette.observability.logs import configure_logging
 from roulette.runtime.worker import serve_worker
 
-__all__ = ["MAX_MESSAGE", "WORKER_FDS", "serve_zygote"]
+__all__ = ["MAX_MESSAGE", "WORKER_FDS", "fork_twice", "serve_zygote"]
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def serve_zygote(control_fd: int) -> int:
             control.send(json.dumps({"error": "malformed request"}).encode())
             continue
         try:
-            pid = _fork_twice()
+            pid = fork_twice()
         except OSError as exc:
             _close(fds)
             control.send(json.dumps({"error": str(exc)}).encode())
@@ -99,7 +99,7 @@ def _worker_id(message: bytes) -> str | None:
     return worker_id if isinstance(worker_id, str) and worker_id else None
 
 
-def _fork_twice() -> int | None:
+def fork_twice() -> int | None:
     """Fork a worker whose parent exits at once; returns its pid, or None in the worker.
 
     Raises:
