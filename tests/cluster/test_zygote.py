@@ -159,3 +159,20 @@ def test_forked_workers_are_the_subreapers_children_and_share_no_random_state() 
     assert first[3] == second[3] == result["me"]  # re-parented to the subreaper
     for a, b in zip(first[:3], second[:3], strict=True):
         assert a != b
+
+
+@needs_linux
+def test_a_rolling_restart_replaces_the_zygote_so_new_workers_run_new_code(
+    tmp_path: Path,
+) -> None:
+    with running_cluster(tmp_path, ONE, ready=1) as cluster:
+        status = cluster.status()
+        zygote, old = status["zygote"]["pid"], ready_pids(status)[1]
+        cluster.signal(signal.SIGHUP)
+        new = ready_pids(_replaced(cluster, 1, old))[1]
+        assert _started_via(cluster, new) == "exec"  # the new zygote was still importing
+        status = cluster.wait_for(
+            lambda s: s["zygote"]["ready"] and s["zygote"]["pid"] != zygote, "a new zygote"
+        )
+        assert not is_alive(zygote)
+        assert f"zygote_recycled pid={zygote}" in cluster.log()

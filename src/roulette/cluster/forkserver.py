@@ -248,6 +248,14 @@ class ForkServer:
                 self.restarts += 1
         return reaped
 
+    def recycle(self) -> None:
+        """Replace the zygote by a fresh one (new code on disk), started by the next tick."""
+        if self.process is None and self.control is None:
+            return
+        log.info("zygote_recycled pid=%s", self.pid)
+        self.stop()
+        self.restart_at = 0.0
+
     def stop(self) -> None:
         """Close the control socket (the zygote exits), reap it (SIGKILL after a timeout)."""
         self._discard(kill=False)

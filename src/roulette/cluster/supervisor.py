@@ -208,6 +208,10 @@ class Supervisor:
         live = sorted((w for w in self.workers.values() if w.state in serving), key=_order)
         self.roll = [w.pid for w in live]
         log.info("rolling_restart_started workers=%d", len(self.roll))
+        if self.forkserver is not None:
+            # A roll deploys new code: its workers must not be forked from the old imports.
+            # They are exec'd until the new zygote is ready.
+            self.forkserver.recycle()
 
     def handle_ttin(self) -> None:
         """SIGTTIN: one more worker (up to the maximum)."""
