@@ -131,13 +131,22 @@ class ForkServer:
         """The zygote's pid while it runs (or until it is reaped)."""
         return None if self.process is None else self.process.pid
 
-    def attach(self, selector: selectors.BaseSelector) -> bool:
-        """Make the supervisor a subreaper and watch the control socket with ``selector``;
-        False where forking workers is impossible (then every worker is ``exec``'d)."""
+    def open(self, selector: selectors.BaseSelector) -> bool:
+        """Make the supervisor a subreaper, start the zygote and wait for it to be ready
+        (``selector`` then watches its socket); False where forking workers is impossible
+        (every worker is then ``exec``'d). A zygote that fails to start is retried by
+        :meth:`tick`."""
         if not become_subreaper():
             log.warning("zygote_unavailable reason=no-subreaper")
             return False
         self._selector = selector
+        try:
+            self.start()
+        except OSError as exc:
+            log.error("zygote_start_failed error=%s", exc)
+            self.failures += 1
+            return True
+        self.wait_ready()
         return True
 
     def start(self) -> None:

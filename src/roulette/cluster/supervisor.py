@@ -449,17 +449,8 @@ class Supervisor:
 
     def _start_forkserver(self) -> None:
         """Start the zygote and wait for its imports, once, before the first workers."""
-        if self.forkserver is None:
-            return
-        if not self.forkserver.attach(self._selector):
+        if self.forkserver is not None and not self.forkserver.open(self._selector):
             self.forkserver = None
-            return
-        try:
-            self.forkserver.start()
-        except OSError as exc:
-            log.error("zygote_start_failed error=%s", exc)
-            return
-        self.forkserver.wait_ready()
 
     def _tick_forkserver(self, now: float) -> None:
         if self.forkserver is None:
