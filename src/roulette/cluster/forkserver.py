@@ -266,8 +266,12 @@ class ForkServer:
         self.restart_at = 0.0
 
     def stop(self) -> None:
-        """Close the control socket (the zygote exits), reap it (SIGKILL after a timeout)."""
-        self._discard(kill=False)
+        """Close the control socket (a ready zygote exits at once), reap it.
+
+        One still importing reads its socket only when done: it is killed instead, so the
+        supervisor's loop does not wait for its imports. It holds nothing to clean up.
+        """
+        self._discard(kill=not self.ready)
         if self.process is None:
             return
         try:
