@@ -14,6 +14,15 @@ private directory, filled by one unmeasured start), as in the container image, w
 with ``UV_COMPILE_BYTECODE=1``. ``uncached``: an empty cache and ``PYTHONDONTWRITEBYTECODE=1``,
 so every module is compiled from source on every start — what a checkout run from an
 environment with that variable set pays (about two thirds of the start, measured).
+
+``cluster_worker_replaced``: ``roulette cluster`` with two workers on a redis-server the
+benchmark starts, run with the installed bytecode (``scripts/bootstrap`` compiles it). Each run
+SIGKILLs one worker (slots alternate) and times until ``GET /cluster/status`` shows a READY
+replacement (polled every 10 ms): ``replaced_s``. That includes the slot's restart backoff
+(0.1 s, then 1.5× per quick repeat: ``backoff_s``); ``boot_s`` is the supervisor's own figure
+(``worker_ready … boot_seconds``: spawn → first heartbeat) and ``cpu_s`` the replacement's CPU
+when it was seen READY. Measured with the zygote (``CLUSTER_FORK_SERVER=true``, the default on
+Linux) and without it (every worker ``exec``'d), in the same run.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ import argparse
 import contextlib
 import json
 import os
+import re
+import signal
 import socket
 import statistics
 import subprocess
@@ -33,6 +44,8 @@ from typing import Any
 
 from _harness import ROOT, cpu_seconds, machine
 
+from cluster.running import is_settled, ready_pids, running_cluster
+from storage.redis_fixtures import RedisServer
 from support.server import free_port, server_env
 
 TIMEOUT_SECONDS = 60.0
@@ -105,11 +118,80 @@ def _median(samples: list[dict[str, float]]) -> dict[str, Any]:
     }
 
 
+def _replacements(redis_url: str, fork_server: bool, runs: int) -> dict[str, Any]:
+    """Kill a worker ``runs`` times (alternating slots); the medians of its replacement."""
+    env = {
+        "CLUSTER_WORKERS": "2",
+        "REDIS_URL": redis_url,
+        "CLUSTER_FORK_SERVER": str(fork_server).lower(),
+        "LOG_LEVEL": "info",  # the supervisor's worker_ready lines carry boot_seconds
+        "PYTHONPYCACHEPREFIX": None,  # the installed bytecode, as deployed
+    }
+    samples: list[dict[str, float]] = []
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-boot-cluster-") as tmp,
+        running_cluster(Path(tmp), env) as cluster,
+    ):
+        for run in range(runs):
+            slot = 1 + run % 2
+            victim = ready_pids(cluster.wait_ready(2))[slot]
+            started = time.monotonic()
+            os.kill(victim, signal.SIGKILL)
+            while True:
+                status = cluster.status()
+                pids = ready_pids(status)
+                if is_settled(status, 2) and pids[slot] != victim:
+                    break
+                if time.monotonic() - started > TIMEOUT_SECONDS:
+                    raise RuntimeError(f"no replacement after {TIMEOUT_SECONDS} s")
+                time.sleep(0.01)
+            replaced = time.monotonic() - started
+            worker = next(w for w in status["workers"] if w["id"] == slot)
+            boot = re.search(
+                rf"worker_ready slot={slot} pid={pids[slot]} boot_seconds=([\d.]+)", cluster.log()
+            )
+            samples.append(
+                {
+                    "replaced_s": replaced,
+                    "backoff_s": worker["backoff"],
+                    "boot_s": float(boot[1]) if boot else float("nan"),
+                    "cpu_s": cpu_seconds(pids[slot]),
+                }
+            )
+        via = "via=zygote" if fork_server else "via=exec"
+        assert cluster.log().count(via) >= runs + 2, "workers not started the way measured"
+    return {
+        key: round(statistics.median(s[key] for s in samples), 3)
+        for key in ("replaced_s", "backoff_s", "boot_s", "cpu_s")
+    } | {"runs": runs}
+
+
+def _cluster_rows(runs: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="bench-boot-redis-") as tmp:
+        redis = RedisServer(port=free_port(), directory=Path(tmp))
+        redis.start()
+        try:
+            return {
+                "zygote": _replacements(redis.url, fork_server=True, runs=runs),
+                "exec": _replacements(redis.url, fork_server=False, runs=runs),
+            }
+        finally:
+            redis.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5, help="starts per row (median reported)")
-    runs = parser.parse_args().runs
+    parser.add_argument(
+        "--only-cluster", action="store_true", help="only the cluster_worker_replaced row"
+    )
+    args = parser.parse_args()
+    runs = args.runs
     rows: dict[str, Any] = {}
+    if args.only_cluster:
+        rows["cluster_worker_replaced"] = _cluster_rows(runs)
+        print(json.dumps({"benchmark": "boot", "machine": machine(), "rows": rows}))
+        return
     with tempfile.TemporaryDirectory(prefix="bench-boot-pycache-") as tmp:
         for label, cache in (("cached", Path(tmp)), ("uncached", None)):
             if cache is not None:  # fill the cache: this start is not measured
@@ -124,6 +206,7 @@ def main() -> None:
                 ),
                 "serve_to_health": _median([_serve_once(cache) for _ in range(runs)]),
             }
+    rows["cluster_worker_replaced"] = _cluster_rows(runs)
     print(json.dumps({"benchmark": "boot", "machine": machine(), "rows": rows}))
 
 

@@ -50,6 +50,12 @@ def _parser() -> argparse.ArgumentParser:
     worker.add_argument("--heartbeat-fd", type=int)
     worker.add_argument("--config-fd", type=int, help="the supervisor's settings (not the env)")
 
+    zygote = sub.add_parser(
+        "zygote", help="(internal) forks workers for roulette cluster from warm imports"
+    )
+    zygote.add_argument("--control-fd", type=int, required=True)
+    zygote.add_argument("--config-fd", type=int, help="the supervisor's settings (not the env)")
+
     db = sub.add_parser("db", help="database maintenance")
     db_sub = db.add_subparsers(dest="db_command", required=True)
     db_sub.add_parser("upgrade", help="apply migrations up to the newest")
@@ -101,6 +107,7 @@ def _dispatch(args: argparse.Namespace, config: Config) -> int:
     handlers: dict[str, Callable[[argparse.Namespace, Config], int]] = {
         "serve": _serve,
         "worker": _worker,
+        "zygote": _zygote,
         "cluster": _cluster,
         "lb": run_lb,
         "db": lambda a, c: asyncio.run(_db(a.db_command, c)),
@@ -151,19 +158,21 @@ def _serve(args: argparse.Namespace, config: Config) -> int:
 
 
 def _worker(args: argparse.Namespace, config: Config) -> int:
-    import uvloop  # noqa: PLC0415
+    from roulette.runtime.worker import serve_worker  # noqa: PLC0415
 
-    from roulette.runtime.worker import run_worker  # noqa: PLC0415
-
-    return uvloop.run(
-        run_worker(
-            config,
-            http_fd=args.http_fd,
-            ws_fd=args.ws_fd,
-            worker_id=args.worker_id,
-            heartbeat_fd=args.heartbeat_fd,
-        )
+    return serve_worker(
+        config,
+        http_fd=args.http_fd,
+        ws_fd=args.ws_fd,
+        worker_id=args.worker_id,
+        heartbeat_fd=args.heartbeat_fd,
     )
+
+
+def _zygote(args: argparse.Namespace, _config: Config) -> int:
+    from roulette.cluster.zygote import serve_zygote  # noqa: PLC0415
+
+    return serve_zygote(args.control_fd)
 
 
 async def _db(command: str, config: Config) -> int:

@@ -7,6 +7,7 @@ This is the only module that reads ``os.environ``. The variable names of the gui
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -145,6 +146,9 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     redis: RedisSettings = field(default_factory=RedisSettings)
     cluster_workers: int = 0
+    cluster_fork_server: bool = sys.platform == "linux"
+    """``roulette cluster`` forks workers from a warm zygote (``CLUSTER_FORK_SERVER``; Linux:
+    it needs ``PR_SET_CHILD_SUBREAPER``); off, each worker is a fresh ``exec``."""
     management_port: int = 9001
     management_token: str | None = None
     lb_algorithm: str = "round-robin"
@@ -255,6 +259,7 @@ class Config:
                 lobby_batch_in_flight=e.get("REDIS_LOBBY_BATCH_IN_FLIGHT", int_at_least(1), 2),
             ),
             cluster_workers=e.get("CLUSTER_WORKERS", int_at_least(0), 0),
+            cluster_fork_server=e.get("CLUSTER_FORK_SERVER", parse_bool, sys.platform == "linux"),
             management_port=e.get("MANAGEMENT_PORT", parse_port, 9001),
             management_token=e.get("MANAGEMENT_TOKEN", _secret, None),
             lb_algorithm=e.get("LB_ALGORITHM", _lb_algorithm, "round-robin"),

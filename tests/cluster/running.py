@@ -147,10 +147,12 @@ def is_alive(pid: int) -> bool:
 
 
 def _is_worker(pid: int) -> bool:
+    """An ``exec``'d worker, or one forked from the zygote (it keeps the zygote's command line)."""
     try:
-        return b"roulette\x00worker" in Path(f"/proc/{pid}/cmdline").read_bytes()
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+    return b"roulette\x00worker" in cmdline or b"roulette\x00zygote" in cmdline
 
 
 def cluster_env(tmp_path: Path, extra: Mapping[str, str | None] | None) -> dict[str, str]:

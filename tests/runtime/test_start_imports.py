@@ -12,6 +12,9 @@ import sys
 
 import pytest
 
+from roulette.storage.sql import head_revision
+from roulette.storage.sql.database import HEAD_REVISION, script_head
+
 HEAVY = ("redis", "httpx", "matplotlib", "eth_abi", "eth_account", "web3", "hypothesis")
 
 
@@ -27,6 +30,18 @@ def _imported(module: str, candidates: tuple[str, ...]) -> list[str]:
 def test_the_serving_path_imports_no_redis_client_nor_http_client(module: str) -> None:
     # Redis is imported when REDIS_* is configured; httpx when an alert is sent or RPC is used.
     assert _imported(module, HEAVY) == []
+
+
+@pytest.mark.parametrize("module", ["roulette.runtime.node", "roulette.runtime.worker"])
+def test_the_serving_path_imports_no_alembic(module: str) -> None:
+    # A worker checks the schema's revision (one SELECT); only migrating loads Alembic.
+    assert _imported(module, ("alembic",)) == []
+
+
+def test_the_known_head_revision_is_alembics_head() -> None:
+    # HEAD_REVISION spares the worker Alembic's script directory; it must name the newest
+    # migration, or a worker would refuse (or accept) a database it should not.
+    assert head_revision() == HEAD_REVISION == script_head()
 
 
 def test_the_command_line_imports_no_framework_before_a_command_needs_it() -> None:

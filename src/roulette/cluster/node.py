@@ -19,6 +19,7 @@ from roulette.balancing.cluster_presence import ClusterPresence
 from roulette.balancing.presence import PresenceAddress
 from roulette.cluster import policy
 from roulette.cluster.channel import Command, WakePipe
+from roulette.cluster.forkserver import ForkServer
 from roulette.cluster.management import ManagementServer
 from roulette.cluster.process import Listeners
 from roulette.cluster.supervisor import Supervisor
@@ -94,13 +95,15 @@ def run_cluster(
     try:
         scaler = _scaler(config, node_id, max_workers, metrics_dir)
         management = _management(config, commands, wake, listeners.ports[0])
+        # Workers receive our settings; the variable is for prometheus_client's own reads.
+        worker_config = replace(config, prometheus_multiproc_dir=metrics_dir)
+        worker_env = config.child_environment(PROMETHEUS_MULTIPROC_DIR=str(metrics_dir))
         supervisor = Supervisor(
             desired=desired,
             max_workers=max_workers,
             listeners=listeners,
-            # Workers receive our settings; the variable is for prometheus_client's own reads.
-            config=replace(config, prometheus_multiproc_dir=metrics_dir),
-            env=config.child_environment(PROMETHEUS_MULTIPROC_DIR=str(metrics_dir)),
+            config=worker_config,
+            env=worker_env,
             timeouts=timeouts,
             commands=commands,
             wake=wake,
@@ -111,6 +114,9 @@ def run_cluster(
             # With a balancer (shared state, so a registered node), answer "drain" this long
             # before the workers close their sockets, as `roulette serve` does.
             drain_delay=config.lb.drain_seconds if config.redis.enabled else 0.0,
+            forkserver=ForkServer(worker_config, worker_env)
+            if config.cluster_fork_server
+            else None,
         )
         announce(_banner(config, listeners, management, desired))
         presence = _presence(config, supervisor, listeners) if config.redis.enabled else None

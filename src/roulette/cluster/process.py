@@ -1,4 +1,8 @@
-"""One worker child process as the supervisor holds it: its Popen, its heartbeat pipe, its state.
+"""One worker child process as the supervisor holds it: its process, its heartbeat pipe, its state.
+
+A worker is forked from the zygote when it is up (:mod:`roulette.cluster.forkserver`), else
+``exec``'d (``python -m roulette worker``); either way the supervisor holds it through the same
+:class:`Child` interface (a ``Popen``, or a :class:`~roulette.cluster.forkserver.ForkedChild`).
 
 The parent binds the ports once (:class:`Listeners`). On Linux each worker then gets sockets of
 its own, bound to the same ports with ``SO_REUSEPORT`` (socket(7)): the kernel hashes each new
@@ -19,15 +23,19 @@ import subprocess
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from roulette.cluster.policy import SlotHistory, WorkerState, WorkerView
 from roulette.config import Config
 from roulette.config_handoff import config_file
 
+if TYPE_CHECKING:
+    from roulette.cluster.forkserver import ForkServer
+
 __all__ = [
     "LISTEN_BACKLOG",
     "PER_WORKER_SOCKETS",
+    "Child",
     "Listeners",
     "WorkerProcess",
     "spawn_worker",
@@ -131,15 +139,42 @@ def _open(host: str, port: int, *, per_worker: bool) -> socket.socket:
     return sock
 
 
+class Child(Protocol):
+    """What the supervisor uses of a worker process (a subset of ``subprocess.Popen``)."""
+
+    @property
+    def pid(self) -> int:
+        """The process id."""
+        ...
+
+    def poll(self) -> int | None:
+        """The exit code once exited (reaped), else None; -N after signal N."""
+        ...
+
+    def wait(self, timeout: float | None = None) -> int:
+        """Wait for the exit (raises ``subprocess.TimeoutExpired``)."""
+        ...
+
+    def kill(self) -> None:
+        """SIGKILL unless reaped."""
+        ...
+
+    def send_signal(self, sig: int) -> None:
+        """Signal the process unless it was reaped."""
+        ...
+
+
 @dataclass(eq=False)
 class WorkerProcess:
     """A spawned worker and what its heartbeats said (times are monotonic seconds)."""
 
     slot: int
     worker_id: str
-    popen: subprocess.Popen[bytes]
+    popen: Child
     heartbeat_fd: int
     started_at: float
+    forked: bool = False
+    """Forked from the zygote (else ``exec``'d)."""
     state: WorkerState = WorkerState.STARTING
     last_heartbeat: float | None = None
     stopping_since: float | None = None
@@ -259,9 +294,11 @@ def spawn_worker(
     config: Config,
     env: Mapping[str, str],
     now: float,
+    forkserver: ForkServer | None = None,
 ) -> WorkerProcess:
-    """Start ``python -m roulette worker`` with its sockets, a heartbeat pipe and
-    ``config`` (the worker runs with the parent's settings; it does not read the environment).
+    """Start a worker with its sockets, a heartbeat pipe and ``config`` (the worker runs with
+    the parent's settings; it does not read the environment): forked by ``forkserver`` when
+    it is ready, else ``python -m roulette worker`` with ``env``.
 
     Raises:
         OSError: the process could not be created (out of memory, pids or file descriptors).
@@ -273,15 +310,15 @@ def spawn_worker(
         os.close(config_fd)
         raise
     os.set_blocking(read_fd, False)
+    child: Child | None = None
     try:
         with listeners.for_worker() as (http, ws):
-            http_fd, ws_fd = http.fileno(), ws.fileno()
-            command = [sys.executable, "-m", "roulette", "worker", "--worker-id", worker_id]
-            command += ["--http-fd", str(http_fd), "--ws-fd", str(ws_fd)]
-            command += ["--heartbeat-fd", str(write_fd), "--config-fd", str(config_fd)]
-            popen = subprocess.Popen(
-                command, env=dict(env), pass_fds=(http_fd, ws_fd, write_fd, config_fd)
-            )
+            fds = (http.fileno(), ws.fileno(), write_fd, config_fd)
+            if forkserver is not None:
+                child = forkserver.spawn(worker_id, fds)
+            forked = child is not None
+            if child is None:
+                child = _exec_worker(worker_id, fds, env)
     except OSError:
         os.close(read_fd)
         raise
@@ -289,4 +326,14 @@ def spawn_worker(
         # Only the child writes: its exit then reads as end of file here, waking the loop.
         os.close(write_fd)
         os.close(config_fd)
-    return WorkerProcess(slot, worker_id, popen, read_fd, now)
+    return WorkerProcess(slot, worker_id, child, read_fd, now, forked=forked)
+
+
+def _exec_worker(
+    worker_id: str, fds: tuple[int, int, int, int], env: Mapping[str, str]
+) -> subprocess.Popen[bytes]:
+    http_fd, ws_fd, heartbeat_fd, config_fd = fds
+    command = [sys.executable, "-m", "roulette", "worker", "--worker-id", worker_id]
+    command += ["--http-fd", str(http_fd), "--ws-fd", str(ws_fd)]
+    command += ["--heartbeat-fd", str(heartbeat_fd), "--config-fd", str(config_fd)]
+    return subprocess.Popen(command, env=dict(env), pass_fds=fds)

@@ -29,6 +29,7 @@ from prometheus_client import multiprocess
 
 from roulette.cluster import policy
 from roulette.cluster.channel import Command, Reply, ScalingRequest, SetCount, WakePipe
+from roulette.cluster.forkserver import ForkServer
 from roulette.cluster.policy import ExitKind, SlotHistory, WorkerState
 from roulette.cluster.process import Listeners, WorkerProcess, spawn_worker
 from roulette.config import Config
@@ -70,6 +71,9 @@ class Supervisor:
         crash_window: see ``crash_limit``.
         clock: monotonic seconds (injectable for tests).
         scaler: the autoscaler loop, run once per pass (None: the count changes only by hand).
+        forkserver: the zygote workers are forked from (None: every worker is ``exec``'d).
+            Started before the first workers, restarted when it dies, stopped after the
+            last worker has exited.
     """
 
     def __init__(
@@ -90,6 +94,7 @@ class Supervisor:
         clock: Callable[[], float] = time.monotonic,
         scaler: Scaler | None = None,
         drain_delay: float = 0.0,
+        forkserver: ForkServer | None = None,
     ) -> None:
         self.desired = desired
         self.drain_delay = drain_delay
@@ -108,6 +113,7 @@ class Supervisor:
         self.crash_window = crash_window
         self.clock = clock
         self.scaler = scaler
+        self.forkserver = forkserver
         self.workers: dict[int, WorkerProcess] = {}
         self.slots: dict[int, SlotHistory] = {}
         self.roll: list[int] = []
@@ -130,6 +136,7 @@ class Supervisor:
         previous = {sig: signal.signal(sig, self._enqueue) for sig in SIGNALS}
         previous_fd = signal.set_wakeup_fd(self.wake.write_fd, warn_on_full_buffer=False)
         try:
+            self._start_forkserver()
             while not (self.is_draining and not self.workers):
                 self.run_pass()
                 self._wait()
@@ -140,6 +147,9 @@ class Supervisor:
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             self._abandon()
+            if self.forkserver is not None:
+                # After the workers: none is forked from a zygote that is going away.
+                self.forkserver.stop()
             self._selector.close()
 
     def run_pass(self) -> None:
@@ -151,6 +161,7 @@ class Supervisor:
         if self._workers_stop_at is not None and now >= self._workers_stop_at:
             self._stop_workers()
         self.reap(now)
+        self._tick_forkserver(now)
         if self.scaler is not None and not self.is_draining:
             self.scaler.tick(self)
         restart_at = {slot: s.restart_at for slot, s in self.slots.items()}
@@ -197,6 +208,10 @@ class Supervisor:
         live = sorted((w for w in self.workers.values() if w.state in serving), key=_order)
         self.roll = [w.pid for w in live]
         log.info("rolling_restart_started workers=%d", len(self.roll))
+        if self.forkserver is not None:
+            # A roll deploys new code: its workers must not be forked from the old imports.
+            # They are exec'd until the new zygote is ready.
+            self.forkserver.recycle()
 
     def handle_ttin(self) -> None:
         """SIGTTIN: one more worker (up to the maximum)."""
@@ -310,6 +325,13 @@ class Supervisor:
             "workers": workers,
             "waiting": waiting,
             "recoveries": {"replace_hung_worker": self.hung_replaced},
+            "zygote": None
+            if (zygote := self.forkserver) is None
+            else {
+                "pid": zygote.pid,
+                "ready": zygote.ready,
+                "restarts": zygote.restarts,
+            },
         }
 
     # -- reap, apply -----------------------------------------------------------------------------
@@ -412,6 +434,7 @@ class Supervisor:
                 config=self.config,
                 env=self.env,
                 now=now,
+                forkserver=self.forkserver,
             )
         except OSError as exc:
             log.error("worker_spawn_failed slot=%d error=%s", slot, exc)
@@ -419,7 +442,23 @@ class Supervisor:
             return
         self.workers[worker.pid] = worker
         self._selector.register(worker.heartbeat_fd, selectors.EVENT_READ, worker)
-        log.info("worker_started slot=%d pid=%d id=%s", slot, worker.pid, worker_id)
+        via = "zygote" if worker.forked else "exec"
+        log.info("worker_started slot=%d pid=%d id=%s via=%s", slot, worker.pid, worker_id, via)
+
+    # -- the zygote ------------------------------------------------------------------------------
+
+    def _start_forkserver(self) -> None:
+        """Start the zygote and wait for its imports, once, before the first workers."""
+        if self.forkserver is not None and not self.forkserver.open(self._selector):
+            self.forkserver = None
+
+    def _tick_forkserver(self, now: float) -> None:
+        if self.forkserver is None:
+            return
+        reaped = self.forkserver.tick(now, restart=not self.is_draining)
+        if reaped is not None and self.metrics_dir is not None:
+            # Its imports created metric files under its pid (prometheus_client multiprocess).
+            multiprocess.mark_process_dead(reaped, str(self.metrics_dir))  # type: ignore[no-untyped-call]
 
     # -- waiting -----------------------------------------------------------------------------------
 
@@ -428,11 +467,17 @@ class Supervisor:
         due = [s.restart_at - now for s in self.slots.values() if s.restart_at > now]
         if self._workers_stop_at is not None:
             due.append(max(0.0, self._workers_stop_at - now))
+        zygote = self.forkserver
+        if zygote is not None and zygote.pid is None and not self.is_draining:
+            due.append(max(0.0, zygote.restart_at - now))
         timeout = min([TICK, *due])
         for key, _ in self._selector.select(timeout):
-            worker: WorkerProcess | None = key.data
+            worker: WorkerProcess | ForkServer | None = key.data
             if worker is None:
                 self.wake.drain()
+                continue
+            if isinstance(worker, ForkServer):
+                worker.on_readable()
                 continue
             was_starting = worker.state is WorkerState.STARTING
             if not worker.read_heartbeats(self.clock()):

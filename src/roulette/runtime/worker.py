@@ -18,11 +18,13 @@ import signal
 import socket
 from dataclasses import replace
 
+import uvloop
+
 from roulette.config import Config
 from roulette.runtime.node import Node
 from roulette.supervised import supervised
 
-__all__ = ["EXIT_BOOT_FAILED", "HEARTBEAT_INTERVAL", "run_worker"]
+__all__ = ["EXIT_BOOT_FAILED", "HEARTBEAT_INTERVAL", "run_worker", "serve_worker"]
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +38,21 @@ def _inherited(fd: int) -> socket.socket:
     sock = socket.socket(fileno=fd)
     sock.setblocking(False)
     return sock
+
+
+def serve_worker(
+    config: Config, *, http_fd: int, ws_fd: int, worker_id: str, heartbeat_fd: int | None
+) -> int:
+    """Run :func:`run_worker` on a new uvloop event loop; returns the exit code.
+
+    The one way a worker starts, whether ``exec``'d (``roulette worker``) or forked from the
+    cluster's zygote (:mod:`roulette.cluster.zygote`), so both serve alike.
+    """
+    return uvloop.run(
+        run_worker(
+            config, http_fd=http_fd, ws_fd=ws_fd, worker_id=worker_id, heartbeat_fd=heartbeat_fd
+        )
+    )
 
 
 async def run_worker(
