@@ -104,7 +104,7 @@ async def measure(users: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir="/dev/shm") as tmp:
         env = {"DATA_DIR": tmp, "SIWE_DOMAIN": HOST, "STUN_SERVERS": "", "LOG_LEVEL": "warning"}
         env |= {"AUTH_RATE_BURST": "10000000", "AUTH_RATE_PER_SECOND": "10000000"}
-        env |= {"SHED_LAG_MS": "3600000"}
+        env |= {"SHED_LAG_MS": "3600000", "SHED_SIGNIN_LAG_MS": "3600000"}
         node = await Node.build(Config.from_env(env))
         app = node.http.config.app
         try:
