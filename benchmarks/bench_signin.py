@@ -54,6 +54,7 @@ SERVER_ENV = {
     "AUTH_RATE_BURST": "1000000",
     "AUTH_RATE_PER_SECOND": "1000000",
     "SHED_LAG_MS": "3600000",
+    "SHED_SIGNIN_LAG_MS": "3600000",
 }
 IDLE_SECONDS = 5.0
 """How long the server's idle CPU (sweeper, ban poll, monitor) is read before the phases."""

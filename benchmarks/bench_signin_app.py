@@ -1,7 +1,7 @@
 """The sign-in path without the HTTP layer: a node's ASGI app called directly, in process.
 
 ``bench_signin.py`` counts everything the server process spends; this separates the app (the
-routes, FastAPI's and our middlewares, the stores) from what lies below it (uvicorn's h11
+routes, FastAPI's and our middlewares, the stores) from what lies below it (uvicorn's httptools
 parser, the sockets, the loop's wake-ups). It builds a real :class:`~roulette.runtime.node.Node`
 on a SQLite file in /dev/shm, then for each wallet calls ``GET /auth/siwe/nonce``, ``POST
 /auth/siwe/verify`` and ``POST /auth/refresh`` with synthetic ASGI scopes, counting the
@@ -104,7 +104,7 @@ async def measure(users: int) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(dir="/dev/shm") as tmp:
         env = {"DATA_DIR": tmp, "SIWE_DOMAIN": HOST, "STUN_SERVERS": "", "LOG_LEVEL": "warning"}
         env |= {"AUTH_RATE_BURST": "10000000", "AUTH_RATE_PER_SECOND": "10000000"}
-        env |= {"SHED_LAG_MS": "3600000"}
+        env |= {"SHED_LAG_MS": "3600000", "SHED_SIGNIN_LAG_MS": "3600000"}
         node = await Node.build(Config.from_env(env))
         app = node.http.config.app
         try:

@@ -4,6 +4,8 @@ half (429 and 503 without ``Retry-After``), against a real server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -83,8 +85,74 @@ async def test_an_unfinished_request_head_over_16_kib_is_refused(
     writer.write(b"GET /health HTTP/1.1\r\nX-Big: " + b"a" * 20_000)
     seconds, received = await _seconds_until_closed(reader, 5)
     writer.close()
-    assert received.startswith(b"HTTP/1.1 400")
+    assert received.startswith(b"HTTP/1.1 431")  # RFC 6585 §5
+    assert b"headers_too_large" in received
     assert seconds < 2
+
+
+def _trickle_head(port: int) -> tuple[int, bytes]:
+    """Send a request head in 1 KB pieces until the server answers; the bytes sent and what
+    it answered. A plain socket: it reads the answer before the reset that follows (the
+    server closes with our unread bytes), where a StreamReader would raise the reset first."""
+    with socket.create_connection(("127.0.0.1", port)) as sock:
+        sock.sendall(b"GET /health HTTP/1.1\r\n")
+        sent, received = 0, b""
+        sock.settimeout(0.005)
+        while sent < 40_000 and not received:  # each piece well under the cap
+            try:
+                sock.sendall(b"X-Part-%d: %s\r\n" % (sent, b"a" * 1000))
+                sent += 1000
+                received = sock.recv(65_536)
+            except TimeoutError:
+                continue
+            except OSError:
+                break
+        sock.settimeout(2)
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65_536):
+                received += chunk
+    return sent, received
+
+
+async def test_a_head_trickled_past_16_kib_in_small_pieces_is_refused(
+    server: RunningServer,
+) -> None:
+    sent, received = await asyncio.to_thread(_trickle_head, server.port)
+    assert received.startswith(b"HTTP/1.1 431"), received
+    assert 16_000 <= sent <= 20_000, sent  # refused soon after the cap, not at the end
+
+
+async def _read_response(reader: asyncio.StreamReader) -> bytes:
+    head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.lower().split(b"\r\n")
+        if line.startswith(b"content-length:")
+    )
+    return head + await asyncio.wait_for(reader.readexactly(length), 5)
+
+
+async def test_the_head_cap_is_per_request_and_does_not_count_the_body(
+    server: RunningServer,
+) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    header = b"X-Pad: " + b"p" * 10_000 + b"\r\n"
+    body = b"{" + b" " * 12_000 + b"}"  # under the body limit; with its 6 KB head, over 16 KiB
+    requests = [
+        b"GET /health HTTP/1.1\r\nHost: t\r\n" + header + b"\r\n",
+        b"POST /auth/logout HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+        b"X-Pad: %s\r\nContent-Length: %d\r\n\r\n%s" % (b"p" * 6_000, len(body), body),
+        b"GET /health HTTP/1.1\r\nHost: t\r\n" + header + b"\r\n",
+    ]
+    statuses = []
+    for request in requests:  # one keep-alive connection, 40 KB in all
+        for start in range(0, len(request), 1000):
+            writer.write(request[start : start + 1000])
+            await writer.drain()
+            await asyncio.sleep(0.001)
+        statuses.append((await _read_response(reader)).split(b" ")[1])
+    writer.close()
+    assert statuses == [b"200", b"200", b"200"]
 
 
 async def test_hole7_a_rate_limited_sign_in_says_when_to_retry(server: RunningServer) -> None:

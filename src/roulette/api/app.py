@@ -27,6 +27,7 @@ from roulette.api import (
     status_routes,
 )
 from roulette.api.csrf import OriginCheck
+from roulette.api.front import FrontedApp
 from roulette.api.services import Services
 from roulette.errors import (
     DEFAULT_RETRY_AFTER_SECONDS,
@@ -185,7 +186,7 @@ class LatencyMetrics:
 
 def create_app(svc: Services, web_dir: Path | None = None) -> FastAPI:
     """The API of one node, serving ``web_dir`` (the browser client) at ``/`` if given."""
-    app = FastAPI(
+    app = FrontedApp(
         title="Web3 Chat Roulette",
         version=__version__,
         docs_url="/docs",
@@ -201,17 +202,18 @@ def create_app(svc: Services, web_dir: Path | None = None) -> FastAPI:
     app.add_middleware(LatencyMetrics, vitals=svc.vitals)
     if svc.config.safety.csrf_origin_check:
         app.add_middleware(OriginCheck, allowed_origins=svc.config.allowed_origins)
-    for router in (
+    routers = (
         auth_routes.router,
         moderation_routes.router,
         moderation_routes.admin_router,
         review_routes.router,
         status_routes.router,
         health_routes.router,
-    ):
-        app.include_router(router)
-    for router in svc.routers:
+        *svc.routers,
+    )
+    for router in routers:
         app.include_router(router)
     if web_dir is not None and web_dir.is_dir():
         app.mount("/", StaticFiles(directory=web_dir, html=True), name="web")
+    app.open_lean_branch(routers)  # the sign-in routes, ahead of FastAPI's stack (issue 15)
     return app

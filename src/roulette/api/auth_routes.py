@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from typing import Annotated
@@ -244,22 +245,44 @@ def _set_cookies(
     common = {"address": address, "chain_id": chain_id, "family_id": family_id, "now": now}
     access = issue(TokenKind.ACCESS, jti=secrets.token_urlsafe(12), **common)  # type: ignore[arg-type]
     refresh_token = issue(TokenKind.REFRESH, jti=refresh_jti, **common)  # type: ignore[arg-type]
-    secure = svc.config.cookie_secure
-    response.set_cookie(
-        "accessToken",
-        access,
-        max_age=svc.config.access_ttl_seconds,
-        httponly=True,
-        samesite="lax",
-        secure=secure,
-        path="/",
+    ttl, secure = svc.config.access_ttl_seconds, svc.config.cookie_secure
+    cookies = response.raw_headers
+    cookies.append(
+        _set_cookie("accessToken", access, max_age=ttl, path="/", samesite="lax", secure=secure)
     )
-    response.set_cookie(
-        "refreshToken",
-        refresh_token,
-        max_age=svc.config.refresh_ttl_seconds,
-        httponly=True,
-        samesite="strict",
-        secure=secure,
-        path=REFRESH_COOKIE_PATH,
+    cookies.append(
+        _set_cookie(
+            "refreshToken",
+            refresh_token,
+            max_age=svc.config.refresh_ttl_seconds,
+            path=REFRESH_COOKIE_PATH,
+            samesite="strict",
+            secure=secure,
+        )
     )
+
+
+_TOKEN_CHARS = re.compile(r"[A-Za-z0-9_.-]+")
+"""A JWT's characters (base64url and dots): a cookie value that needs no quoting."""
+
+
+def _set_cookie(
+    name: str, token: str, *, max_age: int, path: str, samesite: str, secure: bool
+) -> tuple[bytes, bytes]:
+    """The ``Set-Cookie`` header of an HttpOnly token cookie (RFC 6265 §4.1), byte for byte
+    what Starlette's ``set_cookie`` writes (http.cookies' attribute order), built directly:
+    http.cookies took ~25 µs a cookie, two sign-in cookies more than a JWT each."""
+    if not _TOKEN_CHARS.fullmatch(token):  # never for a JWT; http.cookies quotes the rest
+        quoted = Response()
+        quoted.set_cookie(
+            name,
+            token,
+            max_age=max_age,
+            path=path,
+            secure=secure,
+            httponly=True,
+            samesite=samesite,  # type: ignore[arg-type]
+        )
+        return quoted.raw_headers[-1]
+    value = f"{name}={token}; HttpOnly; Max-Age={max_age}; Path={path}; SameSite={samesite}"
+    return b"set-cookie", (value + "; Secure" if secure else value).encode("latin-1")

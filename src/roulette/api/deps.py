@@ -66,9 +66,10 @@ async def limit_auth_by_ip(request: Request, svc: ServicesDep) -> None:
 
     Raises:
         RateLimited: over ``AUTH_RATE_BURST`` at once or ``AUTH_RATE_PER_SECOND`` sustained.
-        HTTPException: 503 with ``Retry-After`` while the node sheds load.
+        HTTPException: 503 with ``Retry-After`` while the node sheds sign-ins (load, or a
+            loop lag over ``SHED_SIGNIN_LAG_MS``), checked before the body is read.
     """
-    if svc.shedding():
+    if svc.sign_in_shedding():
         raise HTTPException(
             503,
             "this node is overloaded; retry shortly",

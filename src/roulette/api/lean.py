@@ -24,7 +24,7 @@ from starlette.responses import Response
 from roulette.api.deps import limit_auth_by_ip
 from roulette.api.services import Services
 
-__all__ = ["Binder", "json_body", "lean", "lean_route"]
+__all__ = ["Binder", "LeanRoute", "json_body", "lean", "lean_route"]
 
 Binder = Callable[[Request, Services, Response], Awaitable[dict[str, Any]]]
 """The endpoint's keyword arguments, from the request, the services and the sub-response."""
@@ -35,29 +35,34 @@ E = TypeVar("E", bound=Callable[..., Awaitable[dict[str, object]]])
 _ENCODE = msgspec.json.Encoder().encode
 
 
-def lean_route(binder: Binder) -> type[APIRoute]:
-    """A route class whose requests skip FastAPI's dependency solving: the auth rate limit
-    (and load shedding) runs first, then ``binder`` reads the arguments, the endpoint runs,
-    and its ``dict`` result is encoded by msgspec with the cookies it set."""
+class LeanRoute(APIRoute):
+    """A route whose requests skip FastAPI's dependency solving: the auth rate limit (and
+    load shedding) runs first, then :attr:`binder` reads the arguments, the endpoint runs,
+    and its ``dict`` result is encoded by msgspec with the cookies it set. The app's lean
+    branch (``api/front.py``) calls its handler ahead of FastAPI's stack."""
 
-    class LeanRoute(APIRoute):
-        def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-            endpoint = self.endpoint
+    binder: Binder
 
-            async def handle(request: Request) -> Response:
-                svc: Services = request.app.state.services
-                await limit_auth_by_ip(request, svc)
-                # As FastAPI does: the endpoint sets cookies on a sub-response, merged below.
-                sub = Response()
-                del sub.headers["content-length"]
-                result = await endpoint(**await binder(request, svc, sub))
-                response = Response(_ENCODE(result), media_type="application/json")
-                response.raw_headers.extend(sub.raw_headers)
-                return response
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        endpoint, binder = self.endpoint, self.binder
 
-            return handle
+        async def handle(request: Request) -> Response:
+            svc: Services = request.app.state.services
+            await limit_auth_by_ip(request, svc)
+            # As FastAPI does: the endpoint sets cookies on a sub-response, merged below.
+            sub = Response()
+            del sub.headers["content-length"]
+            result = await endpoint(**await binder(request, svc, sub))
+            response = Response(_ENCODE(result), media_type="application/json")
+            response.raw_headers.extend(sub.raw_headers)
+            return response
 
-    return LeanRoute
+        return handle
+
+
+def lean_route(binder: Binder) -> type[LeanRoute]:
+    """The route class of a lean route served by ``binder``."""
+    return type("LeanRoute", (LeanRoute,), {"binder": staticmethod(binder)})
 
 
 def lean(

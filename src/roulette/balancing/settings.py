@@ -46,6 +46,8 @@ class LbSettings:
         sync_seconds: how often ``lb run`` reconciles servers with the registry.
         shed_lag_ms / shed_socket_fraction: a node sheds new handshakes and sign-ins when its
             event loop lags more, or its sockets reach this fraction of capacity.
+        shed_sign_in_lag_ms: a node sheds sign-ins alone (nonce, verify, refresh) from this
+            much loop lag on, so a sign-in storm cannot delay its sockets' heartbeats.
         breaker_threshold: failures in a row that open the Redis or the SQL circuit breaker.
     """
 
@@ -74,6 +76,7 @@ class LbSettings:
     sync_seconds: float = 1.0
     shed_lag_ms: int = 500
     shed_socket_fraction: float = 0.95
+    shed_sign_in_lag_ms: int = 50
     breaker_threshold: int = 5
 
     @classmethod
@@ -110,6 +113,7 @@ class LbSettings:
             sync_seconds=e.get("LB_SYNC_SECONDS", positive, 1.0),
             shed_lag_ms=e.get("SHED_LAG_MS", int_at_least(1), 500),
             shed_socket_fraction=e.get("SHED_SOCKET_FRACTION", _fraction, 0.95),
+            shed_sign_in_lag_ms=e.get("SHED_SIGNIN_LAG_MS", int_at_least(1), 50),
             breaker_threshold=e.get("BREAKER_THRESHOLD", int_at_least(1), 5),
         )
 

@@ -22,7 +22,7 @@ import uvicorn
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from roulette.api.app import create_app
-from roulette.api.listener import with_request_deadline
+from roulette.api.listener import MAX_HEAD_BYTES, with_request_deadline
 from roulette.api.services import Services
 from roulette.api.status_routes import ice_servers
 from roulette.balancing.presence import Presence, PresenceAddress
@@ -62,9 +62,6 @@ from roulette.supervised import supervised
 __all__ = ["Node", "bind", "run"]
 
 log = logging.getLogger(__name__)
-
-MAX_INCOMPLETE_REQUEST_BYTES = 16_384
-"""Largest unfinished request head the HTTP listener buffers (then 400 and close)."""
 
 WEB_DIR = Path(__file__).resolve().parents[3] / "web"
 
@@ -162,13 +159,14 @@ class Node:
                 loop="none",
                 # uvicorn would believe X-Forwarded-For from 127.0.0.1; TRUSTED_PROXIES decides.
                 proxy_headers=False,
-                # A request must arrive whole within the deadline (slowloris), only so many
-                # may be unfinished at once, and one may not exceed h11's cap (16 KiB).
+                # httptools (C) parses; a request must arrive whole within the deadline
+                # (slowloris), only so many may be unfinished at once, and an unfinished
+                # head may not pass 16 KiB (431).
                 http=with_request_deadline(
                     config.hardening.http_request_seconds,
                     config.hardening.http_max_incomplete_requests,
+                    MAX_HEAD_BYTES,
                 ),
-                h11_max_incomplete_event_size=MAX_INCOMPLETE_REQUEST_BYTES,
             )
         )
         sweeper = Sweeper(

@@ -3,6 +3,7 @@ load-shedding rule fed by the event loop's lag and the node's socket count."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -13,7 +14,7 @@ from roulette.errors import Unavailable
 from roulette.gateway.hub import Hub
 from roulette.resilience.breaker import Breaker
 from roulette.resilience.guard import Guard, guarded
-from roulette.resilience.shedding import LoopLag, ShedPolicy, should_shed
+from roulette.resilience.shedding import LoopLag, ShedPolicy, should_shed, should_shed_sign_in
 from roulette.storage.ports import Lobby, Moderation, NonceStore, TokenFamilies
 from roulette.storage.sql.database import DATABASE_UNAVAILABLE
 
@@ -27,8 +28,8 @@ SQL_FAILURES = (Unavailable, OperationalError, InterfaceError, OSError, TimeoutE
 
 @dataclass(frozen=True, slots=True)
 class Protected:
-    """The stores behind their breakers, the breakers, the shedding rule and its lag probe
-    (the node runs the probe in its task group)."""
+    """The stores behind their breakers, the breakers, the shedding rules (all new work,
+    and sign-ins alone) and their lag probe (the node runs the probe in its task group)."""
 
     lobby: Lobby
     nonces: NonceStore
@@ -36,6 +37,7 @@ class Protected:
     families: TokenFamilies
     breakers: tuple[Breaker, ...]
     shedding: Callable[[], bool]
+    sign_in_shedding: Callable[[], bool]
     lag: LoopLag
 
 
@@ -63,12 +65,23 @@ def protect(
         breakers = (shared, sql)
     lag = LoopLag()
     policy = ShedPolicy(
-        max_lag_seconds=lb.shed_lag_ms / 1000, socket_fraction=lb.shed_socket_fraction
+        max_lag_seconds=lb.shed_lag_ms / 1000,
+        socket_fraction=lb.shed_socket_fraction,
+        max_sign_in_lag_seconds=lb.shed_sign_in_lag_ms / 1000,
     )
     capacity = config.limits.max_connections
 
     def shedding() -> bool:
         return should_shed(policy, lag_seconds=lag.seconds, in_use=len(hub), capacity=capacity)
+
+    def sign_in_shedding() -> bool:
+        return should_shed_sign_in(
+            policy,
+            lag_seconds=lag.seconds,
+            current_lag_seconds=lag.current(time.monotonic()),
+            in_use=len(hub),
+            capacity=capacity,
+        )
 
     return Protected(
         lobby=lobby,
@@ -77,5 +90,6 @@ def protect(
         families=guarded(families, sql_guard),
         breakers=breakers,
         shedding=shedding,
+        sign_in_shedding=sign_in_shedding,
         lag=lag,
     )

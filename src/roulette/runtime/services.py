@@ -81,6 +81,7 @@ def build_services(
         routers=(onchain.router,) if onchain is not None else (),
         breakers=protected.breakers,
         shedding=protected.shedding,
+        sign_in_shedding=protected.sign_in_shedding,
     )
 
 
