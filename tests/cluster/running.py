@@ -174,9 +174,6 @@ def cluster_env(tmp_path: Path, extra: Mapping[str, str | None] | None) -> dict[
         "LB_DRAIN_SECONDS": "0.5",  # a registered node answers "drain" this long first
         "LOG_LEVEL": "info",
         "PYTHONUNBUFFERED": "1",
-        # Tests sign users in by the dozen at once, and the loop lags while they do: sign-in
-        # shedding (issue 15) has tests of its own.
-        "SHED_SIGNIN_LAG_MS": "60000",
         # One bytecode cache for the test session (outside the source tree): a replacement
         # worker then starts in ~1.6 s instead of ~5.8 s compiling every module again
         # (docs/performance.md, "Worker start"), which is most of a kill-and-replace repetition.

@@ -76,7 +76,6 @@ async def in_process(data_dir: Path, extra: dict[str, str]) -> AsyncIterator[InP
         "SIWE_DOMAIN": f"127.0.0.1:{port}",
         "STUN_SERVERS": "",
         "AUTH_RATE_BURST": "100000",
-        "SHED_SIGNIN_LAG_MS": "60000",  # a node just started lags: sign-in shedding aside
         **extra,
     }
     node = await Node.build(Config.from_env(env).with_ports(port, ws_port))

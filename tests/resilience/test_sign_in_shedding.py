@@ -16,16 +16,19 @@ from roulette.resilience.shedding import LoopLag, ShedPolicy, should_shed_sign_i
 from support.server import RunningServer, running_server
 from support.users import User
 
-POLICY = ShedPolicy(max_lag_seconds=0.5, socket_fraction=0.95, max_sign_in_lag_seconds=0.05)
+POLICY = ShedPolicy(
+    max_lag_seconds=0.5, socket_fraction=0.95, max_sign_in_lag_seconds=0.05, sign_in_min_sockets=10
+)
 
 
 @pytest.mark.parametrize(
     ("smoothed", "current", "in_use", "shed"),
     [
-        (0.0, 0.0, 0, False),
-        (0.0, 0.04, 0, False),
-        (0.0, 0.06, 0, True),  # a lag sockets would feel: sign-ins wait elsewhere
-        (0.2, 0.0, 0, False),  # the average remembers a past burst; now is what counts
+        (0.0, 0.0, 10, False),
+        (0.0, 0.04, 10, False),
+        (0.0, 0.06, 10, True),  # a lag sockets would feel: sign-ins wait elsewhere
+        (0.0, 0.06, 9, False),  # too few sockets to protect: the general rule decides
+        (0.2, 0.0, 10, False),  # the average remembers a past burst; now is what counts
         (0.6, 0.0, 0, True),  # the node sheds all new work: sign-ins too
         (0.0, 0.0, 95, True),  # near the socket cap: likewise
     ],
@@ -37,6 +40,21 @@ def test_sign_ins_are_shed_from_a_lower_current_lag_and_whenever_all_work_is(
         POLICY, lag_seconds=smoothed, current_lag_seconds=current, in_use=in_use, capacity=100
     )
     assert verdict is shed
+
+
+def test_a_verify_is_spared_the_early_threshold_but_not_the_general_rule() -> None:
+    def verdict(smoothed: float, current: float) -> bool:
+        return should_shed_sign_in(
+            POLICY,
+            lag_seconds=smoothed,
+            current_lag_seconds=current,
+            in_use=50,
+            capacity=100,
+            early=False,
+        )
+
+    assert not verdict(0.0, 0.3)  # its user has signed already: no second signature asked
+    assert verdict(0.6, 0.6)
 
 
 def test_the_current_lag_is_the_latest_measurement_not_the_average() -> None:
@@ -67,6 +85,8 @@ async def test_a_loop_busy_past_its_probe_says_so_before_the_probe_wakes() -> No
 def test_the_sign_in_threshold_is_configured_in_milliseconds() -> None:
     assert Config.from_env({}).lb.shed_sign_in_lag_ms == 50
     assert Config.from_env({"SHED_SIGNIN_LAG_MS": "20"}).lb.shed_sign_in_lag_ms == 20
+    assert Config.from_env({}).lb.shed_sign_in_min_sockets == 1000
+    assert Config.from_env({"SHED_SIGNIN_MIN_SOCKETS": "0"}).lb.shed_sign_in_min_sockets == 0
 
 
 MAX_WAVES, BURST = 20, 200
@@ -113,7 +133,8 @@ async def test_a_node_under_a_sign_in_burst_refuses_some_and_keeps_its_heartbeat
 ) -> None:
     # A low threshold so that this machine's bursts trip it for certain; the general rule
     # stays far away, so only sign-ins are refused.
-    env = {"SHED_SIGNIN_LAG_MS": "5", "SHED_LAG_MS": "60000"}
+    # No floor of sockets either: this node holds one.
+    env = {"SHED_SIGNIN_LAG_MS": "5", "SHED_SIGNIN_MIN_SOCKETS": "0", "SHED_LAG_MS": "60000"}
     with running_server(tmp_path, env) as server:
         user = await _signed_in_despite_shedding(server)
         await user.connect()

@@ -79,10 +79,8 @@ def server_env(port: int, data_dir: Path, extra: Mapping[str, str] | None) -> di
             "STUN_SERVERS": "",
             "LOG_LEVEL": "info",
             "PYTHONUNBUFFERED": "1",
-            # Hundreds of test users sign in from 127.0.0.1 within a second (and the loop
-            # lags while they do: sign-in shedding, issue 15, has tests of its own).
+            # Hundreds of test users sign in from 127.0.0.1 within a second.
             "AUTH_RATE_BURST": "100000",
-            "SHED_SIGNIN_LAG_MS": "60000",
             "WS_HANDSHAKE_IP_BURST": "100000",
         }
     )

@@ -76,7 +76,9 @@ async def siwe_nonce(svc: ServicesDep) -> dict[str, object]:
     return {"nonce": nonce, "expiresIn": ttl}
 
 
-@lean(router, "POST", "/siwe/verify", _bind_verify, dependencies=limited)
+# A verify carries a signature its user has already made: shedding it early would ask them
+# for a second one, and the nonces admitted before it already bound how many verifies follow.
+@lean(router, "POST", "/siwe/verify", _bind_verify, early_shed=False, dependencies=limited)
 async def siwe_verify(body: VerifyBody, response: Response, svc: ServicesDep) -> dict[str, object]:
     """Check a signed EIP-4361 message; on success set the access and refresh cookies."""
     limit = svc.config.limits.siwe_max_bytes

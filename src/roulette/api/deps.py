@@ -18,6 +18,7 @@ from roulette.resilience.shedding import RETRY_AFTER_SECONDS
 __all__ = [
     "CurrentClaims",
     "ServicesDep",
+    "check_auth_limits",
     "current_address",
     "current_claims",
     "limit_auth_by_ip",
@@ -62,14 +63,21 @@ CurrentClaims = Annotated[TokenClaims, Depends(current_claims)]
 
 
 async def limit_auth_by_ip(request: Request, svc: ServicesDep) -> None:
+    """The sign-in routes' limits as a dependency (documented in the OpenAPI operations):
+    :func:`check_auth_limits` with the early shedding threshold."""
+    await check_auth_limits(request, svc, early_shed=True)
+
+
+async def check_auth_limits(request: Request, svc: Services, *, early_shed: bool) -> None:
     """Sign-in endpoints cost a stored nonce or a signature recovery: limit them per client IP.
 
     Raises:
         RateLimited: over ``AUTH_RATE_BURST`` at once or ``AUTH_RATE_PER_SECOND`` sustained.
         HTTPException: 503 with ``Retry-After`` while the node sheds sign-ins (load, or a
-            loop lag over ``SHED_SIGNIN_LAG_MS``), checked before the body is read.
+            loop lag over ``SHED_SIGNIN_LAG_MS`` when ``early_shed``), checked before the body
+            is read.
     """
-    if svc.sign_in_shedding():
+    if svc.sign_in_shedding(early_shed):
         raise HTTPException(
             503,
             "this node is overloaded; retry shortly",

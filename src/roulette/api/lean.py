@@ -21,7 +21,7 @@ from fastapi.routing import APIRoute, APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from roulette.api.deps import limit_auth_by_ip
+from roulette.api.deps import check_auth_limits
 from roulette.api.services import Services
 
 __all__ = ["Binder", "LeanRoute", "json_body", "lean", "lean_route"]
@@ -42,13 +42,15 @@ class LeanRoute(APIRoute):
     branch (``api/front.py``) calls its handler ahead of FastAPI's stack."""
 
     binder: Binder
+    early_shed: bool = True
+    """Whether the early sign-in shedding threshold applies (``deps.check_auth_limits``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        endpoint, binder = self.endpoint, self.binder
+        endpoint, binder, early_shed = self.endpoint, self.binder, self.early_shed
 
         async def handle(request: Request) -> Response:
             svc: Services = request.app.state.services
-            await limit_auth_by_ip(request, svc)
+            await check_auth_limits(request, svc, early_shed=early_shed)
             # As FastAPI does: the endpoint sets cookies on a sub-response, merged below.
             sub = Response()
             del sub.headers["content-length"]
@@ -60,19 +62,26 @@ class LeanRoute(APIRoute):
         return handle
 
 
-def lean_route(binder: Binder) -> type[LeanRoute]:
+def lean_route(binder: Binder, *, early_shed: bool = True) -> type[LeanRoute]:
     """The route class of a lean route served by ``binder``."""
-    return type("LeanRoute", (LeanRoute,), {"binder": staticmethod(binder)})
+    attributes = {"binder": staticmethod(binder), "early_shed": early_shed}
+    return type("LeanRoute", (LeanRoute,), attributes)
 
 
 def lean(
-    router: APIRouter, method: str, path: str, binder: Binder, **options: Any
+    router: APIRouter,
+    method: str,
+    path: str,
+    binder: Binder,
+    *,
+    early_shed: bool = True,
+    **options: Any,
 ) -> Callable[[E], E]:
     """Register the decorated endpoint on ``router`` as a lean route (``options``: those of
     ``add_api_route``, e.g. ``dependencies`` to document)."""
 
     def register(endpoint: E) -> E:
-        route_class = lean_route(binder)
+        route_class = lean_route(binder, early_shed=early_shed)
         router.add_api_route(
             path, endpoint, methods=[method], route_class_override=route_class, **options
         )

@@ -58,6 +58,6 @@ class Services:
     """The Redis and SQL circuit breakers (issue 11), for /health and metrics."""
     shedding: Callable[[], bool] = lambda: False
     """True while the node sheds new handshakes and sign-ins (issue 11)."""
-    sign_in_shedding: Callable[[], bool] = lambda: False
+    sign_in_shedding: Callable[[bool], bool] = lambda early: False
     """True while the node sheds sign-ins: whenever it sheds, and from a lower loop lag on
     (``SHED_SIGNIN_LAG_MS``, issue 15)."""

@@ -46,8 +46,9 @@ class LbSettings:
         sync_seconds: how often ``lb run`` reconciles servers with the registry.
         shed_lag_ms / shed_socket_fraction: a node sheds new handshakes and sign-ins when its
             event loop lags more, or its sockets reach this fraction of capacity.
-        shed_sign_in_lag_ms: a node sheds sign-ins alone (nonce, verify, refresh) from this
-            much loop lag on, so a sign-in storm cannot delay its sockets' heartbeats.
+        shed_sign_in_lag_ms: a node holding ``shed_sign_in_min_sockets`` sockets or more sheds
+            nonces and refreshes alone from this much loop lag on, so a sign-in storm cannot
+            delay its sockets' heartbeats (a verify is spared: its user has already signed).
         breaker_threshold: failures in a row that open the Redis or the SQL circuit breaker.
     """
 
@@ -77,6 +78,7 @@ class LbSettings:
     shed_lag_ms: int = 500
     shed_socket_fraction: float = 0.95
     shed_sign_in_lag_ms: int = 50
+    shed_sign_in_min_sockets: int = 1000
     breaker_threshold: int = 5
 
     @classmethod
@@ -114,6 +116,7 @@ class LbSettings:
             shed_lag_ms=e.get("SHED_LAG_MS", int_at_least(1), 500),
             shed_socket_fraction=e.get("SHED_SOCKET_FRACTION", _fraction, 0.95),
             shed_sign_in_lag_ms=e.get("SHED_SIGNIN_LAG_MS", int_at_least(1), 50),
+            shed_sign_in_min_sockets=e.get("SHED_SIGNIN_MIN_SOCKETS", int_at_least(0), 1000),
             breaker_threshold=e.get("BREAKER_THRESHOLD", int_at_least(1), 5),
         )
 

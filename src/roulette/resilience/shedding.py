@@ -25,11 +25,15 @@ class ShedPolicy:
         max_lag_seconds: the event loop's smoothed lag above which we shed.
         socket_fraction: shed when sockets in use reach this fraction of capacity.
         max_sign_in_lag_seconds: the loop's current lag above which sign-ins alone are shed.
+        sign_in_min_sockets: that early threshold holds only while the node has at least this
+            many sockets open: it exists to keep their heartbeats fast, and a node with few
+            has little to protect (the general rule still covers it).
     """
 
     max_lag_seconds: float = 0.5
     socket_fraction: float = 0.95
     max_sign_in_lag_seconds: float = 0.05
+    sign_in_min_sockets: int = 1000
 
 
 def should_shed(policy: ShedPolicy, *, lag_seconds: float, in_use: int, capacity: int) -> bool:
@@ -46,12 +50,17 @@ def should_shed_sign_in(
     current_lag_seconds: float,
     in_use: int,
     capacity: int,
+    early: bool = True,
 ) -> bool:
     """Whether to refuse a sign-in request (nonce, verify, refresh) now: whenever new work is
-    shed at all, and as soon as the loop's *current* lag (not the smoothed one: a storm must
-    be met within a loop turn or two, not after the average catches up) passes the sign-in
-    threshold."""
-    if current_lag_seconds > policy.max_sign_in_lag_seconds:
+    shed at all, and — when ``early`` and the node holds ``sign_in_min_sockets`` sockets — as
+    soon as the loop's *current* lag (not the smoothed one: a storm must be met within a loop
+    turn or two, not after the average catches up) passes the sign-in threshold."""
+    if (
+        early
+        and in_use >= policy.sign_in_min_sockets
+        and current_lag_seconds > policy.max_sign_in_lag_seconds
+    ):
         return True
     return should_shed(policy, lag_seconds=lag_seconds, in_use=in_use, capacity=capacity)
 

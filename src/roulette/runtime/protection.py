@@ -37,7 +37,8 @@ class Protected:
     families: TokenFamilies
     breakers: tuple[Breaker, ...]
     shedding: Callable[[], bool]
-    sign_in_shedding: Callable[[], bool]
+    sign_in_shedding: Callable[[bool], bool]
+    """Whether to refuse a sign-in request now; ``False`` spares it the early threshold."""
     lag: LoopLag
 
 
@@ -68,19 +69,21 @@ def protect(
         max_lag_seconds=lb.shed_lag_ms / 1000,
         socket_fraction=lb.shed_socket_fraction,
         max_sign_in_lag_seconds=lb.shed_sign_in_lag_ms / 1000,
+        sign_in_min_sockets=lb.shed_sign_in_min_sockets,
     )
     capacity = config.limits.max_connections
 
     def shedding() -> bool:
         return should_shed(policy, lag_seconds=lag.seconds, in_use=len(hub), capacity=capacity)
 
-    def sign_in_shedding() -> bool:
+    def sign_in_shedding(early: bool = True) -> bool:
         return should_shed_sign_in(
             policy,
             lag_seconds=lag.seconds,
             current_lag_seconds=lag.current(time.monotonic()),
             in_use=len(hub),
             capacity=capacity,
+            early=early,
         )
 
     return Protected(
