@@ -12,12 +12,26 @@ ratio ours / Node. Prints one JSON object.
 
 Our server does more per message than the reference: it validates and decodes each message,
 checks the session, and re-encodes it with the sender's address (``from``).
-The per-socket rate limit (20/s by default) is lifted for the run: this measures the relay
-path, not the limiter. Usage: ``python benchmarks/bench_relay.py [--pairs 50] [--seconds 10]
-[--target both|roulette|node] [--profile FILE] [--variant JSON]`` (``--profile``: py-spy
-samples of our server during the timed window, collapsed stacks, and the top functions in the
-report; ``--variant``: also measure our server with these keyword arguments forced onto picows'
-``ws_create_server``, e.g. ``'{"use_aiofastnet": false}'``).
+Two shapes (``--shape``), each a row with ours, Node's and the ratio:
+
+- ``bulk``: PAIRS pairs (50), every initiator keeps a window of 64 messages in flight; the
+  per-socket rate limit (20/s by default) is lifted for the run: this measures the relay path
+  at its fastest, not the limiter.
+- ``paced`` (issue 15): PACED_PAIRS pairs (2,000: 4,000 signed-in wallets for ours), every
+  socket of every pair sends its peer RATE (10) ICE candidates a second, the rate limiter left
+  on, as browsers trickling candidates do. Few messages arrive together, so each one pays its
+  own wake-up, read and write. The sockets are spread over CLIENTS processes of
+  ``benchmarks/_fleet.py`` on the client core(s); the report says how far their pacing fell
+  behind its schedule at worst (``client_behind_seconds``), i.e. whether the client kept the
+  offered rate.
+
+Usage: ``python benchmarks/bench_relay.py [--shape bulk|paced|both] [--pairs 50]
+[--paced-pairs 2000] [--rate 10] [--clients 4] [--seconds 10] [--target both|roulette|node]
+[--profile FILE] [--variant JSON]`` (``--profile``: py-spy samples of our server during the
+timed window of each shape, collapsed stacks (FILE, with the shape's name before its suffix
+when both run), and the top functions in the report; ``--variant``: also measure our server
+with these keyword arguments forced onto picows' ``ws_create_server``, e.g.
+``'{"use_aiofastnet": false}'``).
 """
 
 from __future__ import annotations
@@ -31,6 +45,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from _fleet import Fleet
 from _harness import client_cpus, cpu_seconds, machine, node_server, roulette_server, server_cpu
 from _profile import Profiler
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
@@ -41,6 +56,7 @@ from support.users import signed_in_users
 WINDOW = 64
 """Messages one sender keeps in flight (a browser trickling ICE candidates does the same)."""
 JOIN = b'{"type":"join-queue","chainId":1}'
+CLIENTS = client_cpus()
 
 Pair = tuple[WSTransport, "Client"]
 
@@ -161,13 +177,74 @@ async def measure(
     }
 
 
-def run_roulette(args: argparse.Namespace, variant: dict[str, Any] | None = None) -> dict[str, Any]:
+def paced(fleet: Fleet, pid: int, args: argparse.Namespace, profiler: Profiler | None) -> Any:
+    """Pair the fleet's sockets, pace them for ``args.seconds`` after a 2 s warm-up."""
+    started = time.monotonic()
+    matched, errors = fleet.pair()
+    if matched < 2 * args.paced_pairs * 0.99:
+        raise RuntimeError(f"only {matched} sockets matched: {errors}")
+    setup = time.monotonic() - started
+    fleet.pace(args.rate, args.size)
+    time.sleep(2.0)  # warm-up: every phase of the schedule has sent
+    if profiler is not None:
+        profiler.start(pid, args.seconds)
+    first, cpu0, t0 = fleet.count(), cpu_seconds(pid), time.perf_counter()
+    time.sleep(args.seconds)
+    last, cpu1, t1 = fleet.count("stop"), cpu_seconds(pid), time.perf_counter()
+    relayed = last["received"] - first["received"]
+    return {
+        "sockets": matched,
+        "pairing_seconds": round(setup, 1),
+        "offered_msgs_per_second": round(matched * args.rate),
+        "sent_msgs_per_second": round((last["sent"] - first["sent"]) / (t1 - t0)),
+        "client_behind_seconds": last["behind_seconds"],
+        "client_errors": last["errors"],
+        "relayed_msgs": relayed,
+        "wall_seconds": round(t1 - t0, 3),
+        "server_cpu_seconds": round(cpu1 - cpu0, 3),
+        "msgs_per_second": round(relayed / (t1 - t0)),
+        "msgs_per_server_cpu_second": round(relayed / max(cpu1 - cpu0, 1e-9)),
+    }
+
+
+PACED_ENV = {
+    "AUTH_RATE_BURST": "1000000",
+    "AUTH_RATE_PER_SECOND": "1000000",
+    "WS_HANDSHAKE_IP_BURST": "1000000",
+    "IDLE_TIMEOUT_SECONDS": "3600",
+    "MAX_CONNECTIONS": "100000",
+    # No shedding because of other people's CPU use on a shared machine (bench_capacity too).
+    "AUTO_RECOVERY_ENABLED": "false",
+    "SHED_LAG_MS": "60000",
+}
+"""Sign-ins and handshakes unthrottled (4,000 from a few addresses); the message rate limit
+(WS_RATE_*) is left at its defaults."""
+
+
+def run_roulette(
+    args: argparse.Namespace, shape: str, variant: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """Our figure (and the profile of our server, when asked)."""
-    env = {"WS_RATE_BURST": "1000000", "WS_RATE_PER_SECOND": "1000000"}
-    profiler = Profiler(Path(args.profile)) if args.profile and not variant else None
-    with roulette_server(env, gateway=variant, cpus=server_cpu()) as server:
-        connect = lambda: roulette_pairs(server, args.pairs)  # noqa: E731
-        result = asyncio.run(measure(connect, server.process.pid, args, profiler))
+    profiler = Profiler(_profile_path(args, shape)) if args.profile and not variant else None
+    if shape == "bulk":
+        env = {"WS_RATE_BURST": "1000000", "WS_RATE_PER_SECOND": "1000000"}
+        with roulette_server(env, gateway=variant, cpus=server_cpu()) as server:
+            connect = lambda: roulette_pairs(server, args.pairs)  # noqa: E731
+            result = asyncio.run(measure(connect, server.process.pid, args, profiler))
+    else:
+        with roulette_server(PACED_ENV, gateway=variant, cpus=server_cpu()) as server:
+            fleet = Fleet(server.http_url, server.ws_url, processes=args.clients, cpus=CLIENTS)
+            try:
+                started = time.monotonic()
+                tokens, errors = fleet.login(2 * args.paced_pairs)
+                opened, errors = fleet.connect()
+                if opened < tokens:
+                    raise RuntimeError(f"{opened} of {tokens} sockets opened: {errors}")
+                signin = time.monotonic() - started
+                result = paced(fleet, server.process.pid, args, profiler)
+                result["signin_and_connect_seconds"] = round(signin, 1)
+            finally:
+                fleet.close()
     if profiler is not None:
         result["profile_top_self"] = profiler.finish()
     return result | {
@@ -176,18 +253,54 @@ def run_roulette(args: argparse.Namespace, variant: dict[str, Any] | None = None
     }
 
 
-def run_node(args: argparse.Namespace) -> dict[str, Any]:
+def run_node(args: argparse.Namespace, shape: str) -> dict[str, Any]:
     """The Node ``ws`` reference's figure, same client, same sizes, same pinning."""
     with node_server(cpus=server_cpu()) as server:
-        connect = lambda: node_pairs(server.ws_url, args.pairs)  # noqa: E731
-        result = asyncio.run(measure(connect, server.process.pid, args))
+        if shape == "bulk":
+            connect = lambda: node_pairs(server.ws_url, args.pairs)  # noqa: E731
+            result = asyncio.run(measure(connect, server.process.pid, args))
+        else:
+            fleet = Fleet("http://unused", server.ws_url, processes=args.clients, cpus=CLIENTS)
+            try:
+                opened, errors = fleet.connect(2 * args.paced_pairs)
+                if opened < 2 * args.paced_pairs:
+                    raise RuntimeError(f"{opened} sockets opened: {errors}")
+                result = paced(fleet, server.process.pid, args, None)
+            finally:
+                fleet.close()
     return result | {"implementation": "node ws (benchmarks/node/relay.js)"}
+
+
+def _profile_path(args: argparse.Namespace, shape: str) -> Path:
+    path = Path(args.profile)
+    return path.with_stem(f"{path.stem}-{shape}") if args.shape == "both" else path
+
+
+def row(args: argparse.Namespace, shape: str) -> dict[str, Any]:
+    """One shape: ours, Node's (as ``--target`` says) and the ratio."""
+    report: dict[str, Any] = {}
+    if args.target in ("both", "roulette"):
+        report["roulette"] = run_roulette(args, shape)
+    if args.target in ("both", "node"):
+        report["node_ws"] = run_node(args, shape)
+    if args.variant:
+        report["roulette_variant"] = run_roulette(args, shape, args.variant)
+    if args.target == "both":
+        ours = report["roulette"]["msgs_per_server_cpu_second"]
+        report["ratio_ours_to_node"] = round(
+            ours / report["node_ws"]["msgs_per_server_cpu_second"], 3
+        )
+    return report
 
 
 def main() -> None:
     """Measure and print the JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=50)
+    parser.add_argument("--shape", choices=("both", "bulk", "paced"), default="both")
+    parser.add_argument("--pairs", type=int, default=50, help="pairs of the bulk shape")
+    parser.add_argument("--paced-pairs", type=int, default=2000, help="pairs of the paced shape")
+    parser.add_argument("--rate", type=float, default=10.0, help="paced: messages/s per socket")
+    parser.add_argument("--clients", type=int, default=4, help="paced: client processes")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--size", type=int, default=200, help="approximate bytes per message")
     parser.add_argument("--target", choices=("both", "roulette", "node"), default="both")
@@ -196,18 +309,11 @@ def main() -> None:
     args = parser.parse_args()
     if (cpus := client_cpus()) is not None:
         os.sched_setaffinity(0, cpus)  # the client on the other core(s)
-    report: dict[str, Any] = {"benchmark": "relay", "pairs": args.pairs}
-    if args.target in ("both", "roulette"):
-        report["roulette"] = run_roulette(args)
-    if args.target in ("both", "node"):
-        report["node_ws"] = run_node(args)
-    if args.variant:
-        report["roulette_variant"] = run_roulette(args, args.variant)
-    if args.target == "both":
-        ours = report["roulette"]["msgs_per_server_cpu_second"]
-        report["ratio_ours_to_node"] = round(
-            ours / report["node_ws"]["msgs_per_server_cpu_second"], 3
-        )
+    report: dict[str, Any] = {"benchmark": "relay"}
+    if args.shape in ("both", "paced"):
+        report["paced"] = {"pairs": args.paced_pairs, "rate": args.rate} | row(args, "paced")
+    if args.shape in ("both", "bulk"):
+        report["bulk"] = {"pairs": args.pairs} | row(args, "bulk")
     report.update(machine())
     print(json.dumps(report))
 
