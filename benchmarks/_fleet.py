@@ -16,7 +16,7 @@ with one JSON line per command on stdin and reads one JSON line back:
   ``ice-candidate`` of ~B bytes R times a second (phases spread evenly), until ``stop``;
 - ``{"op": "count"}``: relayed messages received so far, messages sent, how far the pacing
   fell behind its schedule at worst (seconds), and errors (a refusal, a close);
-- ``{"op": "stop"}``: stop pacing;
+- ``{"op": "stop"}``: stop pacing (once stopped; ``pace`` may start it again);
 - ``{"op": "quit"}``.
 
 Run as a child: ``python benchmarks/_fleet.py HTTP_URL WS_URL SOURCE SEED``.
@@ -83,6 +83,7 @@ class _Child:
         self.sent = 0
         self.behind = 0.0
         self.pacing = asyncio.Event()
+        self.pacer: asyncio.Task[None] | None = None
 
     async def login(self, count: int) -> dict[str, Any]:
         self.errors = {}  # each command reports its own
@@ -208,6 +209,19 @@ async def _serve(child: _Child) -> None:
     await child.http.aclose()
 
 
+async def _pacing(child: _Child, command: dict[str, Any], tasks: asyncio.TaskGroup) -> Any:
+    if command["op"] == "pace":
+        child.pacing.set()
+        child.behind = 0.0
+        child.pacer = tasks.create_task(child.pace(command["rate"], command["size"]))
+        return {"pacing": len(child.matched)}
+    if command["op"] == "stop":
+        child.pacing.clear()
+        if child.pacer is not None:
+            await child.pacer  # one pacer at a time
+    return child.count()
+
+
 async def _commands(child: _Child, tasks: asyncio.TaskGroup) -> None:
     loop = asyncio.get_running_loop()
     while line := await loop.run_in_executor(None, sys.stdin.readline):
@@ -217,15 +231,8 @@ async def _commands(child: _Child, tasks: asyncio.TaskGroup) -> None:
             break
         if op == "pair":
             reply = await child.pair()
-        elif op == "pace":
-            child.pacing.set()
-            tasks.create_task(child.pace(command["rate"], command["size"]))
-            reply = {"pacing": len(child.matched)}
-        elif op == "count":
-            reply = child.count()
-        elif op == "stop":
-            child.pacing.clear()
-            reply = child.count()
+        elif op in ("pace", "count", "stop"):
+            reply = await _pacing(child, command, tasks)
         elif op == "login":
             reply = await child.login(command["count"])
         elif op == "connect":
