@@ -188,6 +188,11 @@ class _Child:
 
     def count(self) -> dict[str, Any]:
         errors = dict(self.recorder.errors)
+        for sock, _ in self.matched:  # anything but relayed traffic: a refusal, a close
+            while not sock.inbox.empty():
+                message = sock.inbox.get_nowait()
+                kind = f"{message['type']}_{message.get('code', '')}".rstrip("_")
+                errors[kind] = errors.get(kind, 0) + 1
         closed = sum(not sock.is_open for sock, _ in self.matched)
         return {
             "received": self.recorder.counters[RELAYED],

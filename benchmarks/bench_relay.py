@@ -3,7 +3,7 @@
 Ours: start a real server, sign in 2×PAIRS real wallets (EIP-4361 over HTTP), pair them through
 the real queue over picows client sockets. The reference: benchmarks/node/relay.js (~30 lines
 of Node ``ws``, installed with ``npm ci`` when missing), which pairs sockets in arrival order
-and tells each side ``match-found`` the same way. Then the streaming phase is identical for
+and tells each side ``match-found`` the same way. From there (bulk shape below) it is the same for
 both: every initiator streams the same ``ice-candidate`` messages to its peer with a bounded
 window in flight while the peers count what arrives. The server is pinned to core 0, the client
 to core 1. Reports relayed messages/s and per second of server CPU time (from /proc, all
@@ -11,7 +11,8 @@ threads), so the figure is "per server core" even when the client shares the mac
 ratio ours / Node. Prints one JSON object.
 
 Our server does more per message than the reference: it validates and decodes each message,
-checks the session, and re-encodes it with the sender's address (``from``).
+checks the session, and sends it on with the sender's address (``from``) added.
+
 Two shapes (``--shape``), each a row with ours, Node's and the ratio:
 
 - ``bulk``: PAIRS pairs (50), every initiator keeps a window of 64 messages in flight; the
