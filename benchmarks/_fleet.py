@@ -10,6 +10,13 @@ with one JSON line per command on stdin and reads one JSON line back:
 - ``{"op": "probe", "sockets": S, "seconds": T}``: heartbeats from S sockets spread over T s,
   returning each heartbeat → heartbeat-ack round trip;
 - ``{"op": "adopt", "tokens": [...]}``: keep access tokens signed in by another client;
+- ``{"op": "pair"}``: get every live socket matched (ours join the queue; the Node reference
+  pairs sockets as they connect) and keep each one's session id;
+- ``{"op": "pace", "rate": R, "size": B}``: from now on each matched socket sends its peer an
+  ``ice-candidate`` of ~B bytes R times a second (phases spread evenly), until ``stop``;
+- ``{"op": "count"}``: relayed messages received so far, messages sent, how far the pacing
+  fell behind its schedule at worst (seconds), and errors (a refusal, a close);
+- ``{"op": "stop"}``: stop pacing (once stopped; ``pace`` may start it again);
 - ``{"op": "quit"}``.
 
 Run as a child: ``python benchmarks/_fleet.py HTTP_URL WS_URL SOURCE SEED``.
@@ -29,14 +36,18 @@ from typing import Any
 
 import httpx
 from _harness import exchange, pinned
+from picows import WSMsgType
 
 from roulette.loadtest.client import ServerInfo, UserError, UserSocket, open_socket, sign_in
-from roulette.loadtest.stats import HEARTBEAT_RTT, Recorder
+from roulette.loadtest.stats import HEARTBEAT_RTT, RELAYED, Recorder
 from roulette.loadtest.wallet import Wallet
 
 CONCURRENCY = 64
 RETRIES_WHEN_FULL = 10
 WAIT_LIVE_SECONDS = 60.0
+WAIT_MATCH_SECONDS = 120.0
+PACE_SLOTS = 10
+"""Each pacing period is cut into this many ticks; a tenth of the sockets send on each."""
 
 
 class _Samples(Recorder):
@@ -68,6 +79,11 @@ class _Child:
         # accessToken cookie of the previous sign-in makes the next verify look forged (403).
         origin = {"Origin": http_url}
         self.http = httpx.AsyncClient(transport=transport, timeout=120.0, headers=origin)
+        self.matched: list[tuple[UserSocket, str]] = []
+        self.sent = 0
+        self.behind = 0.0
+        self.pacing = asyncio.Event()
+        self.pacer: asyncio.Task[None] | None = None
 
     async def login(self, count: int) -> dict[str, Any]:
         self.errors = {}  # each command reports its own
@@ -129,15 +145,100 @@ class _Child:
         await asyncio.sleep(1.0)  # the last acks
         return {"rtts": self.recorder.samples, "sent": len(chosen)}
 
+    async def pair(self) -> dict[str, Any]:
+        """Get every live socket matched; keep (socket, session id) of each."""
+        self.errors = {}
+        join = json.dumps({"type": "join-queue", "chainId": self.info.chain_id}).encode()
+
+        async def one(sock: UserSocket) -> None:
+            if self.tokens and sock.transport is not None:  # ours: join the real queue
+                sock.transport.send(WSMsgType.TEXT, join)
+            try:
+                async with asyncio.timeout(WAIT_MATCH_SECONDS):
+                    while (message := await sock.inbox.get())["type"] != "match-found":
+                        pass
+            except TimeoutError:
+                self.errors["timeout_match"] = self.errors.get("timeout_match", 0) + 1
+                return
+            self.matched.append((sock, message["sessionId"]))
+
+        await asyncio.gather(*(one(s) for s in self.sockets if s.is_open))
+        return {"matched": len(self.matched), "errors": self.errors}
+
+    async def pace(self, rate: float, size: int) -> None:
+        """Each matched socket sends ``rate`` ICE candidates a second until :attr:`pacing` is
+        cleared; a tick that comes late is caught up at once (the offered rate holds)."""
+        pad = "x" * max(0, size - 90)
+        sends = [
+            (sock, json.dumps(_ice(session_id, pad)).encode()) for sock, session_id in self.matched
+        ]
+        groups = [sends[n::PACE_SLOTS] for n in range(PACE_SLOTS)]
+        loop = asyncio.get_running_loop()
+        step, start, tick = 1.0 / rate / PACE_SLOTS, loop.time(), 0
+        while self.pacing.is_set():
+            for sock, payload in groups[tick % PACE_SLOTS]:
+                transport = sock.transport
+                if transport is not None and not transport.is_close_frame_sent:
+                    transport.send(WSMsgType.TEXT, payload)
+                    self.sent += 1
+            tick += 1
+            late = loop.time() - (start + tick * step)
+            self.behind = max(self.behind, late)
+            await asyncio.sleep(max(0.0, -late))
+
+    def count(self) -> dict[str, Any]:
+        errors = dict(self.recorder.errors)
+        for sock, _ in self.matched:  # anything but relayed traffic: a refusal, a close
+            while not sock.inbox.empty():
+                message = sock.inbox.get_nowait()
+                kind = f"{message['type']}_{message.get('code', '')}".rstrip("_")
+                errors[kind] = errors.get(kind, 0) + 1
+        closed = sum(not sock.is_open for sock, _ in self.matched)
+        return {
+            "received": self.recorder.counters[RELAYED],
+            "sent": self.sent,
+            "behind_seconds": round(self.behind, 4),
+            "errors": errors | ({"closed": closed} if closed else {}),
+        }
+
+
+def _ice(session_id: str, pad: str) -> dict[str, Any]:
+    return {"type": "ice-candidate", "sessionId": session_id, "data": {"candidate": pad}}
+
 
 async def _serve(child: _Child) -> None:
+    async with asyncio.TaskGroup() as tasks:
+        await _commands(child, tasks)
+    for sock in child.sockets:
+        sock.close()
+    await child.http.aclose()
+
+
+async def _pacing(child: _Child, command: dict[str, Any], tasks: asyncio.TaskGroup) -> Any:
+    if command["op"] == "pace":
+        child.pacing.set()
+        child.behind = 0.0
+        child.pacer = tasks.create_task(child.pace(command["rate"], command["size"]))
+        return {"pacing": len(child.matched)}
+    if command["op"] == "stop":
+        child.pacing.clear()
+        if child.pacer is not None:
+            await child.pacer  # one pacer at a time
+    return child.count()
+
+
+async def _commands(child: _Child, tasks: asyncio.TaskGroup) -> None:
     loop = asyncio.get_running_loop()
     while line := await loop.run_in_executor(None, sys.stdin.readline):
         command = json.loads(line)
         op = command["op"]
         if op == "quit":
             break
-        if op == "login":
+        if op == "pair":
+            reply = await child.pair()
+        elif op in ("pace", "count", "stop"):
+            reply = await _pacing(child, command, tasks)
+        elif op == "login":
             reply = await child.login(command["count"])
         elif op == "connect":
             reply = await child.connect(command.get("count", 0))
@@ -148,9 +249,7 @@ async def _serve(child: _Child) -> None:
             reply = await child.probe(command["sockets"], command["seconds"])
         sys.stdout.write(json.dumps(reply) + "\n")
         sys.stdout.flush()
-    for sock in child.sockets:
-        sock.close()
-    await child.http.aclose()
+    child.pacing.clear()
 
 
 class Fleet:
@@ -219,6 +318,27 @@ class Fleet:
         commands = [{"op": "probe", "sockets": n, "seconds": seconds} for n in self._split(sockets)]
         replies = self._all(commands)
         return [rtt for r in replies for rtt in r["rtts"]], sum(r["sent"] for r in replies)
+
+    def pair(self) -> tuple[int, dict[str, int]]:
+        """Get every open socket matched; (matched, errors)."""
+        replies = self._all([{"op": "pair"}] * len(self.children))
+        return sum(r["matched"] for r in replies), _merged(r["errors"] for r in replies)
+
+    def pace(self, rate: float, size: int) -> int:
+        """Start pacing every matched socket (``rate`` messages/s of ~``size`` bytes)."""
+        replies = self._all([{"op": "pace", "rate": rate, "size": size}] * len(self.children))
+        return sum(r["pacing"] for r in replies)
+
+    def count(self, op: str = "count") -> dict[str, Any]:
+        """Received and sent so far over the fleet, the worst lag, errors (``op="stop"``:
+        and stop pacing)."""
+        replies = self._all([{"op": op}] * len(self.children))
+        return {
+            "received": sum(r["received"] for r in replies),
+            "sent": sum(r["sent"] for r in replies),
+            "behind_seconds": max(r["behind_seconds"] for r in replies),
+            "errors": _merged(r["errors"] for r in replies),
+        }
 
     def close(self) -> None:
         """Close every socket and stop the processes."""

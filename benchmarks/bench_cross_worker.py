@@ -7,7 +7,9 @@ A → Redis (SPUBLISH to B's inbox, batched per event-loop turn) → B. The clie
 phase are bench_relay's. Reports relayed messages/s and per second of server CPU (both workers
 and redis-server together). Prints one JSON object.
 
-Usage: ``python benchmarks/bench_cross_worker.py [--pairs 50] [--seconds 10]``.
+Usage: ``python benchmarks/bench_cross_worker.py [--pairs 50] [--seconds 10] [--profile P]``
+(``--profile``: py-spy collapsed stacks of each worker during the cross-worker window, to
+``P-one.txt`` and ``P-two.txt``, and their top functions in the report).
 """
 
 from __future__ import annotations
@@ -23,8 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from _harness import cpu_seconds, machine, roulette_server
+from _profile import Profiler
 from bench_relay import Client, _payload, stream
 from picows import WSMsgType, WSTransport, ws_connect
+from redis import client as redis_sync
 
 from storage.redis_fixtures import RedisServer
 from support.server import RunningServer, free_port
@@ -73,7 +77,10 @@ async def pairs_on(
 
 
 async def measure(
-    senders: list[tuple[WSTransport, Client]], pids: list[int], seconds: float
+    senders: list[tuple[WSTransport, Client]],
+    pids: list[int],
+    seconds: float,
+    profilers: dict[str, Profiler] | None = None,
 ) -> dict[str, Any]:
     stop = asyncio.Event()
     payloads = [_payload(client, 200) for _, client in senders]
@@ -82,22 +89,28 @@ async def measure(
             tasks.create_task(stream(transport, client, payload, stop))
         await asyncio.sleep(1.0)
         received = lambda: sum(c.peer.received for _, c in senders if c.peer)  # noqa: E731
-        cpu = lambda: sum(cpu_seconds(pid) for pid in pids)  # noqa: E731
-        count0, cpu0, t0 = received(), cpu(), time.perf_counter()
+        cpu = lambda: [cpu_seconds(pid) for pid in pids]  # noqa: E731
+        for pid, profiler in zip(pids, (profilers or {}).values(), strict=False):
+            profiler.start(pid, seconds)
+        count0, cpus0, t0 = received(), cpu(), time.perf_counter()
         await asyncio.sleep(seconds)
-        count1, cpu1, t1 = received(), cpu(), time.perf_counter()
+        count1, cpus1, t1 = received(), cpu(), time.perf_counter()
         stop.set()
         for _, client in senders:
             client.wakeup.set()
     for transport, _ in senders:
         transport.disconnect()
-    relayed = count1 - count0
-    return {
+    relayed, spent = count1 - count0, [b - a for a, b in zip(cpus0, cpus1, strict=True)]
+    result = {
         "relayed_msgs": relayed,
         "msgs_per_second": round(relayed / (t1 - t0)),
-        "server_cpu_seconds": round(cpu1 - cpu0, 3),
-        "msgs_per_server_cpu_second": round(relayed / max(cpu1 - cpu0, 1e-9)),
+        "server_cpu_seconds": round(sum(spent), 3),
+        "cpu_seconds_worker_one_two_redis": [round(s, 3) for s in spent],
+        "msgs_per_server_cpu_second": round(relayed / max(sum(spent), 1e-9)),
     }
+    for name, profiler in (profilers or {}).items():
+        result[f"profile_top_self_{name}"] = profiler.finish()
+    return result
 
 
 async def run(
@@ -112,7 +125,14 @@ async def run(
     same = await pairs_on((one.ws_url, one.ws_url), bearers[: args.pairs * 2])
     same_result = await measure(same, pids, args.seconds)
     cross = await pairs_on((one.ws_url, two.ws_url), bearers[args.pairs * 2 :])
-    cross_result = await measure(cross, pids, args.seconds)
+    profilers = (
+        {name: Profiler(Path(f"{args.profile}-{name}.txt")) for name in ("one", "two")}
+        if args.profile
+        else None
+    )
+    publishes0 = _publishes(redis.url)
+    cross_result = await measure(cross, pids, args.seconds, profilers)
+    cross_result["spublish_calls"] = _publishes(redis.url) - publishes0
     return {
         "same_worker": same_result,
         "cross_worker": cross_result,
@@ -123,10 +143,18 @@ async def run(
     }
 
 
+def _publishes(url: str) -> int:
+    """SPUBLISH calls Redis has served (INFO commandstats): the bridge's batches."""
+    with redis_sync.Redis.from_url(url) as client:
+        stats = client.info("commandstats").get("cmdstat_spublish", {})
+    return int(stats.get("calls", 0))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--profile", help="py-spy collapsed stacks of the workers: prefix")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, two_workers(Path(tmp)) as (one, two, redis):
         result = asyncio.run(run(args, one, two, redis))

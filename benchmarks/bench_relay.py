@@ -3,7 +3,7 @@
 Ours: start a real server, sign in 2×PAIRS real wallets (EIP-4361 over HTTP), pair them through
 the real queue over picows client sockets. The reference: benchmarks/node/relay.js (~30 lines
 of Node ``ws``, installed with ``npm ci`` when missing), which pairs sockets in arrival order
-and tells each side ``match-found`` the same way. Then the streaming phase is identical for
+and tells each side ``match-found`` the same way. From there (bulk shape below) it is the same for
 both: every initiator streams the same ``ice-candidate`` messages to its peer with a bounded
 window in flight while the peers count what arrives. The server is pinned to core 0, the client
 to core 1. Reports relayed messages/s and per second of server CPU time (from /proc, all
@@ -11,26 +11,46 @@ threads), so the figure is "per server core" even when the client shares the mac
 ratio ours / Node. Prints one JSON object.
 
 Our server does more per message than the reference: it validates and decodes each message,
-checks the session, and re-encodes it with the sender's address (``from``).
-The per-socket rate limit (20/s by default) is lifted for the run: this measures the relay
-path, not the limiter. Usage: ``python benchmarks/bench_relay.py [--pairs 50] [--seconds 10]
+checks the session, and sends it on with the sender's address (``from``) added.
+
+Two shapes (``--shape``), each a row with ours, Node's and the ratio:
+
+- ``bulk``: PAIRS pairs (50), every initiator keeps a window of 64 messages in flight; the
+  per-socket rate limit (20/s by default) is lifted for the run: this measures the relay path
+  at its fastest, not the limiter.
+- ``paced`` (issue 15): PACED_PAIRS pairs (2,000: 4,000 signed-in wallets for ours), every
+  socket of every pair sends its peer RATE (10) ICE candidates a second, the rate limiter left
+  on, as browsers trickling candidates do. Few messages arrive together, so each one pays its
+  own wake-up, read and write. The sockets are spread over CLIENTS processes of
+  ``benchmarks/_fleet.py`` on the client core(s) per server; the report says how far their
+  pacing fell behind its schedule at worst (``client_behind_seconds``), i.e. whether the
+  client kept the offered rate. Both servers are up at once and their windows alternate
+  (ROUNDS each: ours, Node, ours, ...), so a shared machine's changing load weighs on both
+  alike; each side's figure is the median of its windows, the ratio the median of the rounds'.
+
+Usage: ``python benchmarks/bench_relay.py [--shape bulk|paced|both] [--pairs 50]
+[--paced-pairs 2000] [--rate 10] [--clients 4] [--rounds 3] [--seconds 10]
 [--target both|roulette|node] [--profile FILE] [--variant JSON]`` (``--profile``: py-spy
-samples of our server during the timed window, collapsed stacks, and the top functions in the
-report; ``--variant``: also measure our server with these keyword arguments forced onto picows'
-``ws_create_server``, e.g. ``'{"use_aiofastnet": false}'``).
+samples of our server during its first timed window of each shape, collapsed stacks (FILE,
+with the shape's name before its suffix when both run), and the top functions in the report;
+``--variant``, bulk shape: also measure our server with these keyword arguments forced onto
+picows' ``ws_create_server``, e.g. ``'{"use_aiofastnet": false}'``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import statistics
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from _fleet import Fleet
 from _harness import client_cpus, cpu_seconds, machine, node_server, roulette_server, server_cpu
 from _profile import Profiler
 from picows import WSFrame, WSListener, WSMsgType, WSTransport, ws_connect
@@ -41,6 +61,7 @@ from support.users import signed_in_users
 WINDOW = 64
 """Messages one sender keeps in flight (a browser trickling ICE candidates does the same)."""
 JOIN = b'{"type":"join-queue","chainId":1}'
+CLIENTS = client_cpus()
 
 Pair = tuple[WSTransport, "Client"]
 
@@ -161,10 +182,62 @@ async def measure(
     }
 
 
+def paced_window(
+    fleet: Fleet, pid: int, args: argparse.Namespace, profiler: Profiler | None
+) -> dict[str, Any]:
+    """Pace the fleet's matched sockets for ``args.seconds`` after a 2 s warm-up."""
+    fleet.pace(args.rate, args.size)
+    time.sleep(2.0)  # warm-up: every phase of the schedule has sent
+    if profiler is not None:
+        profiler.start(pid, args.seconds)
+    first, cpu0, t0 = fleet.count(), cpu_seconds(pid), time.perf_counter()
+    time.sleep(args.seconds)
+    last, cpu1, t1 = fleet.count("stop"), cpu_seconds(pid), time.perf_counter()
+    relayed = last["received"] - first["received"]
+    return {
+        "sent_msgs_per_second": round((last["sent"] - first["sent"]) / (t1 - t0)),
+        "client_behind_seconds": last["behind_seconds"],
+        "client_errors": last["errors"],
+        "relayed_msgs": relayed,
+        "wall_seconds": round(t1 - t0, 3),
+        "server_cpu_seconds": round(cpu1 - cpu0, 3),
+        "msgs_per_second": round(relayed / (t1 - t0)),
+        "msgs_per_server_cpu_second": round(relayed / max(cpu1 - cpu0, 1e-9)),
+        "load_average_1min": round(os.getloadavg()[0], 2),
+    }
+
+
+def paired(fleet: Fleet, args: argparse.Namespace) -> dict[str, Any]:
+    """Get the fleet's sockets matched; how many and how long it took."""
+    started = time.monotonic()
+    matched, errors = fleet.pair()
+    if matched < 2 * args.paced_pairs * 0.99:
+        raise RuntimeError(f"only {matched} sockets matched: {errors}")
+    return {
+        "sockets": matched,
+        "offered_msgs_per_second": round(matched * args.rate),
+        "pairing_seconds": round(time.monotonic() - started, 1),
+    }
+
+
+PACED_ENV = {
+    "AUTH_RATE_BURST": "1000000",
+    "AUTH_RATE_PER_SECOND": "1000000",
+    "WS_HANDSHAKE_IP_BURST": "1000000",
+    "IDLE_TIMEOUT_SECONDS": "3600",
+    "MAX_CONNECTIONS": "100000",
+    # No shedding because of other people's CPU use on a shared machine (bench_capacity too).
+    "AUTO_RECOVERY_ENABLED": "false",
+    "SHED_LAG_MS": "60000",
+}
+"""Sign-ins and handshakes unthrottled (4,000 from a few addresses); the message rate limit
+(WS_RATE_*) is left at its defaults."""
+
+
 def run_roulette(args: argparse.Namespace, variant: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Our figure (and the profile of our server, when asked)."""
+    """Our bulk figure (and the profile of our server, when asked)."""
+    profiler = Profiler(_profile_path(args, "bulk")) if args.profile and not variant else None
     env = {"WS_RATE_BURST": "1000000", "WS_RATE_PER_SECOND": "1000000"}
-    profiler = Profiler(Path(args.profile)) if args.profile and not variant else None
     with roulette_server(env, gateway=variant, cpus=server_cpu()) as server:
         connect = lambda: roulette_pairs(server, args.pairs)  # noqa: E731
         result = asyncio.run(measure(connect, server.process.pid, args, profiler))
@@ -177,26 +250,89 @@ def run_roulette(args: argparse.Namespace, variant: dict[str, Any] | None = None
 
 
 def run_node(args: argparse.Namespace) -> dict[str, Any]:
-    """The Node ``ws`` reference's figure, same client, same sizes, same pinning."""
+    """The Node ``ws`` reference's bulk figure, same client, same sizes, same pinning."""
     with node_server(cpus=server_cpu()) as server:
         connect = lambda: node_pairs(server.ws_url, args.pairs)  # noqa: E731
         result = asyncio.run(measure(connect, server.process.pid, args))
     return result | {"implementation": "node ws (benchmarks/node/relay.js)"}
 
 
-def main() -> None:
-    """Measure and print the JSON report."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--pairs", type=int, default=50)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--size", type=int, default=200, help="approximate bytes per message")
-    parser.add_argument("--target", choices=("both", "roulette", "node"), default="both")
-    parser.add_argument("--profile", help="py-spy collapsed stacks of our server to this file")
-    parser.add_argument("--variant", type=json.loads, help="ws_create_server kwargs to also try")
-    args = parser.parse_args()
-    if (cpus := client_cpus()) is not None:
-        os.sched_setaffinity(0, cpus)  # the client on the other core(s)
-    report: dict[str, Any] = {"benchmark": "relay", "pairs": args.pairs}
+def run_paced(args: argparse.Namespace) -> dict[str, Any]:
+    """Both servers up at once, each with its fleet; ``args.rounds`` windows each, alternating
+    (ours, Node, ours, ...), so the load of a shared machine weighs on both alike. Each side's
+    figure is the median of its windows; the ratio is the median of the rounds' ratios."""
+    targets = ["roulette", "node_ws"] if args.target == "both" else [_NAMES[args.target]]
+    with contextlib.ExitStack() as stack:
+        servers: dict[str, tuple[int, Fleet]] = {}
+        report: dict[str, Any] = {}
+        for name in targets:
+            start = _start_ours if name == "roulette" else _start_node
+            pid, fleet, report[name] = start(stack, args)
+            servers[name] = (pid, fleet)
+        for name, (_, fleet) in servers.items():
+            report[name] |= paired(fleet, args)
+        windows: dict[str, list[dict[str, Any]]] = {name: [] for name in servers}
+        profiler = Profiler(_profile_path(args, "paced")) if args.profile else None
+        for _ in range(args.rounds):
+            for name, (pid, fleet) in servers.items():
+                chosen = profiler if name == "roulette" and not windows[name] else None
+                windows[name].append(paced_window(fleet, pid, args, chosen))
+        if profiler is not None and "roulette" in servers:
+            report["roulette"]["profile_top_self"] = profiler.finish()
+    for name, rows in windows.items():
+        figures = [row["msgs_per_server_cpu_second"] for row in rows]
+        report[name] |= {"msgs_per_server_cpu_second": round(statistics.median(figures))}
+        report[name]["windows"] = rows
+    if len(windows) == 2:
+        ratios = [
+            a["msgs_per_server_cpu_second"] / b["msgs_per_server_cpu_second"]
+            for a, b in zip(windows["roulette"], windows["node_ws"], strict=True)
+        ]
+        report["ratio_ours_to_node"] = round(statistics.median(ratios), 3)
+        report["ratio_per_round"] = [round(r, 3) for r in ratios]
+    return report
+
+
+_NAMES = {"roulette": "roulette", "node": "node_ws"}
+
+
+def _start_ours(
+    stack: contextlib.ExitStack, args: argparse.Namespace
+) -> tuple[int, Fleet, dict[str, Any]]:
+    """Our server, 2 × PACED_PAIRS wallets signed in, their sockets open."""
+    ours = stack.enter_context(roulette_server(PACED_ENV, cpus=server_cpu()))
+    fleet = Fleet(ours.http_url, ours.ws_url, processes=args.clients, cpus=CLIENTS)
+    stack.callback(fleet.close)
+    started = time.monotonic()
+    tokens, errors = fleet.login(2 * args.paced_pairs)
+    opened, errors = fleet.connect()
+    if opened < tokens:
+        raise RuntimeError(f"{opened} of {tokens} sockets opened: {errors}")
+    return ours.process.pid, fleet, {"setup_seconds": round(time.monotonic() - started, 1)}
+
+
+def _start_node(
+    stack: contextlib.ExitStack, args: argparse.Namespace
+) -> tuple[int, Fleet, dict[str, Any]]:
+    """The Node reference, 2 × PACED_PAIRS anonymous sockets open (paired as they come)."""
+    node = stack.enter_context(node_server(cpus=server_cpu()))
+    fleet = Fleet("http://unused", node.ws_url, processes=args.clients, cpus=CLIENTS)
+    stack.callback(fleet.close)
+    started = time.monotonic()
+    opened, errors = fleet.connect(2 * args.paced_pairs)
+    if opened < 2 * args.paced_pairs:
+        raise RuntimeError(f"{opened} sockets opened: {errors}")
+    return node.process.pid, fleet, {"setup_seconds": round(time.monotonic() - started, 1)}
+
+
+def _profile_path(args: argparse.Namespace, shape: str) -> Path:
+    path = Path(args.profile)
+    return path.with_stem(f"{path.stem}-{shape}") if args.shape == "both" else path
+
+
+def bulk_row(args: argparse.Namespace) -> dict[str, Any]:
+    """The bulk shape: ours, Node's (as ``--target`` says) and the ratio."""
+    report: dict[str, Any] = {}
     if args.target in ("both", "roulette"):
         report["roulette"] = run_roulette(args)
     if args.target in ("both", "node"):
@@ -208,6 +344,31 @@ def main() -> None:
         report["ratio_ours_to_node"] = round(
             ours / report["node_ws"]["msgs_per_server_cpu_second"], 3
         )
+    return report
+
+
+def main() -> None:
+    """Measure and print the JSON report."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shape", choices=("both", "bulk", "paced"), default="both")
+    parser.add_argument("--pairs", type=int, default=50, help="pairs of the bulk shape")
+    parser.add_argument("--paced-pairs", type=int, default=2000, help="pairs of the paced shape")
+    parser.add_argument("--rate", type=float, default=10.0, help="paced: messages/s per socket")
+    parser.add_argument("--clients", type=int, default=4, help="paced: client processes")
+    parser.add_argument("--rounds", type=int, default=3, help="paced: windows per server")
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--size", type=int, default=200, help="approximate bytes per message")
+    parser.add_argument("--target", choices=("both", "roulette", "node"), default="both")
+    parser.add_argument("--profile", help="py-spy collapsed stacks of our server to this file")
+    parser.add_argument("--variant", type=json.loads, help="ws_create_server kwargs to also try")
+    args = parser.parse_args()
+    if (cpus := client_cpus()) is not None:
+        os.sched_setaffinity(0, cpus)  # the client on the other core(s)
+    report: dict[str, Any] = {"benchmark": "relay"}
+    if args.shape in ("both", "paced"):
+        report["paced"] = {"pairs": args.paced_pairs, "rate": args.rate} | run_paced(args)
+    if args.shape in ("both", "bulk"):
+        report["bulk"] = {"pairs": args.pairs} | bulk_row(args)
     report.update(machine())
     print(json.dumps(report))
 

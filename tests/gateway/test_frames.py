@@ -35,3 +35,10 @@ def test_text_must_be_utf8() -> None:
     for bad in (b"\xff", b"\xc3", b"\xed\xa0\x80", b"\xf4\x90\x80\x80", b"\xc0\xaf"):
         fault = text_fault(b'{"x":"' + bad + b'"}')
         assert fault is not None and close_code(fault) == CLOSE_INVALID_PAYLOAD
+
+
+def test_ascii_text_passes_and_one_non_ascii_byte_is_still_judged() -> None:
+    assert text_fault(b'{"type":"ice-candidate","data":{"candidate":"x"}}') is None
+    assert text_fault(b"\x7f") is None  # DEL is the last ASCII byte
+    fault = text_fault(b"\x80")
+    assert fault is not None and close_code(fault) == CLOSE_INVALID_PAYLOAD

@@ -107,6 +107,18 @@ def test_frames_that_overtake_their_match_are_delivered_after_it() -> None:
     assert b.told == [("matched", "s1"), ("frame", b"offer")]
 
 
+def test_the_frames_of_one_envelope_are_delivered_in_order_or_held_in_order() -> None:
+    b = Socket(B)
+    hub = hub_with("w2", b)
+    hub.deliver(Envelope(Kind.RELAY, B, SESSION.id, b"offer", "w1", 0, 0, [b"ice1", b"ice2"]))
+    assert b.told == []  # before its match: all three wait
+    hub.deliver(matched(SESSION, B))
+    hub.deliver(Envelope(Kind.RELAY, B, SESSION.id, b"ice3", "w1", 0, 0, [b"ice4"]))
+    assert b.told == [("matched", "s1")] + [
+        ("frame", f) for f in (b"offer", b"ice1", b"ice2", b"ice3", b"ice4")
+    ]
+
+
 def test_a_resume_notice_before_our_own_resume_still_routes_to_the_newest_worker() -> None:
     """Defect 7: A and B both resume; B's resume (epoch 2, B on w3) reaches A's new worker
     before A's own rebind answer (epoch 1, B still on its old worker w2) is applied."""
@@ -119,12 +131,14 @@ def test_a_resume_notice_before_our_own_resume_still_routes_to_the_newest_worker
     own = replace(SESSION, epoch=1, initiator_worker=WorkerId("w4"))  # B still on w2
     a.session, a.phase = own, Phase.PAIRED
     hub.resumed(own, A)
-    sent: list[tuple[str, Envelope]] = []
+    relayed: list[tuple[str, str, int]] = []
     assert hub.bridge is not None
-    hub.bridge.send = lambda inbox, envelope: sent.append((inbox, envelope))  # type: ignore[method-assign]
+    hub.bridge.relay = lambda inbox, address, _s, epoch, _f, **_: relayed.append(  # type: ignore[method-assign]
+        (inbox, address, epoch)
+    )
     hub.relay(B, own, b"chat")
-    assert [inbox for inbox, _ in sent] == ["w3"]
-    assert sent[0][1].number == 2 and sent[0][1].text == "w4"  # the route travels with it
+    # To w3, at epoch 2: the route travels with it (the envelope says it comes from w4).
+    assert relayed == [("w3", B, 2)]
 
 
 def test_a_relayed_frame_teaches_the_route_of_its_sender() -> None:

@@ -7,6 +7,11 @@ inbox (sharded pub/sub on Redis: at most once, cheap); control notices take its 
 failover), and the receiving hub applies each once. Envelopes are batched per worker and
 flushed once per event-loop turn, so a burst of ICE candidates costs one round trip. Order
 holds per (sender, worker) within each of the two paths.
+
+Relayed frames are the bulk of what crosses (issue 15): each would cost an envelope to build,
+encode and decode, and its address, session id and worker in bytes through Redis twice. So
+the frames of one flush for one user in one session travel as one envelope (``body`` the
+first, ``more`` the rest, in the order they were relayed): per pair, the order holds.
 """
 
 from __future__ import annotations
@@ -24,12 +29,23 @@ import msgspec
 from roulette.errors import ServiceError
 from roulette.storage.ports import Bus, ControlLog
 
-__all__ = ["CONTROL_RETRY_SECONDS", "MAX_PENDING_ENVELOPES", "Bridge", "Envelope", "Kind"]
+__all__ = [
+    "CONTROL_RETRY_SECONDS",
+    "MAX_FRAMES_PER_ENVELOPE",
+    "MAX_PENDING_ENVELOPES",
+    "Bridge",
+    "Envelope",
+    "Kind",
+]
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING_ENVELOPES: Final = 100_000
-"""Envelopes waiting for the bus at most; beyond it relayed frames are dropped (counted)."""
+"""Envelopes (and relayed frames) waiting for the bus at most; beyond it relayed frames are
+dropped (counted)."""
+
+MAX_FRAMES_PER_ENVELOPE: Final = 64
+"""Relayed frames one envelope carries at most (a user's share of one flush is split)."""
 
 
 class Kind(enum.IntEnum):
@@ -39,7 +55,8 @@ class Kind(enum.IntEnum):
     """``body`` is an encoded frame for ``address`` if it is still in ``session_id``;
     ``number`` the sender's epoch of the session and ``text`` the sender's worker (its route);
     ``sent_us``, on 1 frame in 64, when it arrived at the sender's socket (µs since the epoch),
-    for the relay latency histogram (issue 12); 0 on the others."""
+    for the relay latency histogram (issue 12); 0 on the others. ``more``: the frames relayed
+    after ``body`` to the same user, session and epoch in the same flush, in order."""
     MATCHED = 1
     """``body`` is the msgpack session; ``text`` the peer's display name."""
     ENDED = 2
@@ -65,6 +82,23 @@ class Envelope(msgspec.Struct, array_like=True, frozen=True):
     text: str = ""
     number: int = 0
     sent_us: int = 0
+    more: list[bytes] = []
+    """Kind.RELAY: frames after ``body``. Last, so a single frame encodes as before it was
+    added (a worker of the previous release ignores it, and relays ``body`` only)."""
+
+
+class _Frames:
+    """The frames relayed to one user in one session (and epoch) since the last flush."""
+
+    __slots__ = ("frames", "sent_us")
+
+    def __init__(self, frame: bytes, sent_us: int) -> None:
+        self.frames = [frame]
+        self.sent_us = sent_us
+
+
+RelayKey = tuple[str, str, int]
+"""(address, session id, sender's epoch): the frames that share an envelope."""
 
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -78,8 +112,9 @@ RETRY_DELAY_SECONDS: Final = 0.05
 MAX_RETRY_DELAY_SECONDS: Final = 1.0
 
 MAX_BATCH_ENVELOPES: Final = 512
-"""Envelopes packed into one bus message (one SPUBLISH): Redis and redis-py cost per command,
-so a burst of ICE candidates to one worker travels as one message."""
+"""Envelopes packed into one bus message (one SPUBLISH), each counted for the frames it
+carries: Redis and redis-py cost per command, so a burst of ICE candidates to one worker
+travels as one message."""
 
 
 class Bridge:
@@ -109,10 +144,41 @@ class Bridge:
         self.dropped = 0
         self.control_given_up = 0
         self._pending: dict[str, list[Envelope]] = {}
+        self._relays: dict[str, dict[RelayKey, _Frames]] = {}
         self._retry: dict[str, tuple[list[Envelope], float]] = {}
         self._count = 0
         self._wake = asyncio.Event()
         self._stop = False
+
+    def relay(
+        self,
+        inbox: str,
+        address: str,
+        session_id: str,
+        epoch: int,
+        frame: bytes,
+        *,
+        sent_us: int = 0,
+    ) -> None:
+        """Queue a relayed ``frame`` for ``address`` on worker ``inbox`` (a RELAY envelope from
+        this worker at the sender's ``epoch``; ``sent_us``: a timed sample, see :class:`Kind`).
+        """
+        if self._count >= MAX_PENDING_ENVELOPES:
+            self.dropped += 1
+            return
+        groups = self._relays.get(inbox)
+        if groups is None:
+            groups = self._relays[inbox] = {}
+        key = (address, session_id, epoch)
+        group = groups.get(key)
+        if group is None:
+            groups[key] = _Frames(frame, sent_us)
+        else:
+            group.frames.append(frame)
+            if sent_us and not group.sent_us:
+                group.sent_us = sent_us
+        self._count += 1
+        self._wake.set()
 
     def send(self, inbox: str, envelope: Envelope) -> None:
         """Queue an envelope for worker ``inbox``; it leaves at the next flush."""
@@ -131,7 +197,7 @@ class Bridge:
         :data:`CONTROL_RETRY_SECONDS`.
         """
         delay = RETRY_DELAY_SECONDS
-        while not self._stop or self._pending:
+        while not self._stop or self._pending or self._relays:
             if self._retry:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
@@ -139,10 +205,34 @@ class Bridge:
                 await self._wake.wait()
             self._wake.clear()
             batches, self._pending, self._count = self._pending, {}, 0
+            relays, self._relays = self._relays, {}
             failed = False
-            for inbox in {*self._retry, *batches}:
-                failed |= not await self._flush(inbox, batches.get(inbox, []))
+            for inbox in {*self._retry, *batches, *relays}:
+                envelopes = batches.get(inbox, [])
+                if inbox in relays:
+                    envelopes = self._relay_envelopes(relays[inbox]) + envelopes
+                failed |= not await self._flush(inbox, envelopes)
             delay = min(2 * delay, MAX_RETRY_DELAY_SECONDS) if failed else RETRY_DELAY_SECONDS
+
+    def _relay_envelopes(self, groups: dict[RelayKey, _Frames]) -> list[Envelope]:
+        envelopes = []
+        for (address, session_id, epoch), group in groups.items():
+            frames, sent_us = group.frames, group.sent_us
+            for i in range(0, len(frames), MAX_FRAMES_PER_ENVELOPE):
+                chunk = frames[i : i + MAX_FRAMES_PER_ENVELOPE]
+                envelopes.append(
+                    Envelope(
+                        Kind.RELAY,
+                        address,
+                        session_id,
+                        chunk[0],
+                        self.worker_id,
+                        epoch,
+                        sent_us if i == 0 else 0,
+                        chunk[1:],
+                    )
+                )
+        return envelopes
 
     async def _flush(self, inbox: str, envelopes: list[Envelope]) -> bool:
         """Send one worker's envelopes; False when a control batch must be retried."""
@@ -173,7 +263,7 @@ class Bridge:
         try:
             await self.bus.publish(inbox, _payloads(envelopes))
         except ServiceError as exc:  # relay is at most once: a lost frame is not retried
-            self.dropped += len(envelopes)
+            self.dropped += sum(1 + len(e.more) for e in envelopes)
             log.warning(
                 "bridge_publish_failed inbox=%s count=%d error=%s", inbox, len(envelopes), exc
             )
@@ -202,7 +292,17 @@ class Bridge:
 
 
 def _payloads(envelopes: list[Envelope]) -> list[bytes]:
-    return [
-        _encode(envelopes[i : i + MAX_BATCH_ENVELOPES])
-        for i in range(0, len(envelopes), MAX_BATCH_ENVELOPES)
-    ]
+    """``envelopes`` in bus messages of at most :data:`MAX_BATCH_ENVELOPES` frames each."""
+    payloads: list[bytes] = []
+    batch: list[Envelope] = []
+    frames = 0
+    for envelope in envelopes:
+        weight = 1 + len(envelope.more)
+        if batch and frames + weight > MAX_BATCH_ENVELOPES:
+            payloads.append(_encode(batch))
+            batch, frames = [], 0
+        batch.append(envelope)
+        frames += weight
+    if batch:
+        payloads.append(_encode(batch))
+    return payloads

@@ -30,6 +30,7 @@ from roulette.errors import (
     public_message,
 )
 from roulette.gateway.frames import frame_fault, text_fault
+from roulette.gateway.relay_frame import relay_head
 from roulette.identity import Address, SessionId
 from roulette.matchmaking.lifecycle import Phase
 from roulette.matchmaking.records import Session
@@ -57,6 +58,8 @@ __all__ = ["Connection"]
 log = logging.getLogger(__name__)
 
 _TEXT: Final = WSMsgType.TEXT
+_CLOSE: Final = WSMsgType.CLOSE
+_END: Final = b"}"
 
 CLOSE_WAIT_SECONDS: Final = 2.0
 """How long a closing socket waits for the client's close frame before dropping TCP."""
@@ -74,6 +77,9 @@ class Connection(WSListener):
     __slots__ = (
         "_forwarded",
         "_fragments",
+        "_head",
+        "_head_kind",
+        "_head_session",
         "_timers",
         "address",
         "claimed_us",
@@ -105,6 +111,10 @@ class Connection(WSListener):
         # The handshake's X-Forwarded-For, read once at connect (believed only from
         # TRUSTED_PROXIES) so that the per-IP handshake budget counts the client, not HAProxy.
         self._forwarded = forwarded_for
+        # The last relayed frame's head (relay_frame) and what it was for: kind, session id.
+        self._head = b""
+        self._head_kind = ""
+        self._head_session = ""
 
     # ------------------------------------------------------------ the machine's state
 
@@ -161,9 +171,17 @@ class Connection(WSListener):
 
     def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
         kind = frame.msg_type
-        if transport.is_close_frame_sent and kind is not WSMsgType.CLOSE:
+        if transport.is_close_frame_sent and kind is not _CLOSE:
             return  # closing: RFC 6455 §5.5.1, nothing more is processed after our close
         self.last_seen = now = self.ctx.monotonic()  # any frame, pongs too, proves liveness
+        if (
+            kind is _TEXT
+            and frame.fin
+            and self._fragments is None
+            and not (frame.rsv1 or frame.rsv2 or frame.rsv3)
+        ):  # a whole plain text frame, nearly all of them: frame_fault has nothing to say
+            self._on_message(frame.get_payload_as_bytes(), now)
+            return
         fault = frame_fault(frame, self._fragments is not None)  # RFC 6455 §5.2, §5.4
         if fault is not None:
             self.close_for(fault)
@@ -224,8 +242,9 @@ class Connection(WSListener):
             self.send_error(exc)
             return
         kind = type(msg)
-        if kind in _SIGNAL_TYPES:
-            self._relay_signal(msg, _SIGNAL_TYPES[kind])  # type: ignore[arg-type]
+        signal = _SIGNAL_TYPES.get(kind)
+        if signal is not None:
+            self._relay_signal(msg, signal)  # type: ignore[arg-type]
         elif kind is m.Chat:
             self._relay_chat(msg)  # type: ignore[arg-type]
         elif kind is m.Heartbeat:
@@ -271,9 +290,10 @@ class Connection(WSListener):
             if filtered is None:
                 return
             data = msgspec.Raw(filtered)
-        frame = m.encode(
-            m.RelayOut(type=kind, sessionId=session.id, sender=self.address, data=data)
-        )
+        if kind is not self._head_kind or session.id != self._head_session:
+            self._head = relay_head(kind, session.id, self.address)
+            self._head_kind, self._head_session = kind, session.id
+        frame = b"".join((self._head, data, _END))  # == m.encode(RelayOut(...)), cheaper
         if not self.ctx.hub.relay(peer, session, frame):
             self.ctx.metrics.relay_dropped += 1
 

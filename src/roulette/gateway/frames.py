@@ -48,6 +48,8 @@ def frame_fault(frame: WSFrame, assembling: bool) -> PeerError | None:
 
 def text_fault(payload: bytes) -> PeerError | None:
     """The fault of a whole text message: None when it is valid UTF-8 (RFC 3629)."""
+    if payload.isascii():  # ASCII is UTF-8; the common case, checked without building a str
+        return None
     try:
         payload.decode()
     except UnicodeDecodeError:

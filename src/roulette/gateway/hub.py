@@ -206,12 +206,13 @@ class Hub:
         self._tick += 1
         if not self._tick & SAMPLE_MASK:
             return self._relay_timed(peer, session, frame)
-        session = self.route(session)
+        known = self._routes.get(session.id)  # self.route(session), inlined: every message
+        if isinstance(known, Session) and known.epoch > session.epoch:
+            session = known
         worker = session.worker_of(peer)
-        bridge = self._away(worker)
-        if bridge is not None:
-            envelope = Envelope(Kind.RELAY, peer, session.id, frame, self.worker_id, session.epoch)
-            bridge.send(worker, envelope)
+        bridge = self.bridge
+        if bridge is not None and worker != self.worker_id:  # self._away(worker), inlined
+            bridge.relay(worker, peer, session.id, session.epoch, frame)
             return True
         return self._relay_here(peer, session.id, frame)
 
@@ -227,10 +228,7 @@ class Hub:
         bridge = self._away(worker)
         if bridge is not None:
             sent_us = int((time.time() - (now - arrived)) * 1_000_000)  # arrival, wall clock
-            envelope = Envelope(
-                Kind.RELAY, peer, session.id, frame, self.worker_id, session.epoch, sent_us
-            )
-            bridge.send(worker, envelope)
+            bridge.relay(worker, peer, session.id, session.epoch, frame, sent_us=sent_us)
             return True
         if not self._relay_here(peer, session.id, frame):
             return False
@@ -319,12 +317,18 @@ class Hub:
     def _relay_in(self, address: Address, envelope: Envelope) -> None:
         session_id = SessionId(envelope.session_id)
         conn = self._local.get(address)
-        if conn is not None and conn.session is not None and conn.session_id == session_id:
-            peer = conn.session.peer_of(address)
-            self._learn_sender(conn.session, peer, envelope.number, envelope.text)
-        if not self._relay_here(address, session_id, envelope.body):
+        held = conn.session if conn is not None else None
+        # An epoch no newer than our copy's teaches nothing (the route known is at least as
+        # new): the common case, decided here without the route lookup.
+        if held is not None and held.id == session_id and envelope.number > held.epoch:
+            self._learn_sender(held, held.peer_of(address), envelope.number, envelope.text)
+        delivered = self._relay_here(address, session_id, envelope.body)
+        if not delivered:
             self._hold_early(address, session_id, envelope.body)
-        elif envelope.sent_us:  # a timed sample: observed once written to the peer's socket
+        for frame in envelope.more:  # the frames relayed after it, in order
+            if not self._relay_here(address, session_id, frame):
+                self._hold_early(address, session_id, frame)
+        if delivered and envelope.sent_us:  # a timed sample: observed once written out
             self.latency.record("bridge", time.time() - envelope.sent_us / 1_000_000)
 
     def _control_in(self, address: Address, envelope: Envelope) -> None:
@@ -382,7 +386,10 @@ class Hub:
 
     def _relay_here(self, peer: Address, session_id: SessionId, frame: bytes) -> bool:
         conn = self._local.get(peer)
-        if conn is None or conn.session_id != session_id:
+        if conn is None:
+            return False
+        held = conn.session  # not conn.session_id: one property less on the hot path
+        if held is None or held.id != session_id:
             return False
         conn.send_frame(frame)
         self.relayed += 1

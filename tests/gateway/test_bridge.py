@@ -1,0 +1,99 @@
+"""Relayed frames across workers travel grouped per user and session, in order (issue 15).
+
+Two bridges on one :class:`~roulette.storage.memory_bus.MemoryBus` (the reference the Redis
+bus is held to); what arrives is what each receiving hub is handed."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+
+from roulette.gateway.bridge import (
+    MAX_BATCH_ENVELOPES,
+    MAX_FRAMES_PER_ENVELOPE,
+    Bridge,
+    Envelope,
+    Kind,
+)
+from roulette.storage.memory_bus import MemoryBus
+
+
+async def _carried(sends: list[tuple[str, str, int, bytes]]) -> tuple[list[Envelope], MemoryBus]:
+    """Relay ``sends`` (address, session, epoch, frame) from w1 to w2 in one flush."""
+    bus, arrived, done = MemoryBus(), list[Envelope](), asyncio.Event()
+
+    def arrive(envelope: Envelope) -> None:
+        arrived.append(envelope)
+        if len(_frames_of(arrived)) >= len(sends):
+            done.set()
+
+    sender = Bridge(bus, "w1", lambda e: None)
+    receiver = Bridge(bus, "w2", arrive)
+    async with asyncio.timeout(10), asyncio.TaskGroup() as tasks:
+        reading = tasks.create_task(receiver.run_receiver())
+        for _ in range(10):  # subscribed before anything is published (a few task starts)
+            await asyncio.sleep(0)
+        for address, session_id, epoch, frame in sends:
+            sender.relay("w2", address, session_id, epoch, frame)
+        sender.stop()
+        await sender.run_sender()
+        await done.wait()
+        reading.cancel()
+    return arrived, bus
+
+
+def _frames_of(envelopes: list[Envelope], address: str | None = None) -> list[bytes]:
+    """The frames the envelopes carry (to ``address``, or to anyone), in order."""
+    return [f for e in envelopes if address in (None, e.address) for f in (e.body, *e.more)]
+
+
+async def test_one_flush_carries_a_users_frames_in_one_envelope_in_order() -> None:
+    sends = [("0xB", "s1", 1, b"b%d" % n) for n in range(5)]
+    sends[1:1] = [("0xD", "s2", 4, b"d0"), ("0xD", "s2", 4, b"d1")]
+    arrived, _ = await _carried(sends)
+    assert [(e.kind, e.address, e.session_id, e.text, e.number) for e in arrived] == [
+        (Kind.RELAY, "0xB", "s1", "w1", 1),
+        (Kind.RELAY, "0xD", "s2", "w1", 4),
+    ]
+    assert _frames_of(arrived, "0xB") == [b"b0", b"b1", b"b2", b"b3", b"b4"]
+    assert _frames_of(arrived, "0xD") == [b"d0", b"d1"]
+
+
+async def test_another_session_or_epoch_is_another_envelope() -> None:
+    sends = [("0xB", "s1", 1, b"old"), ("0xB", "s1", 2, b"resumed"), ("0xB", "s3", 1, b"next")]
+    arrived, _ = await _carried(sends)
+    assert [(e.session_id, e.number, e.body, e.more) for e in arrived] == [
+        ("s1", 1, b"old", []),
+        ("s1", 2, b"resumed", []),
+        ("s3", 1, b"next", []),
+    ]
+
+
+async def test_a_long_burst_is_split_and_bus_messages_stay_bounded() -> None:
+    count = 3 * MAX_BATCH_ENVELOPES + 7
+    sends = [("0xB", "s1", 1, b"%d" % n) for n in range(count)]
+    arrived, bus = await _carried(sends)
+    assert _frames_of(arrived, "0xB") == [b"%d" % n for n in range(count)]
+    assert max(1 + len(e.more) for e in arrived) == MAX_FRAMES_PER_ENVELOPE
+    assert bus.dropped == 0
+
+
+def test_a_single_frame_envelope_reads_as_the_previous_release_wrote_it() -> None:
+    class Previous(msgspec.Struct, array_like=True, frozen=True):
+        kind: Kind
+        address: str
+        session_id: str = ""
+        body: bytes = b""
+        text: str = ""
+        number: int = 0
+        sent_us: int = 0
+
+    old = msgspec.msgpack.encode(Previous(Kind.RELAY, "0xB", "s1", b"f", "w1", 3))
+    assert msgspec.msgpack.decode(old, type=Envelope) == Envelope(
+        Kind.RELAY, "0xB", "s1", b"f", "w1", 3
+    )
+    new = msgspec.msgpack.encode(Envelope(Kind.RELAY, "0xB", "s1", b"f", "w1", 3, 0, [b"g"]))
+    assert msgspec.msgpack.decode(new, type=Previous) == Previous(
+        Kind.RELAY, "0xB", "s1", b"f", "w1", 3
+    )
