@@ -19,8 +19,11 @@ from roulette.gateway.bridge import (
 from roulette.storage.memory_bus import MemoryBus
 
 
-async def _carried(sends: list[tuple[str, str, int, bytes]]) -> tuple[list[Envelope], MemoryBus]:
-    """Relay ``sends`` (address, session, epoch, frame) from w1 to w2 in one flush."""
+async def _carried(
+    sends: list[tuple[str, str, int, bytes]], timed: dict[int, int] | None = None
+) -> tuple[list[Envelope], MemoryBus]:
+    """Relay ``sends`` (address, session, epoch, frame) from w1 to w2 in one flush; the sends
+    numbered in ``timed`` carry that ``sent_us``."""
     bus, arrived, done = MemoryBus(), list[Envelope](), asyncio.Event()
 
     def arrive(envelope: Envelope) -> None:
@@ -34,8 +37,9 @@ async def _carried(sends: list[tuple[str, str, int, bytes]]) -> tuple[list[Envel
         reading = tasks.create_task(receiver.run_receiver())
         for _ in range(10):  # subscribed before anything is published (a few task starts)
             await asyncio.sleep(0)
-        for address, session_id, epoch, frame in sends:
-            sender.relay("w2", address, session_id, epoch, frame)
+        for n, (address, session_id, epoch, frame) in enumerate(sends):
+            sent_us = (timed or {}).get(n, 0)
+            sender.relay("w2", address, session_id, epoch, frame, sent_us=sent_us)
         sender.stop()
         await sender.run_sender()
         await done.wait()
@@ -77,6 +81,14 @@ async def test_a_long_burst_is_split_and_bus_messages_stay_bounded() -> None:
     assert _frames_of(arrived, "0xB") == [b"%d" % n for n in range(count)]
     assert max(1 + len(e.more) for e in arrived) == MAX_FRAMES_PER_ENVELOPE
     assert bus.dropped == 0
+
+
+async def test_every_timed_sample_of_a_flush_is_carried() -> None:
+    # The relay latency histogram times 1 frame in 64: 128 frames in one flush are two
+    # envelopes, each with the sample of its own frames (grouping once kept only the first).
+    sends = [("0xB", "s1", 1, b"%d" % n) for n in range(2 * MAX_FRAMES_PER_ENVELOPE)]
+    arrived, _ = await _carried(sends, timed={63: 1_000, 127: 2_000})
+    assert [(len(e.more) + 1, e.sent_us) for e in arrived] == [(64, 1_000), (64, 2_000)]
 
 
 def test_a_single_frame_envelope_reads_as_the_previous_release_wrote_it() -> None:

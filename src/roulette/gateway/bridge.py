@@ -88,13 +88,20 @@ class Envelope(msgspec.Struct, array_like=True, frozen=True):
 
 
 class _Frames:
-    """The frames relayed to one user in one session (and epoch) since the last flush."""
+    """The frames relayed to one user in one session (and epoch) since the last flush, and
+    the timed samples among them: ``sent_us`` by envelope (each carries one at most), so
+    that two samples in one flush, e.g. the 64th and 128th frames, stay two."""
 
     __slots__ = ("frames", "sent_us")
 
     def __init__(self, frame: bytes, sent_us: int) -> None:
         self.frames = [frame]
-        self.sent_us = sent_us
+        self.sent_us: dict[int, int] = {0: sent_us} if sent_us else {}
+
+    def add(self, frame: bytes, sent_us: int) -> None:
+        self.frames.append(frame)
+        if sent_us:
+            self.sent_us.setdefault((len(self.frames) - 1) // MAX_FRAMES_PER_ENVELOPE, sent_us)
 
 
 RelayKey = tuple[str, str, int]
@@ -174,9 +181,7 @@ class Bridge:
         if group is None:
             groups[key] = _Frames(frame, sent_us)
         else:
-            group.frames.append(frame)
-            if sent_us and not group.sent_us:
-                group.sent_us = sent_us
+            group.add(frame, sent_us)
         self._count += 1
         self._wake.set()
 
@@ -228,7 +233,7 @@ class Bridge:
                         chunk[0],
                         self.worker_id,
                         epoch,
-                        sent_us if i == 0 else 0,
+                        sent_us.get(i // MAX_FRAMES_PER_ENVELOPE, 0),
                         chunk[1:],
                     )
                 )
