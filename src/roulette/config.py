@@ -70,6 +70,9 @@ class RedisSettings:
     lobby_batch_ops: int = 128
     lobby_batch_pending: int = 10_000
     lobby_batch_in_flight: int = 2
+    # Relayed frames one cross-worker envelope carries (gateway/bridge.py); 1 during a roll
+    # from a release before grouped envelopes, whose workers read only an envelope's first.
+    relay_frames_per_envelope: int = 64
 
     @property
     def enabled(self) -> bool:
@@ -257,6 +260,7 @@ class Config:
                 lobby_batch_ops=e.get("REDIS_LOBBY_BATCH_OPS", int_at_least(1), 128),
                 lobby_batch_pending=e.get("REDIS_LOBBY_BATCH_PENDING", int_at_least(1), 10_000),
                 lobby_batch_in_flight=e.get("REDIS_LOBBY_BATCH_IN_FLIGHT", int_at_least(1), 2),
+                relay_frames_per_envelope=e.get("BRIDGE_FRAMES_PER_ENVELOPE", int_at_least(1), 64),
             ),
             cluster_workers=e.get("CLUSTER_WORKERS", int_at_least(0), 0),
             cluster_fork_server=e.get("CLUSTER_FORK_SERVER", parse_bool, sys.platform == "linux"),

@@ -20,7 +20,9 @@ from roulette.storage.memory_bus import MemoryBus
 
 
 async def _carried(
-    sends: list[tuple[str, str, int, bytes]], timed: dict[int, int] | None = None
+    sends: list[tuple[str, str, int, bytes]],
+    timed: dict[int, int] | None = None,
+    per_envelope: int = MAX_FRAMES_PER_ENVELOPE,
 ) -> tuple[list[Envelope], MemoryBus]:
     """Relay ``sends`` (address, session, epoch, frame) from w1 to w2 in one flush; the sends
     numbered in ``timed`` carry that ``sent_us``."""
@@ -31,7 +33,7 @@ async def _carried(
         if len(_frames_of(arrived)) >= len(sends):
             done.set()
 
-    sender = Bridge(bus, "w1", lambda e: None)
+    sender = Bridge(bus, "w1", lambda e: None, frames_per_envelope=per_envelope)
     receiver = Bridge(bus, "w2", arrive)
     async with asyncio.timeout(10), asyncio.TaskGroup() as tasks:
         reading = tasks.create_task(receiver.run_receiver())
@@ -89,6 +91,16 @@ async def test_every_timed_sample_of_a_flush_is_carried() -> None:
     sends = [("0xB", "s1", 1, b"%d" % n) for n in range(2 * MAX_FRAMES_PER_ENVELOPE)]
     arrived, _ = await _carried(sends, timed={63: 1_000, 127: 2_000})
     assert [(len(e.more) + 1, e.sent_us) for e in arrived] == [(64, 1_000), (64, 2_000)]
+
+
+async def test_one_frame_per_envelope_is_what_the_previous_release_reads_whole() -> None:
+    # BRIDGE_FRAMES_PER_ENVELOPE=1 during a roll from the release before grouping: its
+    # workers read an envelope's first frame only, so every frame must be one.
+    sends = [("0xB", "s1", 1, b"%d" % n) for n in range(70)]
+    arrived, _ = await _carried(sends, timed={63: 7}, per_envelope=1)
+    assert [(e.body, e.more) for e in arrived] == [(b"%d" % n, []) for n in range(70)]
+    assert [e.sent_us for e in arrived if e.sent_us] == [7]
+    assert arrived[63].sent_us == 7
 
 
 def test_a_single_frame_envelope_reads_as_the_previous_release_wrote_it() -> None:

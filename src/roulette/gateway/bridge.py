@@ -98,10 +98,10 @@ class _Frames:
         self.frames = [frame]
         self.sent_us: dict[int, int] = {0: sent_us} if sent_us else {}
 
-    def add(self, frame: bytes, sent_us: int) -> None:
+    def add(self, frame: bytes, sent_us: int, per_envelope: int) -> None:
         self.frames.append(frame)
         if sent_us:
-            self.sent_us.setdefault((len(self.frames) - 1) // MAX_FRAMES_PER_ENVELOPE, sent_us)
+            self.sent_us.setdefault((len(self.frames) - 1) // per_envelope, sent_us)
 
 
 RelayKey = tuple[str, str, int]
@@ -132,6 +132,8 @@ class Bridge:
         worker_id: this worker's inbox and control log.
         deliver: called for each envelope that arrives for a user of this worker.
         control: the control log; None sends control notices over ``bus`` too (at most once).
+        frames_per_envelope: relayed frames one envelope carries at most (1: the format of
+            the release before grouping, for a rolling deploy from it; docs/deploy.md).
         clock: monotonic seconds (for the retry deadline).
     """
 
@@ -142,7 +144,12 @@ class Bridge:
         deliver: Callable[[Envelope], None],
         control: ControlLog | None = None,
         clock: Callable[[], float] = time.monotonic,
+        *,
+        frames_per_envelope: int = MAX_FRAMES_PER_ENVELOPE,
     ) -> None:
+        # 1 writes the previous release's envelopes (one frame each), which a worker of that
+        # release reads whole: it would relay only the first frame of a grouped one.
+        self.per_envelope = max(1, min(frames_per_envelope, MAX_FRAMES_PER_ENVELOPE))
         self.bus = bus
         self.control = control
         self.worker_id = worker_id
@@ -181,7 +188,7 @@ class Bridge:
         if group is None:
             groups[key] = _Frames(frame, sent_us)
         else:
-            group.add(frame, sent_us)
+            group.add(frame, sent_us, self.per_envelope)
         self._count += 1
         self._wake.set()
 
@@ -223,8 +230,9 @@ class Bridge:
         envelopes = []
         for (address, session_id, epoch), group in groups.items():
             frames, sent_us = group.frames, group.sent_us
-            for i in range(0, len(frames), MAX_FRAMES_PER_ENVELOPE):
-                chunk = frames[i : i + MAX_FRAMES_PER_ENVELOPE]
+            size = self.per_envelope
+            for i in range(0, len(frames), size):
+                chunk = frames[i : i + size]
                 envelopes.append(
                     Envelope(
                         Kind.RELAY,
@@ -233,7 +241,7 @@ class Bridge:
                         chunk[0],
                         self.worker_id,
                         epoch,
-                        sent_us.get(i // MAX_FRAMES_PER_ENVELOPE, 0),
+                        sent_us.get(i // size, 0),
                         chunk[1:],
                     )
                 )

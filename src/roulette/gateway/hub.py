@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Final
 import msgspec
 
 from roulette.errors import Replaced, closing_code
-from roulette.gateway.bridge import Bridge, Envelope, Kind
+from roulette.gateway.bridge import MAX_FRAMES_PER_ENVELOPE, Bridge, Envelope, Kind
 from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.records import Session
 from roulette.observability.match_wait import MatchWaits
@@ -86,9 +86,15 @@ class Hub:
     )
 
     def __init__(
-        self, worker_id: str, bus: Bus | None = None, *, control: ControlLog | None = None
+        self,
+        worker_id: str,
+        bus: Bus | None = None,
+        *,
+        control: ControlLog | None = None,
+        frames_per_envelope: int = MAX_FRAMES_PER_ENVELOPE,
     ) -> None:
-        """A hub for ``worker_id``; with a ``bus`` (several workers), a bridge to the others.
+        """A hub for ``worker_id``; with a ``bus`` (several workers), a bridge to the others
+        (``frames_per_envelope``: see :class:`Bridge`).
 
         The bridge delivers what arrives for this worker to this hub, so the hub builds it:
         nothing is attached after construction.
@@ -98,7 +104,15 @@ class Hub:
         self.relayed = 0
         self.duplicates = 0
         self.bridge = (
-            Bridge(bus, worker_id, self.deliver, control=control) if bus is not None else None
+            Bridge(
+                bus,
+                worker_id,
+                self.deliver,
+                control=control,
+                frames_per_envelope=frames_per_envelope,
+            )
+            if bus is not None
+            else None
         )
         self._applied = _Recent()
         self._ended = _Recent()

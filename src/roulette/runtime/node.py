@@ -131,7 +131,12 @@ class Node:
         state = shared_state(config)
         # Several workers share the state: the hub's bridge carries what crosses between them.
         bus = state.bus if state.workers is not None else None
-        hub = Hub(worker_id or f"w-{uuid.uuid4().hex[:8]}", bus, control=state.control)
+        hub = Hub(
+            worker_id or f"w-{uuid.uuid4().hex[:8]}",
+            bus,
+            control=state.control,
+            frames_per_envelope=config.redis.relay_frames_per_envelope,
+        )
         protected = protect(
             config,
             hub,
