@@ -11,7 +11,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
+import pytest
 
+from roulette.gateway import hub as hub_module
 from roulette.gateway.bridge import Envelope, Kind
 from roulette.gateway.hub import Hub
 from roulette.identity import Address, SessionId, WorkerId
@@ -117,6 +119,54 @@ def test_the_frames_of_one_envelope_are_delivered_in_order_or_held_in_order() ->
     assert b.told == [("matched", "s1")] + [
         ("frame", f) for f in (b"offer", b"ice1", b"ice2", b"ice3", b"ice4")
     ]
+
+
+def test_a_late_frame_of_the_previous_session_does_not_push_out_the_new_ones() -> None:
+    """The lab's node kill: frames of the new session wait for its match while a frame of the
+    user's previous session (ended on its side, not heard here yet) arrives."""
+    b = Socket(B)
+    hub = hub_with("w2", b)
+    old = replace(SESSION, id=SessionId("s0"))
+    hub.deliver(Envelope(Kind.RELAY, B, SESSION.id, b"seq:1", "w1", 0))
+    hub.deliver(Envelope(Kind.RELAY, B, old.id, b"late", "w1", 0))
+    hub.deliver(matched(SESSION, B))
+    assert b.told == [("matched", "s1"), ("frame", b"seq:1")]
+
+
+def test_frames_that_arrive_between_a_wallets_two_sockets_reach_the_new_one() -> None:
+    """A wallet signs in again: its old socket here is gone, the match its old queue entry
+    made and the peer's first line race; the new socket gets the match, then the line."""
+    hub = hub_with("w2")
+    hub.deliver(Envelope(Kind.RELAY, B, SESSION.id, b"seq:1", "w1", 0))
+    b = Socket(B, phase=Phase.IDLE)
+    hub.register(b)  # type: ignore[arg-type]
+    hub.deliver(matched(SESSION, B))
+    hub.deliver(Envelope(Kind.RELAY, B, SESSION.id, b"seq:2", "w1", 0))
+    assert b.told == [("matched", "s1"), ("frame", b"seq:1"), ("frame", b"seq:2")]
+
+
+def test_held_frames_of_a_session_that_ended_are_let_go() -> None:
+    b = Socket(B)
+    hub = hub_with("w2", b)
+    hub.deliver(Envelope(Kind.RELAY, B, SESSION.id, b"x" * 100, "w1", 0))
+    assert hub._early_bytes == 100
+    hub.deliver(Envelope(Kind.ENDED, B, SESSION.id, text="peer-next", number=0))
+    assert hub._early_bytes == 0 and not hub._early
+    hub.deliver(matched(SESSION, B))  # too late: the session is over
+    assert ("frame", b"x" * 100) not in b.told
+
+
+def test_held_frames_are_bounded_in_bytes_oldest_session_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(hub_module, "MAX_EARLY_BYTES", 250)
+    hub = hub_with("w2", Socket(B))
+    for n in range(3):
+        hub.deliver(Envelope(Kind.RELAY, B, SessionId(f"s{n}"), b"x" * 100, "w1", 0))
+    assert list(hub._early) == ["s1", "s2"] and hub._early_bytes == 200
+    for _ in range(2 * hub_module.MAX_EARLY_FRAMES):  # and in frames per user and session
+        hub.deliver(Envelope(Kind.RELAY, A, SessionId("s2"), b"", "w1", 0))
+    assert len(hub._early[SessionId("s2")][A]) == hub_module.MAX_EARLY_FRAMES
 
 
 def test_a_resume_notice_before_our_own_resume_still_routes_to_the_newest_worker() -> None:

@@ -35,7 +35,7 @@ from roulette.lab.state import LabState, load, save
 from roulette.loadtest.client import ServerInfo, discover
 from roulette.loadtest.wallet import Wallet
 
-__all__ = ["HOLD_SECONDS", "run_fault", "run_reliability"]
+__all__ = ["HOLD_SECONDS", "randomness", "run_fault", "run_reliability"]
 
 WARMUP_SECONDS = 8.0
 HOLD_SECONDS = 5.0
@@ -104,6 +104,14 @@ class _Run:
     lab being healthy again."""
 
 
+def randomness(fault: str, role: str) -> random.Random:
+    """The reproducible randomness of one ``role`` in a ``fault``'s run ("users": the seeded
+    records' and the probes' wallets; "canaries"). Each role has its own stream: a canary
+    drawing the probes' wallets signed in as a live probe (closing its socket, 4002) or as
+    the banned wallet (failing by design), which inflated every recovery time."""
+    return random.Random(f"{fault}/{role}")
+
+
 async def run_fault(
     state: LabState,
     env: Mapping[str, str],
@@ -119,7 +127,7 @@ async def run_fault(
     if fault == "partition-node" and not state.bridge_address:
         return FaultRow.skipped(fault, "the lab runs without --netns: no namespace to cut off")
     url = state.app_url
-    rng = random.Random(fault)
+    rng = randomness(fault, "users")
     run = _Run()
     report = state.path / "reliability" / f"{fault}.json"
     load_proc = await _start_load(url, users, load_seconds, report)
@@ -194,7 +202,7 @@ async def _inject_and_recover(
         return time.monotonic() - started
 
     healing = asyncio.create_task(asyncio.to_thread(undo))
-    recovery = await _recovery(state.app_url, started, run, random.Random(fault))
+    recovery = await _recovery(state.app_url, started, run, randomness(fault, "canaries"))
     healed = await healing
     return FaultRow(fault, injected.description, recovery, healed)
 
