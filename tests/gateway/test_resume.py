@@ -70,14 +70,21 @@ async def test_without_a_resume_the_peer_gets_peer_timeout(grace_server: Running
         await user.close()
 
 
-async def test_a_forged_resume_token_is_refused(grace_server: RunningServer) -> None:
+# Outside ASCII too: the comparison once raised on it (the fuzzer's find), and the socket's
+# operation crashed instead of answering.
+@pytest.mark.parametrize("forged", ["x" * 24, "\u00e9" * 24, "\U0001f600", ""])
+async def test_a_forged_resume_token_is_refused(grace_server: RunningServer, forged: str) -> None:
+    logged = len(grace_server.log())
     a, b, found = await matched(grace_server)
     assert a.ws is not None
     await a.ws.close()
     await b.expect("peer-disconnected")
     await a.connect()
-    await a.send({"type": "reconnect", "sessionId": found["sessionId"], "resumeToken": "x" * 24})
+    await a.send({"type": "reconnect", "sessionId": found["sessionId"], "resumeToken": forged})
     assert (await a.expect("error"))["code"] == "invalid_resume_token"
+    await a.send({"type": "heartbeat"})  # still open, still answering
+    await a.expect("heartbeat-ack")
+    assert "control_crashed" not in grace_server.log()[logged:]
     for user in (a, b):
         await user.close()
 

@@ -339,7 +339,8 @@ class Controller:
         """Take over this wallet's session from a dropped socket (any worker)."""
         request = op.request
         expected = self.ctx.resume_token(request.session_id, conn.address)
-        if not hmac.compare_digest(expected, request.resume_token):
+        # As bytes: compare_digest refuses str outside ASCII (a TypeError, not a refusal).
+        if not hmac.compare_digest(expected.encode(), request.resume_token.encode()):
             raise BadRequest("invalid resume token", code="invalid_resume_token")
         session = await self.lobby.rebind(
             SessionId(request.session_id), conn.address, WorkerId(self.ctx.hub.worker_id)
