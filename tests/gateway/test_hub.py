@@ -11,9 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import msgspec
-import pytest
 
-from roulette.gateway import hub as hub_module
 from roulette.gateway.bridge import Envelope, Kind
 from roulette.gateway.hub import Hub
 from roulette.identity import Address, SessionId, WorkerId
@@ -149,24 +147,12 @@ def test_held_frames_of_a_session_that_ended_are_let_go() -> None:
     b = Socket(B)
     hub = hub_with("w2", b)
     hub.deliver(Envelope(Kind.RELAY, B, SESSION.id, b"x" * 100, "w1", 0))
-    assert hub._early_bytes == 100
+    assert hub._early.bytes == 100
     hub.deliver(Envelope(Kind.ENDED, B, SESSION.id, text="peer-next", number=0))
-    assert hub._early_bytes == 0 and not hub._early
+    assert hub._early.bytes == 0 and not hub._early
+    hub.deliver(Envelope(Kind.RELAY, B, SESSION.id, b"late", "w1", 0))  # not held: it ended
     hub.deliver(matched(SESSION, B))  # too late: the session is over
-    assert ("frame", b"x" * 100) not in b.told
-
-
-def test_held_frames_are_bounded_in_bytes_oldest_session_first(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(hub_module, "MAX_EARLY_BYTES", 250)
-    hub = hub_with("w2", Socket(B))
-    for n in range(3):
-        hub.deliver(Envelope(Kind.RELAY, B, SessionId(f"s{n}"), b"x" * 100, "w1", 0))
-    assert list(hub._early) == ["s1", "s2"] and hub._early_bytes == 200
-    for _ in range(2 * hub_module.MAX_EARLY_FRAMES):  # and in frames per user and session
-        hub.deliver(Envelope(Kind.RELAY, A, SessionId("s2"), b"", "w1", 0))
-    assert len(hub._early[SessionId("s2")][A]) == hub_module.MAX_EARLY_FRAMES
+    assert not hub._early and b.told == [("ended", "peer-next")]
 
 
 def test_a_resume_notice_before_our_own_resume_still_routes_to_the_newest_worker() -> None:

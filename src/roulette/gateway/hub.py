@@ -32,6 +32,7 @@ import msgspec
 
 from roulette.errors import Replaced, closing_code
 from roulette.gateway.bridge import MAX_FRAMES_PER_ENVELOPE, Bridge, Envelope, Kind
+from roulette.gateway.early_frames import EarlyFrames
 from roulette.identity import Address, SessionId, WorkerId
 from roulette.matchmaking.records import Session
 from roulette.observability.match_wait import MatchWaits
@@ -48,14 +49,6 @@ _decode_session: Final = msgspec.msgpack.Decoder(Session).decode
 
 MAX_REMEMBERED: Final = 16_384
 """Applied notices, ended sessions and routes remembered, each (oldest forgotten first)."""
-
-MAX_EARLY_FRAMES: Final = 32
-"""Relayed frames held per user and session while the match or resume they belong to is on
-its way."""
-MAX_EARLY_SESSIONS: Final = 4_096
-"""Sessions with frames held at most (the oldest are dropped first)."""
-MAX_EARLY_BYTES: Final = 8 * 1024 * 1024
-"""Bytes of held frames at most, over all sessions (the oldest sessions are dropped first)."""
 
 NoticeKey = tuple[int, str, str, int]
 
@@ -76,7 +69,6 @@ class Hub:
     __slots__ = (
         "_applied",
         "_early",
-        "_early_bytes",
         "_ended",
         "_local",
         "_routes",
@@ -122,8 +114,7 @@ class Hub:
         self._applied = _Recent()
         self._ended = _Recent()
         self._routes = _Recent()
-        self._early: OrderedDict[SessionId, dict[Address, list[bytes]]] = OrderedDict()
-        self._early_bytes = 0
+        self._early = EarlyFrames()
         self._tick = 0
         self.latency = RelayLatency()  # issue 12: 1 relayed message in 64 is timed
         self.waits = MatchWaits()  # issue 12: time to match of this worker's users
@@ -384,43 +375,15 @@ class Hub:
     def _forget(self, session_id: SessionId) -> None:
         self._ended.remember(session_id)
         self._routes.pop(session_id, None)
-        self._drop_early(session_id)
+        self._early.drop(session_id)
 
     def _hold_early(self, address: Address, session_id: SessionId, frame: bytes) -> None:
-        """Keep a frame that overtook its session's match or resume (two paths, no order).
-
-        Held per (session, user), so a late frame of the user's previous session does not
-        push out the new one's; and whether or not the user has a socket here yet: a wallet
-        that signs in again may get, on its new socket, the match its old socket's queue
-        entry made, after the peer's first frames (both seen in the lab's node kill)."""
-        if session_id in self._ended:
-            return
-        users = self._early.get(session_id)
-        if users is None:
-            users = self._early[session_id] = {}
-        frames = users.setdefault(address, [])
-        if len(frames) >= MAX_EARLY_FRAMES:
-            return
-        frames.append(frame)
-        self._early_bytes += len(frame)
-        early = self._early
-        while len(early) > MAX_EARLY_SESSIONS or self._early_bytes > MAX_EARLY_BYTES:
-            self._drop_early(next(iter(early)))
-
-    def _drop_early(self, session_id: SessionId) -> None:
-        users = self._early.pop(session_id, None)
-        if users is not None:
-            self._early_bytes -= sum(len(f) for frames in users.values() for f in frames)
+        """Keep a frame that overtook its session's match or resume (two paths, no order)."""
+        if session_id not in self._ended:
+            self._early.hold(address, session_id, frame)
 
     def _release_early(self, address: Address, session_id: SessionId) -> None:
-        users = self._early.get(session_id)
-        frames = users.pop(address, None) if users is not None else None
-        if frames is None:
-            return
-        if not users:
-            del self._early[session_id]
-        self._early_bytes -= sum(len(f) for f in frames)
-        for frame in frames:
+        for frame in self._early.take(address, session_id):
             self._relay_here(address, session_id, frame)
 
     def _relay_here(self, peer: Address, session_id: SessionId, frame: bytes) -> bool:
