@@ -306,3 +306,31 @@ def test_a_cluster_is_one_server_announced_by_its_supervisor(
         assert from_cluster == 10, counts  # one server of four, in turn
     # Its supervisor withdraws the record on the way out: the server is deleted.
     balancer.wait_servers(dict.fromkeys(fleet, "UP"))
+
+
+# Last of the module: it restarts the module's Redis empty.
+async def test_a_redis_restart_that_lost_the_registry_cuts_no_socket(
+    start_balancer: StartBalancer, fleet: dict[str, RunningServer], redis_server: RedisServer
+) -> None:
+    """Redis goes down and comes back empty (a restart without persistence, or a failover to
+    a replica that had not caught up): every node's record is gone. The balancer must not take
+    that for the nodes' death (removing a server cuts its sockets: in the lab, a Redis master
+    failover dropped a healthy node's 15 users that way); the nodes announce again within a
+    record's TTL (3 s here)."""
+    balancer = start_balancer(LB_ALGORITHM="round-robin", LB_NODE_TTL_SECONDS="3")
+    users = [await _user(balancer) for _ in fleet]
+    try:
+        for user, node in zip(users, fleet, strict=True):
+            await _on_node(user, {node})
+        redis_server.stop(signal.SIGKILL)
+        await asyncio.sleep(1.5)  # the balancer's reads fail (it syncs every 0.2 s)
+        redis_server.start()
+        await asyncio.sleep(5.0)  # past the hold: every node has announced again
+        await asyncio.to_thread(balancer.wait_servers, dict.fromkeys(fleet, "UP"), 10.0)
+        for user in users:
+            await user.send({"type": "heartbeat"})
+            await user.expect("heartbeat-ack")
+        assert "removed=['" not in balancer.log(), balancer.log()
+    finally:
+        for user in users:
+            await user.close()

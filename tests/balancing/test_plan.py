@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from roulette.balancing.nodes import NodeRecord, NodeState
-from roulette.balancing.plan import CurrentServer, plan
+from roulette.balancing.plan import CurrentServer, plan, retained
 from roulette.balancing.settings import LbSettings
 
 A = NodeRecord("w-a", "127.0.0.1", 4001, 4002, 4003, 1000, 0, NodeState.READY, 0.0)
@@ -69,3 +70,18 @@ def test_ip_hash_reloads_instead() -> None:
     assert result.reload
     assert result.commands == []
     assert plan(LbSettings(algorithm="ip-hash"), [A, B], _servers(A, B)).empty
+
+
+def test_a_record_that_expired_during_an_outage_is_kept_for_a_ttl() -> None:
+    """Redis was down: B could not announce and its record expired, though B is fine."""
+    kept = retained([A], [A, B], readable_for=0.0, ttl=6.0)
+    assert kept == [A, B]
+    assert retained([A], [A, B], readable_for=5.9, ttl=6.0) == [A, B]
+    # A whole TTL of reachable Redis and still no announcement: B is gone.
+    assert retained([A], [A, B], readable_for=6.0, ttl=6.0) == [A]
+
+
+def test_what_the_registry_says_wins_for_nodes_it_has() -> None:
+    draining = replace(B, state=NodeState.DRAINING)
+    assert retained([A, draining], [A, B], readable_for=0.0, ttl=6.0) == [A, draining]
+    assert retained([B], [], readable_for=0.0, ttl=6.0) == [B]  # a new node: added at once

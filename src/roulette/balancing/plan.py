@@ -16,7 +16,7 @@ from roulette.balancing.haproxy_config import BACKENDS, is_dynamic, server_argum
 from roulette.balancing.nodes import NodeRecord
 from roulette.balancing.settings import LbSettings
 
-__all__ = ["ADMIN_FORCED_MAINT", "CurrentServer", "Plan", "plan"]
+__all__ = ["ADMIN_FORCED_MAINT", "CurrentServer", "Plan", "plan", "retained"]
 
 ADMIN_FORCED_MAINT = 0x01
 """``srv_admin_state`` bit of ``show servers state``: put in maintenance from the CLI."""
@@ -69,6 +69,31 @@ def plan(
         # A static hash cannot take servers at run time: reload with the re-rendered file.
         return Plan(reload=True, added=result.added, removed=result.removed)
     return result
+
+
+def retained(
+    live: Sequence[NodeRecord],
+    previous: Sequence[NodeRecord],
+    *,
+    readable_for: float,
+    ttl: float,
+) -> list[NodeRecord]:
+    """The nodes to balance over: ``live``, plus the ``previous`` ones missing from it while
+    the registry has been readable for less than a record's ``ttl``.
+
+    A node announces every third of its TTL; while Redis is down or failing over its
+    announcements fail and its record expires, though the node is fine. Taken at its word
+    the first pass after the outage would remove it, and removing a server cuts its
+    WebSockets ("shutdown sessions"): every user of a healthy node dropped for a Redis blip.
+    So a node is only let go once it had a whole TTL of reachable Redis to announce in and
+    did not; meanwhile HAProxy's own health and agent checks judge it (a node that really
+    died is DOWN and gets no traffic).
+    """
+    if readable_for >= ttl:
+        return list(live)
+    ids = {node.node_id for node in live}
+    kept = [node for node in previous if node.node_id not in ids]
+    return sorted([*live, *kept], key=lambda node: node.node_id)
 
 
 def _add(settings: LbSettings, node: NodeRecord, backend_name: str) -> list[str]:

@@ -28,6 +28,9 @@ __all__ = ["Presence", "PresenceAddress"]
 
 log = logging.getLogger(__name__)
 
+RETRY_SECONDS = 0.5
+"""The pause after a failed announcement (a third of the TTL after one that succeeded)."""
+
 
 @dataclass(frozen=True, slots=True)
 class PresenceAddress:
@@ -104,11 +107,11 @@ class Presence:
         log.info("lb_agent_listening port=%d", self._agent_port)
         try:
             while not self._stopped.is_set():
-                await self._announce()
+                # After a failed announcement, try again soon: the record is running out.
+                every = self._settings.node_ttl_seconds / 3
+                pause = every if await self._announce() else min(every, RETRY_SECONDS)
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        self._stopped.wait(), self._settings.node_ttl_seconds / 3
-                    )
+                    await asyncio.wait_for(self._stopped.wait(), pause)
         finally:
             await self._agent.close()
 
@@ -132,11 +135,14 @@ class Presence:
             except Unavailable:
                 log.warning("lb_withdraw_failed node=%s", self._address.node_id)
 
-    async def _announce(self) -> None:
+    async def _announce(self) -> bool:
+        """Write the record; False when Redis could not be reached."""
         if self._registry is None or not self._agent_port:
-            return
+            return True
         try:
             await self._registry.announce(self.record(), ttl=self._settings.node_ttl_seconds)
         except Unavailable:
             # The record expires by itself; HAProxy's own checks keep judging the node.
             log.warning("lb_announce_failed node=%s", self._address.node_id)
+            return False
+        return True

@@ -5,7 +5,9 @@ Each pass (every ``LB_SYNC_SECONDS``) reads the registry and HAProxy's servers, 
 reload. When the set of nodes changes it also rewrites the configuration file with them as
 static servers, so a reload (``SIGUSR2`` to the master, or our own for ``ip-hash``, whose
 static hash takes no runtime servers) comes back with the same servers. A pass that cannot
-read the registry changes nothing: a Redis outage must not empty the balancer.
+read the registry changes nothing, and for a record's TTL after the registry is readable again
+no server is removed for a record that expired meanwhile (:func:`~roulette.balancing.plan.
+retained`): a Redis outage must not empty the balancer, nor cut a healthy node's sockets.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from roulette.balancing.haproxy_config import render
 from roulette.balancing.nodes import NodeRecord
-from roulette.balancing.plan import plan
+from roulette.balancing.plan import plan, retained
 from roulette.balancing.registry import NodeRegistry
 from roulette.balancing.runtime_api import RuntimeApi
 from roulette.balancing.settings import LbSettings
@@ -70,13 +72,32 @@ class _Balancer:
         self.path = Path(settings.run_dir).resolve() / "haproxy.cfg"
         self.api = RuntimeApi(self.path.parent / "admin.sock")
         self.written: frozenset[tuple[str, str, int, int, int]] = frozenset()
+        self.balanced: list[NodeRecord] = []
+        """The nodes of the last pass (kept through an outage, see :func:`retained`)."""
+        self.readable_since: float | None = None
+        """Monotonic time since which every registry read succeeded (None: the last failed)."""
 
     async def live_nodes(self) -> list[NodeRecord] | None:
+        """The nodes to balance over, or None when the registry cannot be read."""
         try:
-            return await self.registry.live(now=time.time())
+            live = await self.registry.live(now=time.time())
         except Unavailable:
             log.warning("lb_registry_unavailable")
+            self.readable_since = None
             return None
+        now = time.monotonic()
+        if self.readable_since is None:
+            self.readable_since = now
+        nodes = retained(
+            live,
+            self.balanced,
+            readable_for=now - self.readable_since,
+            ttl=self.settings.node_ttl_seconds,
+        )
+        if kept := sorted({n.node_id for n in nodes} - {n.node_id for n in live}):
+            log.info("lb_kept_through_outage nodes=%s", kept)
+        self.balanced = nodes
+        return nodes
 
     def rewrite(self, nodes: list[NodeRecord]) -> bool:
         """Rewrite the file when the node set changed; True when it did."""
