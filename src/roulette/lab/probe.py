@@ -241,22 +241,46 @@ async def canary_round(url: str, chain_id: int, rng: random.Random, limit: float
 
 
 async def _until(sock: ProbeSocket, kind: str) -> str | None:
-    """The ``sessionId`` of the next message of ``kind``; None if the socket closed first."""
+    """The ``sessionId`` of the next message of ``kind``; None if the socket closed or the
+    server refused something first (a refused join never matches: waiting out the round's
+    timeout would add it to the measured recovery)."""
     while (message := await sock.inbox.get())["type"] != kind:
-        if message["type"] == _CLOSED:
+        if message["type"] in (_CLOSED, "error"):
             return None
     return str(message["sessionId"])
+
+
+class _RoundFailed(Exception):
+    """A canary socket closed or was refused: the round failed (its peers stop waiting)."""
+
+
+async def _all_until(socks: list[ProbeSocket], kind: str) -> list[str] | None:
+    """:func:`_until` on every socket at once; None as soon as one of them fails."""
+
+    async def one(sock: ProbeSocket) -> str:
+        found = await _until(sock, kind)
+        if found is None:
+            raise _RoundFailed(kind)
+        return found
+
+    failed = False
+    try:
+        async with asyncio.TaskGroup() as tasks:
+            waits = [tasks.create_task(one(sock)) for sock in socks]
+    except* _RoundFailed:
+        failed = True
+    return None if failed else [wait.result() for wait in waits]
 
 
 async def _meet(socks: list[ProbeSocket], chain_id: int) -> bool:
     for sock in socks:
         sock.send(_join(chain_id))
-    sessions = [await _until(sock, "match-found") for sock in socks]
-    if None in sessions or sessions[0] != sessions[1]:
+    sessions = await _all_until(socks, "match-found")
+    if sessions is None or sessions[0] != sessions[1]:
         return False
     for sock in socks:
         sock.send({"type": "chat", "sessionId": sessions[0], "text": "canary"})
-    if None in [await _until(sock, "chat") for sock in socks]:
+    if await _all_until(socks, "chat") is None:
         return False
     for sock in socks:
         sock.send({"type": "end-session", "sessionId": sessions[0]})
