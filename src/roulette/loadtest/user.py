@@ -47,6 +47,8 @@ ANSWER_TIMEOUT: Final = 15.0
 """How long a peer may take to answer an offer (or send one) before it counts as an error."""
 BACKOFF: Final = (1.0, 3.0)
 """Seconds to wait after a failure before starting again (uniform in this range)."""
+REJOIN_PAUSE: Final = (0.5, 1.5)
+"""Seconds before queueing again after the queue refused or lost this user (uniform)."""
 DEADLINE_GRACE: Final = 0.25
 """Seconds past the deadline after which a still-running step (a slow sign-in) is cut."""
 _SESSION_OVER: Final = frozenset({"session-ended", "peer-disconnected"})
@@ -219,15 +221,33 @@ class ActiveUser(_User):
                     }
                 )
                 self.joined_at = self.ctx.clock()
-            match = await self.wait_for({"match-found"}, self.ctx.deadline)
+            match = await self.wait_for({"match-found", "queue-reset", "error"}, self.ctx.deadline)
             if match is None:
                 return
+            if match["type"] != "match-found":
+                rejoin = await self._not_matched(match)
+                continue
             action = await self._hold(match)
             if self.left() <= 0:
                 return
             rejoin = await self._leave(action)
             if action is sc.EndAction.RELOGIN:
                 return
+
+    async def _not_matched(self, message: dict[str, Any]) -> bool:
+        """What a user waiting for a match does when told something else (a store outage:
+        the join refused, the queue lost, a session the server kept though its end failed);
+        returns whether to send ``join-queue`` again. Waiting on would strand it until the
+        end of the run, as a real client would not."""
+        code = message.get("code")
+        if code == "not_in_session":
+            return False  # the answer to a last message of the previous session: still queued
+        if code == "already_in_session":
+            self._send({"type": "next"})  # end what the server still holds, and queue
+            self.last_next = self.joined_at = self.ctx.clock()
+            return False
+        await self.pause(self.rng.uniform(*REJOIN_PAUSE))
+        return True
 
     def _send(self, message: dict[str, Any]) -> None:
         assert self.socket is not None
