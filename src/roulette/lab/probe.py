@@ -27,6 +27,8 @@ __all__ = ["ProbeUser", "canary_round", "connect_user"]
 LINES: Final = 20
 """Numbered chat lines each side sends per session."""
 LINE_GAP: Final = 0.05
+REJOIN_PAUSE: Final = 0.5
+"""Seconds before a probe queues again after its join was refused or its entry lost."""
 SESSION_WAIT: Final = 20.0
 """Seconds a probe waits for a match, or for its peer's lines, before giving up the round."""
 INBOX: Final = 256
@@ -146,17 +148,28 @@ class ProbeUser:
 
     async def _session(self, sock: ProbeSocket) -> bool:
         """One round: queue, meet, exchange lines, end. False when the socket is gone."""
-        sock.send(
-            {"type": "join-queue", "chainId": self.info.chain_id, "preferences": {"interests": []}}
-        )
-        until = time.monotonic() + SESSION_WAIT
-        while (message := await _next(sock, until)) is not None:
-            if message["type"] == _CLOSED:
-                return False
-            if message["type"] == "match-found":
-                return await self._exchange(sock, message)
-        sock.send({"type": "leave-queue"})
-        return True
+        ask: dict[str, Any] = _join(self.info.chain_id)
+        while True:
+            sock.send(ask)
+            until = time.monotonic() + SESSION_WAIT
+            while (message := await _next(sock, until)) is not None:
+                kind = message["type"]
+                if kind == _CLOSED:
+                    return False
+                if kind == "match-found":
+                    return await self._exchange(sock, message)
+                if kind in ("error", "queue-reset") and message.get("code") != "not_in_session":
+                    break  # refused or forgotten during an outage: no match is coming
+            else:
+                sock.send({"type": "leave-queue"})
+                return True
+            if self.stop.is_set():
+                return True
+            # Ask again soon rather than wait out the round (skipping a session the server
+            # still holds though our end of it failed).
+            await asyncio.sleep(REJOIN_PAUSE)
+            held = message.get("code") == "already_in_session"
+            ask = {"type": "next"} if held else _join(self.info.chain_id)
 
     async def _exchange(self, sock: ProbeSocket, match: dict[str, Any]) -> bool:
         log = SessionLog(
