@@ -53,7 +53,7 @@ async def test_a_refused_join_and_a_lost_queue_are_joined_again() -> None:
 
 async def test_a_session_the_server_still_holds_is_skipped() -> None:
     held = {"type": "error", "code": "already_in_session"}
-    assert (await _sent_after(0.5, held))[0] == ["join-queue", "next"]
+    assert (await _sent_after(3.0, held))[0] == ["join-queue", "next"]
 
 
 async def test_a_late_answer_about_the_last_session_leaves_it_queued() -> None:

@@ -242,11 +242,14 @@ class ActiveUser(_User):
         code = message.get("code")
         if code == "not_in_session":
             return False  # the answer to a last message of the previous session: still queued
+        await self.pause(self.rng.uniform(*REJOIN_PAUSE))
         if code == "already_in_session":
-            self._send({"type": "next"})  # end what the server still holds, and queue
+            # End what the server still holds, and queue; ``next`` at most once per interval.
+            since = self.ctx.clock() - self.last_next
+            await self.pause(sc.NEXT_INTERVAL_SECONDS + 0.05 - since)
+            self._send({"type": "next"})
             self.last_next = self.joined_at = self.ctx.clock()
             return False
-        await self.pause(self.rng.uniform(*REJOIN_PAUSE))
         return True
 
     def _send(self, message: dict[str, Any]) -> None:
