@@ -207,6 +207,8 @@ class ActiveUser(_User):
     """When this user last sent ``next`` (Unix seconds)."""
     joined_at = 0.0
     """When this user last asked to be queued (``join-queue`` or ``next``)."""
+    skipping = False
+    """The server holds a session this user saw end: ``next`` until it is matched again."""
 
     async def act(self) -> None:
         """Sessions, one after the other, until the deadline or a sign-out."""
@@ -227,6 +229,7 @@ class ActiveUser(_User):
             if match["type"] != "match-found":
                 rejoin = await self._not_matched(match)
                 continue
+            self.skipping = False
             action = await self._hold(match)
             if self.left() <= 0:
                 return
@@ -243,14 +246,16 @@ class ActiveUser(_User):
         if code == "not_in_session":
             return False  # the answer to a last message of the previous session: still queued
         await self.pause(self.rng.uniform(*REJOIN_PAUSE))
-        if code == "already_in_session":
-            # End what the server still holds, and queue; ``next`` at most once per interval.
-            since = self.ctx.clock() - self.last_next
-            await self.pause(sc.NEXT_INTERVAL_SECONDS + 0.05 - since)
-            self._send({"type": "next"})
-            self.last_next = self.joined_at = self.ctx.clock()
-            return False
-        return True
+        # A session the server still holds is ended with ``next`` (which also queues), asked
+        # again while it fails; ``next`` at most once per the server's interval.
+        self.skipping |= code == "already_in_session"
+        if not self.skipping:
+            return True
+        since = self.ctx.clock() - self.last_next
+        await self.pause(sc.NEXT_INTERVAL_SECONDS + 0.05 - since)
+        self._send({"type": "next"})
+        self.last_next = self.joined_at = self.ctx.clock()
+        return False
 
     def _send(self, message: dict[str, Any]) -> None:
         assert self.socket is not None
