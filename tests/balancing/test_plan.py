@@ -57,11 +57,19 @@ def test_a_gone_node_is_disabled_then_deleted() -> None:
     ]
 
 
-def test_a_server_left_in_maintenance_is_made_ready() -> None:
+def test_a_server_left_in_maintenance_gets_its_checks_back_and_is_made_ready() -> None:
+    """A removal HAProxy refused ("still has connections attached", a partitioned node's
+    sockets) leaves the server in maintenance with its checks disabled; when the node comes
+    back, readying it alone left it unchecked for good ("no check": never judged DOWN)."""
     result = plan(LbSettings(), [A], _servers(A, admin=0x01))
     assert result.commands == [
-        "set server http/n-w-a state ready",
-        "set server ws/n-w-a state ready",
+        command
+        for backend in ("http", "ws")
+        for command in (
+            f"enable health {backend}/n-w-a",
+            f"enable agent {backend}/n-w-a",
+            f"set server {backend}/n-w-a state ready",
+        )
     ]
 
 

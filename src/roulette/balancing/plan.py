@@ -64,7 +64,14 @@ def plan(
             result.commands += _remove(f"{backend.name}/{name}")
         for name in sorted(wanted.keys() & have.keys()):
             if have[name].admin_state & ADMIN_FORCED_MAINT:
-                result.commands.append(f"set server {backend.name}/{name} state ready")
+                # Maybe a removal HAProxy refused (connections still attached): its checks
+                # were disabled on the way, and a server readied without them is never DOWN.
+                server = f"{backend.name}/{name}"
+                result.commands += [
+                    f"enable health {server}",
+                    f"enable agent {server}",
+                    f"set server {server} state ready",
+                ]
     if not is_dynamic(settings.algorithm) and (result.added or result.removed):
         # A static hash cannot take servers at run time: reload with the re-rendered file.
         return Plan(reload=True, added=result.added, removed=result.removed)
