@@ -16,8 +16,8 @@ DRAWN = 64
 more canary rounds (two wallets each) than a run makes before its streak."""
 
 
-def _wallets(fault: str, role: str) -> list[str]:
-    rng = randomness(fault, role)
+def _wallets(fault: str, role: str, run: int = 1) -> list[str]:
+    rng = randomness(fault, role, run)
     return [Wallet.generate(rng).address for _ in range(DRAWN)]
 
 
@@ -28,5 +28,6 @@ def test_the_canaries_wallets_are_never_the_runs_other_users() -> None:
         assert not set(users) & set(canaries), fault
 
 
-def test_a_run_is_reproducible() -> None:
+def test_a_run_is_reproducible_and_the_next_run_on_the_lab_draws_new_wallets() -> None:
     assert _wallets("kill-node", "users") == _wallets("kill-node", "users")
+    assert not set(_wallets("kill-node", "users", 1)) & set(_wallets("kill-node", "users", 2))

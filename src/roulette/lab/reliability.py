@@ -80,6 +80,8 @@ def run_reliability(
             run_fault(state, env, fault, users=args.users, load_seconds=60.0, say=say)
         )
         say(f"   {row.summary()}")
+        for violation in row.verdict.violations if row.verdict is not None else []:
+            say(f"   violation: {violation}")
         rows.append(row)
         save(state)
         if row.healed is None and not row.skipped_because:
@@ -100,6 +102,8 @@ def run_reliability(
 
 @dataclass
 class _Run:
+    number: int = 0
+    """This fault run's number on the lab (see :func:`randomness`)."""
     probes: list[ProbeUser] = field(default_factory=list)
     canary_failures: int = 0
     pinned: dict[str, list[ProbeUser]] = field(default_factory=dict)
@@ -111,12 +115,13 @@ class _Run:
     lab being healthy again."""
 
 
-def randomness(fault: str, role: str) -> random.Random:
-    """The reproducible randomness of one ``role`` in a ``fault``'s run ("users": the seeded
-    records' and the probes' wallets; "canaries"). Each role has its own stream: a canary
-    drawing the probes' wallets signed in as a live probe (closing its socket, 4002) or as
-    the banned wallet (failing by design), which inflated every recovery time."""
-    return random.Random(f"{fault}/{role}")
+def randomness(fault: str, role: str, run: int = 0) -> random.Random:
+    """The reproducible randomness of one ``role`` in the ``run``-th fault run on a lab
+    ("users": the seeded records' and the probes' wallets; "canaries"). Each role has its own
+    stream: a canary drawing the probes' wallets signed in as a live probe (closing its
+    socket, 4002) or as the banned wallet (failing by design), which inflated every recovery
+    time. Each run has its own too: a second run seeding the same ban was refused (409)."""
+    return random.Random(f"{fault}/{role}/{run}")
 
 
 async def run_fault(
@@ -134,8 +139,10 @@ async def run_fault(
     if fault == "partition-node" and not state.bridge_address:
         return FaultRow.skipped(fault, "the lab runs without --netns: no namespace to cut off")
     url = state.app_url
-    rng = randomness(fault, "users")
-    run = _Run()
+    state.faults_run += 1
+    save(state)
+    rng = randomness(fault, "users", state.faults_run)
+    run = _Run(number=state.faults_run)
     report = state.path / "reliability" / f"{fault}.json"
     load_proc = await _start_load(url, users, load_seconds, report)
     try:
@@ -215,7 +222,8 @@ async def _inject_and_recover(
         return time.monotonic() - started
 
     healing = asyncio.create_task(asyncio.to_thread(undo))
-    recovery = await _recovery(state.app_url, started, run, randomness(fault, "canaries"))
+    canaries = randomness(fault, "canaries", run.number)
+    recovery = await _recovery(state.app_url, started, run, canaries)
     healed = await healing
     description = "<br>".join([injected.description, *unhealed])
     return FaultRow(fault, description, recovery, healed)

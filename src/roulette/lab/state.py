@@ -84,6 +84,9 @@ class LabState:
     """The lab bridge's address when the nodes run in namespaces (``--netns``), else empty."""
     partitioned: list[str] = field(default_factory=list)
     """Nodes cut off by ``chaos partition-node`` and not yet healed."""
+    faults_run: int = 0
+    """Fault runs made on this lab so far: each draws new wallets (the records it seeds, a
+    ban say, would already exist the second time)."""
 
     @property
     def service_host(self) -> str:
