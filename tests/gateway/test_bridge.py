@@ -6,16 +6,22 @@ bus is held to); what arrives is what each receiving hub is handed."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import msgspec
 
+from gateway.test_hub import SESSION, Socket
+from roulette.errors import Unavailable
 from roulette.gateway.bridge import (
     MAX_BATCH_ENVELOPES,
     MAX_FRAMES_PER_ENVELOPE,
+    RELAY_RETRY_SECONDS,
     Bridge,
     Envelope,
     Kind,
 )
+from roulette.gateway.hub import Hub
+from roulette.identity import Address
 from roulette.storage.memory_bus import MemoryBus
 
 
@@ -121,3 +127,58 @@ def test_a_single_frame_envelope_reads_as_the_previous_release_wrote_it() -> Non
     assert msgspec.msgpack.decode(new, type=Previous) == Previous(
         Kind.RELAY, "0xB", "s1", b"f", "w1", 3
     )
+
+
+class _FailingFirst(MemoryBus):
+    """A bus whose first ``failures`` publishes fail as Redis does when a master just died;
+    the first of them reached Redis all the same (a reply lost, not the command)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+
+    async def publish(self, inbox: str, payloads: Sequence[bytes]) -> None:
+        if self.failures:
+            delivered_anyway = self.failures == 1
+            self.failures -= 1
+            if delivered_anyway:
+                await super().publish(inbox, payloads)
+            raise Unavailable("shared state is unreachable", code="state_unavailable")
+        await super().publish(inbox, payloads)
+
+
+async def test_a_relay_batch_whose_publish_failed_is_retried_and_applied_once() -> None:
+    """The lab's Redis-master kill lost a chat line mid-session (at most once); now it is
+    retried in order, and the attempt that reached Redis after all is not applied twice."""
+    bus = _FailingFirst(failures=3)
+    b = Socket(Address("0xB"), session=SESSION)
+    hub = Hub("w2", bus)
+    hub.register(b)  # type: ignore[arg-type]
+    sender = Bridge(bus, "w1", lambda e: None)
+    assert hub.bridge is not None
+    wanted = [("frame", b"seq:%d" % n) for n in range(10)]
+    async with asyncio.timeout(10), asyncio.TaskGroup() as tasks:
+        reading = tasks.create_task(hub.bridge.run_receiver())
+        sending = tasks.create_task(sender.run_sender())
+        for _ in range(10):  # subscribed before anything is published
+            await asyncio.sleep(0)
+        for n in range(10):
+            sender.relay("w2", "0xB", SESSION.id, SESSION.epoch, b"seq:%d" % n)
+            await asyncio.sleep(0.01)
+        while b.told != wanted:  # noqa: ASYNC110 - a test's poll, bounded by the timeout
+            await asyncio.sleep(0.01)
+        sender.stop()
+        await sending
+        reading.cancel()
+    assert b.told == wanted
+    assert hub.duplicates >= 1 and sender.relay_retried >= 1 and sender.dropped == 0
+
+
+async def test_a_relay_batch_is_dropped_once_its_retry_time_is_over() -> None:
+    now = [0.0]
+    sender = Bridge(_FailingFirst(failures=2), "w1", lambda e: None, clock=lambda: now[0])
+    lost = [Envelope(Kind.RELAY, "0xB", "s1", b"lost", "w1", 1, 0, [b"too"], 1)]
+    assert not await sender._flush_relays("w2", lost)  # kept for a retry
+    now[0] = RELAY_RETRY_SECONDS + 1
+    assert await sender._flush_relays("w2", [])  # given up: dropped, counted
+    assert sender.dropped == 2 and not sender._relay_retry

@@ -8,6 +8,13 @@ failover), and the receiving hub applies each once. Envelopes are batched per wo
 flushed once per event-loop turn, so a burst of ICE candidates costs one round trip. Order
 holds per (sender, worker) within each of the two paths.
 
+A relay batch whose publish fails (the shard's master just died) is retried like a control
+batch, in order and ahead of newer frames to that worker, for up to
+:data:`RELAY_RETRY_SECONDS`: every relay envelope carries a sequence number per (sender,
+receiving worker), and the receiver drops one it has seen (the failed attempt may have
+reached Redis), so a retried frame arrives once. Past the deadline frames are dropped: at most
+once, as before (the lab's Redis-master kill lost a chat line that way).
+
 Relayed frames are the bulk of what crosses (issue 15): each would cost an envelope to build,
 encode and decode, and its address, session id and worker in bytes through Redis twice. So
 the frames of one flush for one user in one session travel as one envelope (``body`` the
@@ -83,8 +90,11 @@ class Envelope(msgspec.Struct, array_like=True, frozen=True):
     number: int = 0
     sent_us: int = 0
     more: list[bytes] = []
-    """Kind.RELAY: frames after ``body``. Last, so a single frame encodes as before it was
-    added (a worker of the previous release ignores it, and relays ``body`` only)."""
+    """Kind.RELAY: frames after ``body``. After the older fields, so a worker of the previous
+    release reads the envelope (it ignores trailing fields, and relays ``body`` only)."""
+    seq: int = 0
+    """Kind.RELAY: this envelope's number from its sender to this worker (1, 2, …), so a
+    retried one is applied once; 0 from a sender of an earlier release (not checked)."""
 
 
 class _Frames:
@@ -114,6 +124,10 @@ _decode_batch = msgspec.msgpack.Decoder(list[Envelope]).decode
 CONTROL_RETRY_SECONDS: Final = 15.0
 """How long a control batch is retried before it is given up (its worker is gone for good, or
 Redis is down that long: the sweeper's audit repairs what it would have said)."""
+
+RELAY_RETRY_SECONDS: Final = 10.0
+"""How long a relay batch whose publish failed is retried before its frames are dropped (a
+Redis Cluster failover takes the node timeout plus an election: seconds)."""
 
 RETRY_DELAY_SECONDS: Final = 0.05
 MAX_RETRY_DELAY_SECONDS: Final = 1.0
@@ -160,6 +174,10 @@ class Bridge:
         self._pending: dict[str, list[Envelope]] = {}
         self._relays: dict[str, dict[RelayKey, _Frames]] = {}
         self._retry: dict[str, tuple[list[Envelope], float]] = {}
+        self._relay_retry: dict[str, tuple[list[Envelope], float]] = {}
+        self._relay_seq: dict[str, int] = {}
+        self.relay_retried = 0
+        """Relay envelopes published again after a failed attempt."""
         self._count = 0
         self._wake = asyncio.Event()
         self._stop = False
@@ -204,13 +222,13 @@ class Bridge:
     async def run_sender(self) -> None:
         """Send pending batches until :meth:`stop`.
 
-        A relay batch that fails is dropped (counted); a control batch is retried, in order
-        and ahead of newer notices to the same worker, for up to
-        :data:`CONTROL_RETRY_SECONDS`.
+        A batch that fails is retried, in order and ahead of newer ones of its kind to the
+        same worker: a relay batch for up to :data:`RELAY_RETRY_SECONDS` (then dropped,
+        counted), a control batch for up to :data:`CONTROL_RETRY_SECONDS`.
         """
         delay = RETRY_DELAY_SECONDS
         while not self._stop or self._pending or self._relays:
-            if self._retry:
+            if self._retry or self._relay_retry:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), delay)
             else:
@@ -219,20 +237,22 @@ class Bridge:
             batches, self._pending, self._count = self._pending, {}, 0
             relays, self._relays = self._relays, {}
             failed = False
-            for inbox in {*self._retry, *batches, *relays}:
+            for inbox in {*self._retry, *self._relay_retry, *batches, *relays}:
                 envelopes = batches.get(inbox, [])
                 if inbox in relays:
-                    envelopes = self._relay_envelopes(relays[inbox]) + envelopes
+                    envelopes = self._relay_envelopes(inbox, relays[inbox]) + envelopes
                 failed |= not await self._flush(inbox, envelopes)
             delay = min(2 * delay, MAX_RETRY_DELAY_SECONDS) if failed else RETRY_DELAY_SECONDS
 
-    def _relay_envelopes(self, groups: dict[RelayKey, _Frames]) -> list[Envelope]:
+    def _relay_envelopes(self, inbox: str, groups: dict[RelayKey, _Frames]) -> list[Envelope]:
         envelopes = []
+        seq = self._relay_seq.get(inbox, 0)
         for (address, session_id, epoch), group in groups.items():
             frames, sent_us = group.frames, group.sent_us
             size = self.per_envelope
             for i in range(0, len(frames), size):
                 chunk = frames[i : i + size]
+                seq += 1
                 envelopes.append(
                     Envelope(
                         Kind.RELAY,
@@ -243,22 +263,22 @@ class Bridge:
                         epoch,
                         sent_us.get(i // size, 0),
                         chunk[1:],
+                        seq,
                     )
                 )
+        self._relay_seq[inbox] = seq
         return envelopes
 
     async def _flush(self, inbox: str, envelopes: list[Envelope]) -> bool:
-        """Send one worker's envelopes; False when a control batch must be retried."""
-        relays = [e for e in envelopes if e.kind is Kind.RELAY]
-        if relays:
-            await self._publish(inbox, relays)
+        """Send one worker's envelopes; False when a batch must be retried."""
+        relayed = await self._flush_relays(inbox, [e for e in envelopes if e.kind is Kind.RELAY])
         retried, since = self._retry.pop(inbox, ([], self.clock()))
         controls = retried + [e for e in envelopes if e.kind is not Kind.RELAY]
         if not controls:
-            return True
+            return relayed
         if self.control is None:
             await self._publish(inbox, controls)
-            return True
+            return relayed
         try:
             await self.control.append(inbox, _payloads(controls))
         except ServiceError as exc:
@@ -270,13 +290,33 @@ class Bridge:
                 return True
             self._retry[inbox] = (controls, since)
             return False
+        return relayed
+
+    async def _flush_relays(self, inbox: str, relays: list[Envelope]) -> bool:
+        """Publish what is due for ``inbox`` (retried batches first); False to retry."""
+        retried, since = self._relay_retry.pop(inbox, ([], self.clock()))
+        batch = retried + relays
+        if not batch:
+            return True
+        try:
+            await self.bus.publish(inbox, _payloads(batch))
+        except ServiceError as exc:
+            frames = sum(1 + len(e.more) for e in batch)
+            if self.clock() - since > RELAY_RETRY_SECONDS or len(batch) > MAX_PENDING_ENVELOPES:
+                self.dropped += frames  # at most once after all: the receiver may be gone
+                log.warning("bridge_publish_failed inbox=%s frames=%d error=%s", inbox, frames, exc)
+                return True
+            self._relay_retry[inbox] = (batch, since)
+            return False
+        self.relay_retried += len(retried)
         return True
 
     async def _publish(self, inbox: str, envelopes: list[Envelope]) -> None:
+        """Control notices over the bus (no control log): at most once."""
         try:
             await self.bus.publish(inbox, _payloads(envelopes))
-        except ServiceError as exc:  # relay is at most once: a lost frame is not retried
-            self.dropped += sum(1 + len(e.more) for e in envelopes)
+        except ServiceError as exc:
+            self.dropped += len(envelopes)
             log.warning(
                 "bridge_publish_failed inbox=%s count=%d error=%s", inbox, len(envelopes), exc
             )

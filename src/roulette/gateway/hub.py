@@ -71,6 +71,7 @@ class Hub:
         "_early",
         "_ended",
         "_local",
+        "_relay_seqs",
         "_routes",
         "_tick",
         "bridge",
@@ -114,6 +115,8 @@ class Hub:
         self._applied = _Recent()
         self._ended = _Recent()
         self._routes = _Recent()
+        self._relay_seqs = _Recent()
+        """Sender worker -> the last relay envelope number applied from it."""
         self._early = EarlyFrames()
         self._tick = 0
         self.latency = RelayLatency()  # issue 12: 1 relayed message in 64 is timed
@@ -326,6 +329,12 @@ class Hub:
             self._control_in(address, envelope)
 
     def _relay_in(self, address: Address, envelope: Envelope) -> None:
+        if envelope.seq:  # a batch retried after a failed publish may arrive twice
+            last = self._relay_seqs.get(envelope.text, 0)
+            if not isinstance(last, int) or envelope.seq <= last:
+                self.duplicates += 1
+                return
+            self._relay_seqs.remember(envelope.text, envelope.seq)
         session_id = SessionId(envelope.session_id)
         conn = self._local.get(address)
         held = conn.session if conn is not None else None
