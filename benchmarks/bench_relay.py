@@ -17,7 +17,7 @@ Two shapes (``--shape``), each a row with ours, Node's and the ratio:
 
 - ``bulk``: PAIRS pairs (50), every initiator keeps a window of 64 messages in flight; the
   per-socket rate limit (20/s by default) is lifted for the run: this measures the relay path
-  at its fastest, not the limiter.
+  at its fastest, not the limiter. Both servers up at once, windows alternating as below.
 - ``paced`` (issue 15): PACED_PAIRS pairs (2,000: 4,000 signed-in wallets for ours), every
   socket of every pair sends its peer RATE (10) ICE candidates a second, the rate limiter left
   on, as browsers trickling candidates do. Few messages arrive together, so each one pays its
@@ -46,7 +46,6 @@ import json
 import os
 import statistics
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -144,14 +143,11 @@ def _payload(client: Client, size: int) -> bytes:
     return json.dumps(body).encode()
 
 
-async def measure(
-    connect: Callable[[], Awaitable[list[Pair]]],
-    pid: int,
-    args: argparse.Namespace,
-    profiler: Profiler | None = None,
+async def bulk_window(
+    senders: list[Pair], pid: int, args: argparse.Namespace, profiler: Profiler | None = None
 ) -> dict[str, Any]:
-    """Stream for ``args.seconds`` after a 1 s warm-up; count what the peers received."""
-    senders = await connect()
+    """Stream for ``args.seconds`` after a 1 s warm-up; count what the peers received. The
+    pairs stay open (the next window streams on them again)."""
     stop = asyncio.Event()
     payloads = [_payload(client, args.size) for _, client in senders]
     async with asyncio.TaskGroup() as tasks:
@@ -167,10 +163,7 @@ async def measure(
         stop.set()
         for _, client in senders:
             client.wakeup.set()
-    for transport, client in senders:
-        transport.disconnect()
-        if client.peer is not None:
-            client.peer.wakeup.set()
+    await _drained(senders)
     relayed = count1 - count0
     return {
         "relayed_msgs": relayed,
@@ -179,7 +172,18 @@ async def measure(
         "msgs_per_second": round(relayed / (t1 - t0)),
         "msgs_per_server_cpu_second": round(relayed / max(cpu1 - cpu0, 1e-9)),
         "payload_bytes": len(payloads[0]),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
+
+
+async def _drained(senders: list[Pair], limit: float = 10.0) -> None:
+    """Wait until what is in flight arrived, so the next window (maybe the other server's)
+    does not pay for this one's tail."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and any(  # noqa: ASYNC110 - counters, not an event
+        c.peer is not None and c.sent > c.peer.received for _, c in senders
+    ):
+        await asyncio.sleep(0.05)
 
 
 def paced_window(
@@ -234,27 +238,80 @@ PACED_ENV = {
 (WS_RATE_*) is left at its defaults."""
 
 
-def run_roulette(args: argparse.Namespace, variant: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Our bulk figure (and the profile of our server, when asked)."""
-    profiler = Profiler(_profile_path(args, "bulk")) if args.profile and not variant else None
-    env = {"WS_RATE_BURST": "1000000", "WS_RATE_PER_SECOND": "1000000"}
-    with roulette_server(env, gateway=variant, cpus=server_cpu()) as server:
-        connect = lambda: roulette_pairs(server, args.pairs)  # noqa: E731
-        result = asyncio.run(measure(connect, server.process.pid, args, profiler))
-    if profiler is not None:
-        result["profile_top_self"] = profiler.finish()
-    return result | {
-        "implementation": "roulette (picows gateway)",
-        "gateway_variant": variant or {},
-    }
+BULK_ENV = {"WS_RATE_BURST": "1000000", "WS_RATE_PER_SECOND": "1000000"}
+"""The bulk shape measures the relay path at its fastest, not the limiter."""
 
 
-def run_node(args: argparse.Namespace) -> dict[str, Any]:
-    """The Node ``ws`` reference's bulk figure, same client, same sizes, same pinning."""
-    with node_server(cpus=server_cpu()) as server:
-        connect = lambda: node_pairs(server.ws_url, args.pairs)  # noqa: E731
-        result = asyncio.run(measure(connect, server.process.pid, args))
-    return result | {"implementation": "node ws (benchmarks/node/relay.js)"}
+def bulk_row(args: argparse.Namespace) -> dict[str, Any]:
+    """The bulk shape: both servers up at once, their pairs open, ``args.rounds`` windows each
+    alternating (ours, Node, ours, ...) as the paced shape does; medians and the median of the
+    rounds' ratios. ``--variant`` adds our server with those picows arguments, measured apart.
+    """
+    with contextlib.ExitStack() as stack:
+        servers: dict[str, Any] = {}
+        if args.target in ("both", "roulette"):
+            servers["roulette"] = stack.enter_context(roulette_server(BULK_ENV, cpus=server_cpu()))
+        if args.target in ("both", "node"):
+            servers["node_ws"] = stack.enter_context(node_server(cpus=server_cpu()))
+        profiler = Profiler(_profile_path(args, "bulk")) if args.profile else None
+        report = asyncio.run(_bulk_rounds(servers, args, profiler))
+    if profiler is not None and "roulette" in servers:
+        report["roulette"]["profile_top_self"] = profiler.finish()
+    if args.variant:
+        with roulette_server(BULK_ENV, gateway=args.variant, cpus=server_cpu()) as server:
+            variant = asyncio.run(_bulk_rounds({"roulette": server}, args, None))
+        report["roulette_variant"] = variant["roulette"] | {"gateway_variant": args.variant}
+    return report
+
+
+async def _bulk_rounds(
+    servers: dict[str, Any], args: argparse.Namespace, profiler: Profiler | None
+) -> dict[str, Any]:
+    sides: dict[str, list[Pair]] = {}
+    for name, server in servers.items():
+        if name == "roulette":
+            sides[name] = await roulette_pairs(server, args.pairs)
+        else:
+            sides[name] = await node_pairs(server.ws_url, args.pairs)
+    windows: dict[str, list[dict[str, Any]]] = {name: [] for name in sides}
+    for _ in range(args.rounds):
+        for name, senders in sides.items():
+            chosen = profiler if name == "roulette" and not windows[name] else None
+            pid = servers[name].process.pid
+            windows[name].append(await bulk_window(senders, pid, args, chosen))
+    for senders in sides.values():
+        for transport, client in senders:
+            transport.disconnect()
+            if client.peer is not None:
+                client.peer.wakeup.set()
+    report = _summary(windows)
+    for name in windows:
+        report[name] = {"implementation": _IMPLEMENTATIONS[name]} | report[name]
+    return report
+
+
+_IMPLEMENTATIONS = {
+    "roulette": "roulette (picows gateway)",
+    "node_ws": "node ws (benchmarks/node/relay.js)",
+}
+
+
+def _summary(windows: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+    """Each side's median figure and its windows; with both sides, the median of the rounds'
+    ratios (ours / Node's, window by window) and each round's."""
+    report: dict[str, Any] = {}
+    for name, rows in windows.items():
+        figures = [row["msgs_per_server_cpu_second"] for row in rows]
+        report[name] = {"msgs_per_server_cpu_second": round(statistics.median(figures))}
+        report[name]["windows"] = rows
+    if len(windows) == 2:
+        ratios = [
+            a["msgs_per_server_cpu_second"] / b["msgs_per_server_cpu_second"]
+            for a, b in zip(windows["roulette"], windows["node_ws"], strict=True)
+        ]
+        report["ratio_ours_to_node"] = round(statistics.median(ratios), 3)
+        report["ratio_per_round"] = [round(r, 3) for r in ratios]
+    return report
 
 
 def run_paced(args: argparse.Namespace) -> dict[str, Any]:
@@ -279,18 +336,10 @@ def run_paced(args: argparse.Namespace) -> dict[str, Any]:
                 windows[name].append(paced_window(fleet, pid, args, chosen))
         if profiler is not None and "roulette" in servers:
             report["roulette"]["profile_top_self"] = profiler.finish()
-    for name, rows in windows.items():
-        figures = [row["msgs_per_server_cpu_second"] for row in rows]
-        report[name] |= {"msgs_per_server_cpu_second": round(statistics.median(figures))}
-        report[name]["windows"] = rows
-    if len(windows) == 2:
-        ratios = [
-            a["msgs_per_server_cpu_second"] / b["msgs_per_server_cpu_second"]
-            for a, b in zip(windows["roulette"], windows["node_ws"], strict=True)
-        ]
-        report["ratio_ours_to_node"] = round(statistics.median(ratios), 3)
-        report["ratio_per_round"] = [round(r, 3) for r in ratios]
-    return report
+    summary = _summary(windows)
+    for name in windows:
+        report[name] |= summary.pop(name)
+    return report | summary
 
 
 _NAMES = {"roulette": "roulette", "node": "node_ws"}
@@ -330,23 +379,6 @@ def _profile_path(args: argparse.Namespace, shape: str) -> Path:
     return path.with_stem(f"{path.stem}-{shape}") if args.shape == "both" else path
 
 
-def bulk_row(args: argparse.Namespace) -> dict[str, Any]:
-    """The bulk shape: ours, Node's (as ``--target`` says) and the ratio."""
-    report: dict[str, Any] = {}
-    if args.target in ("both", "roulette"):
-        report["roulette"] = run_roulette(args)
-    if args.target in ("both", "node"):
-        report["node_ws"] = run_node(args)
-    if args.variant:
-        report["roulette_variant"] = run_roulette(args, args.variant)
-    if args.target == "both":
-        ours = report["roulette"]["msgs_per_server_cpu_second"]
-        report["ratio_ours_to_node"] = round(
-            ours / report["node_ws"]["msgs_per_server_cpu_second"], 3
-        )
-    return report
-
-
 def main() -> None:
     """Measure and print the JSON report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -355,7 +387,7 @@ def main() -> None:
     parser.add_argument("--paced-pairs", type=int, default=2000, help="pairs of the paced shape")
     parser.add_argument("--rate", type=float, default=10.0, help="paced: messages/s per socket")
     parser.add_argument("--clients", type=int, default=4, help="paced: client processes")
-    parser.add_argument("--rounds", type=int, default=3, help="paced: windows per server")
+    parser.add_argument("--rounds", type=int, default=3, help="windows per server")
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--size", type=int, default=200, help="approximate bytes per message")
     parser.add_argument("--target", choices=("both", "roulette", "node"), default="both")
